@@ -1,0 +1,39 @@
+// The workshop's steps, in order: the one list that the checker, the lesson commands and the
+// starter generator all read. Adding a step = a folder under solutions/ and steps/, its checks
+// (checker/checks/NN-name.ts) and an entry here.
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
+
+export interface Step {
+  /** Folder name under steps/ and solutions/, e.g. "03-cgroups". */
+  id: string
+  /** 1-based position, e.g. 3. */
+  number: number
+  title: string
+  /** The kernel feature the learner adds in this step, one line. */
+  summary: string
+}
+
+export const STEPS: readonly Step[] = [
+  { id: '01-namespaces', number: 1, title: 'Namespaces', summary: 'PID, UTS, mount and IPC namespaces: the command becomes PID 1 with its own hostname' },
+  { id: '02-chroot', number: 2, title: 'A root filesystem', summary: 'chroot into Alpine, mount /proc and a minimal /dev' },
+  { id: '03-cgroups', number: 3, title: 'cgroups', summary: 'a cgroup per container: memory (no swap), CPU and pids limits, OOM reporting' },
+  { id: '04-network', number: 4, title: 'A network namespace', summary: 'a network namespace with only the loopback interface, brought up' },
+]
+
+/** The repository's root folder. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+/**
+ * Finds a step from what a person types: "3", "03", "step-03", "step03", "03-cgroups", "cgroups".
+ * Returns undefined when nothing matches.
+ */
+export function findStep(input: string): Step | undefined {
+  const text = input.trim().toLowerCase().replace(/^step[-_ ]?/, '')
+  if (/^\d+$/.test(text)) return STEPS.find((s) => s.number === Number(text))
+  return STEPS.find((s) => s.id === text || s.id.slice(3) === text)
+}
+
+export function stepDir(step: Step, kind: 'steps' | 'solutions'): string {
+  return path.join(PROJECT_ROOT, kind, step.id)
+}
