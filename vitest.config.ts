@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Tests start real containers with real memory and CPU limits: a few at a time, generous timeouts.
+    maxWorkers: 2,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    globalSetup: ['test/global-setup.ts'],
+    env: {
+      // The tests' own rootfs home, installed offline from the shared Alpine fixture by global-setup.ts,
+      // so a learner's installed rootfs is never touched.
+      MINICONTAINER_HOME: '/var/tmp/minicontainer-test',
+    },
+  },
+})
