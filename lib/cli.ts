@@ -1,0 +1,112 @@
+// The engine's command line, shared by every step (CONTRIBUTING.md has the contract):
+//   main.ts run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--] CMD [ARG...]
+import os from 'node:os'
+import { FriendlyError } from './errors.ts'
+
+export interface RunOptions {
+  command: string[]
+  /** undefined = the installed Alpine rootfs. */
+  rootfs: string | undefined
+  hostname: string
+  memoryBytes: number
+  cpus: number
+  pids: number
+}
+
+export const DEFAULTS = { hostname: 'container', memory: '100M', cpus: 0.5, pids: 256 } as const
+
+export const USAGE = `usage: main.ts run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--] CMD [ARG...]
+  --rootfs DIR     the container's root filesystem (default: the Alpine rootfs from \`npm run rootfs\`)
+  --hostname NAME  the hostname inside (default: ${DEFAULTS.hostname})
+  --memory SIZE    memory limit, swap included: 100M, 100MB, 1G or bytes (default: ${DEFAULTS.memory})
+  --cpus N         CPU limit in CPUs, e.g. 0.5 = half of one CPU (default: ${DEFAULTS.cpus})
+  --pids N         most processes at once (default: ${DEFAULTS.pids})`
+
+function usageError(message: string): FriendlyError {
+  return new FriendlyError(message, { hint: USAGE.split('\n')[0] })
+}
+
+/** Parses `run ...`. Throws a FriendlyError (exit 125) for anything it does not understand. */
+export function parseRunArgs(argv: string[]): RunOptions {
+  const [subcommand, ...rest] = argv
+  if (subcommand === undefined || subcommand === '--help' || subcommand === '-h') {
+    throw new FriendlyError(subcommand ? USAGE : `no command given\n${USAGE}`, { exitCode: subcommand ? 0 : 125 })
+  }
+  if (subcommand !== 'run') throw usageError(`unknown command ${JSON.stringify(subcommand)} (the only one is "run")`)
+
+  const options: RunOptions = {
+    command: [], rootfs: undefined, hostname: DEFAULTS.hostname,
+    memoryBytes: parseSize(DEFAULTS.memory), cpus: DEFAULTS.cpus, pids: DEFAULTS.pids,
+  }
+  let i = 0
+  while (i < rest.length) {
+    const arg = rest[i]!
+    if (arg === '--') { i++; break }
+    if (!arg.startsWith('-')) break // the command starts here, like docker run
+    if (arg === '--help' || arg === '-h') throw new FriendlyError(USAGE, { exitCode: 0 })
+    const eq = arg.indexOf('=')
+    const name = eq === -1 ? arg : arg.slice(0, eq)
+    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1)
+    if (value === undefined) {
+      value = rest[i + 1]
+      if (value === undefined) throw usageError(`${name} needs a value`)
+      i++
+    }
+    i++
+    switch (name) {
+      case '--rootfs': options.rootfs = value; break
+      case '--hostname': options.hostname = parseHostname(value); break
+      case '--memory': options.memoryBytes = parseSize(value); break
+      case '--cpus': options.cpus = parseCpus(value); break
+      case '--pids': options.pids = parsePositiveInteger('--pids', value); break
+      default: throw usageError(`unknown option ${name}`)
+    }
+  }
+  options.command = rest.slice(i)
+  if (options.command.length === 0) throw usageError('no command given: what should run in the container? e.g. /bin/sh')
+  return options
+}
+
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }
+
+/**
+ * "100M", "100MB", "100MiB", "1.5G", "104857600" -> bytes. Like docker, K/M/G are powers of 1024
+ * whichever way they are written.
+ */
+export function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim())
+  if (!match) throw usageError(`--memory ${JSON.stringify(text)}: not a size (examples: 100M, 100MB, 1G, 104857600)`)
+  const bytes = Math.floor(Number(match[1]) * UNITS[match[2]!.toLowerCase()]!)
+  if (bytes < 4 * 1024 ** 2) throw usageError(`--memory ${text}: too small (at least 4M): nothing would even start`)
+  return bytes
+}
+
+export function parseCpus(text: string): number {
+  const cpus = Number(text)
+  if (!Number.isFinite(cpus) || cpus <= 0 || !/^\d*\.?\d+$/.test(text.trim())) throw usageError(`--cpus ${JSON.stringify(text)}: not a positive number (example: 0.5)`)
+  if (cpus * 100_000 < 1000) throw usageError(`--cpus ${text}: too small (at least 0.01)`)
+  const available = os.availableParallelism()
+  if (cpus > available) throw usageError(`--cpus ${text}: this machine has ${available} CPUs`)
+  return cpus
+}
+
+function parsePositiveInteger(flag: string, text: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw usageError(`${flag} ${JSON.stringify(text)}: not a positive whole number`)
+  return Number(text)
+}
+
+/** The kernel takes up to 64 bytes; keep to what DNS and /etc/hosts accept too. */
+export function parseHostname(text: string): string {
+  if (!/^[A-Za-z0-9]([A-Za-z0-9.-]{0,62}[A-Za-z0-9])?$/.test(text)) {
+    throw usageError(`--hostname ${JSON.stringify(text)}: use 1 to 64 letters, digits, dots and dashes, not starting or ending with a dash or dot`)
+  }
+  return text
+}
+
+/** "104857600" -> "100 MB", for messages. */
+export function formatBytes(bytes: number): string {
+  for (const [unit, size] of [['GB', 1024 ** 3], ['MB', 1024 ** 2], ['KB', 1024]] as const) {
+    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`
+  }
+  return `${bytes} bytes`
+}

@@ -1,0 +1,202 @@
+// The thin layer between the engine and the kernel: libc functions called through koffi, and
+// one `check()` that turns a failed call into a readable error with its errno name
+// ("mount(proc, /proc): EPERM (Operation not permitted)").
+//
+// Every call here is synchronous on Node's main thread, on purpose: namespaces and the root
+// directory belong to the calling thread, and async work runs on other threads that are still
+// in the host's namespaces (see CONTRIBUTING.md).
+import fs from 'node:fs'
+import koffi from 'koffi'
+import { SyscallError } from './errors.ts'
+
+// ---- Constants from the kernel's headers (linux/sched.h, linux/mount.h, ...) -----------------
+export const CLONE_NEWNS = 0x00020000 // mount namespace
+export const CLONE_NEWCGROUP = 0x02000000
+export const CLONE_NEWUTS = 0x04000000 // hostname and domain name
+export const CLONE_NEWIPC = 0x08000000 // System V IPC, POSIX message queues
+export const CLONE_NEWUSER = 0x10000000
+export const CLONE_NEWPID = 0x20000000
+export const CLONE_NEWNET = 0x40000000
+
+export const MS_RDONLY = 1
+export const MS_NOSUID = 2
+export const MS_NODEV = 4
+export const MS_NOEXEC = 8
+export const MS_BIND = 4096
+export const MS_REC = 16384
+export const MS_PRIVATE = 1 << 18
+export const MS_SLAVE = 1 << 19
+export const MNT_DETACH = 2
+
+export const PR_SET_PDEATHSIG = 1
+export const F_SETFD = 2
+export const SIGKILL = 9
+
+export const AF_INET = 2
+export const SOCK_DGRAM = 2
+export const SIOCGIFFLAGS = 0x8913
+export const SIOCSIFFLAGS = 0x8914
+export const IFF_UP = 0x1
+
+// ---- Loading libc --------------------------------------------------------------------------
+function loadLibc(): ReturnType<typeof koffi.load> {
+  try {
+    return koffi.load('libc.so.6') // glibc (Debian, Ubuntu: the workshop VM)
+  } catch {
+    return koffi.load(null as unknown as string) // musl (Alpine as a host): symbols of the process itself
+  }
+}
+const libc = loadLibc()
+
+const c = {
+  unshare: libc.func('int unshare(int flags)'),
+  mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+  umount2: libc.func('int umount2(const char *target, int flags)'),
+  sethostname: libc.func('int sethostname(const char *name, size_t len)'),
+  chroot: libc.func('int chroot(const char *path)'),
+  chdir: libc.func('int chdir(const char *path)'),
+  prctl: libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)'),
+  fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
+  execve: libc.func('int execve(const char *path, const char **argv, const char **envp)'),
+  signal: libc.func('void *signal(int sig, void *handler)'),
+  socket: libc.func('int socket(int domain, int type, int protocol)'),
+  ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
+  close: libc.func('int close(int fd)'),
+  getpid: libc.func('int getpid()'),
+  closeRange: libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
+}
+
+/**
+ * Throws a SyscallError when a libc call returned -1. koffi.errno() is per thread and is
+ * overwritten by the next call, so it is read right here, immediately after the call.
+ */
+function check(result: number, call: string, hint?: string): number {
+  if (result === -1) throw new SyscallError(call, koffi.errno(), hint)
+  return result
+}
+
+/** Hints for the errno values a learner meets most, by call. */
+const NEED_ROOT = 'run as root (sudo), inside the workshop VM if your laptop is not Linux'
+
+// ---- The calls the engine uses ---------------------------------------------------------------
+export function unshare(flags: number): void {
+  check(c.unshare(flags), `unshare(${describeCloneFlags(flags)})`,
+    'EPERM: not root. EINVAL: an unknown flag, or CLONE_NEWUSER in a multi-threaded process (Node always is). ' + NEED_ROOT)
+}
+
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  check(c.mount(source, target, fstype, flags, data), `mount(${source ?? 'NULL'}, ${target}, ${fstype ?? 'NULL'}, ${describeMountFlags(flags)})`,
+    'ENOENT: the target does not exist. EINVAL: a bad flag combination, or the target is not a mount point. EPERM: not root.')
+}
+
+export function umount2(target: string, flags: number): void {
+  check(c.umount2(target, flags), `umount2(${target})`)
+}
+
+export function sethostname(name: string): void {
+  check(c.sethostname(name, Buffer.byteLength(name)), `sethostname(${JSON.stringify(name)})`,
+    'EINVAL: longer than 64 bytes. EPERM: not root.')
+}
+
+export function chroot(path: string): void {
+  check(c.chroot(path), `chroot(${path})`, 'ENOENT: the rootfs folder does not exist: install it with `npm run rootfs`.')
+}
+
+export function chdir(path: string): void {
+  check(c.chdir(path), `chdir(${path})`)
+}
+
+/** Asks the kernel to send `signal` to this process when its parent dies. */
+export function setParentDeathSignal(signal: number): void {
+  check(c.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0), 'prctl(PR_SET_PDEATHSIG)')
+}
+
+/**
+ * Node marks its own stdin/stdout/stderr close-on-exec. A program started by execve() would
+ * find them closed (EBADF on write): clear the flag first.
+ */
+export function keepOpenAcrossExec(fd: number): void {
+  check(c.fcntl(fd, F_SETFD, 0), `fcntl(${fd}, F_SETFD, 0)`)
+}
+
+/**
+ * Marks every file descriptor from `first` on close-on-exec, so the command inherits none of
+ * the engine's (or the engine's caller's) open files: close_range(first, ~0, CLOSE_RANGE_CLOEXEC).
+ */
+export function closeOnExecFrom(first: number): void {
+  const CLOSE_RANGE_CLOEXEC = 4
+  check(c.closeRange(first, 0xffffffff, CLOSE_RANGE_CLOEXEC), `close_range(${first}, ~0, CLOSE_RANGE_CLOEXEC)`, 'needs Linux >= 5.11')
+}
+
+/**
+ * Node ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across execve, and a
+ * command that finds SIGPIPE ignored misbehaves (`yes | head` never ends). Give each back its default.
+ */
+export function restoreDefaultSignals(): void {
+  const status = fs.readFileSync('/proc/self/status', 'utf8')
+  const ignored = BigInt('0x' + (/^SigIgn:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'))
+  for (let signal = 1; signal <= 64; signal++) {
+    if (ignored & (1n << BigInt(signal - 1))) c.signal(signal, null)
+  }
+}
+
+/** Replaces this process by `path`. Returns only on failure, as a SyscallError. */
+export function execve(path: string, argv: string[], env: string[]): SyscallError {
+  c.execve(path, [...argv, null], [...env, null])
+  return new SyscallError(`execve(${path})`, koffi.errno())
+}
+
+/** The flags of a network interface (IFF_UP, IFF_LOOPBACK...), like `ip link show NAME`: ioctl SIOCGIFFLAGS. */
+export function getInterfaceFlags(name: string): number {
+  return withInterfaceRequest(name, (fd, ifreq) => {
+    check(c.ioctl(fd, SIOCGIFFLAGS, ifreq), `ioctl(SIOCGIFFLAGS, ${name})`, 'ENODEV: no interface of that name in this network namespace.')
+    return ifreq.readUInt16LE(IFR_FLAGS_OFFSET)
+  })
+}
+
+/** Sets the flags of a network interface: ioctl SIOCSIFFLAGS. `IFF_UP` set = `ip link set NAME up`. */
+export function setInterfaceFlags(name: string, flags: number): void {
+  withInterfaceRequest(name, (fd, ifreq) => {
+    ifreq.writeUInt16LE(flags & 0xffff, IFR_FLAGS_OFFSET)
+    check(c.ioctl(fd, SIOCSIFFLAGS, ifreq), `ioctl(SIOCSIFFLAGS, ${name})`, 'EPERM: not root in this network namespace.')
+  })
+}
+
+// struct ifreq (40 bytes): char ifr_name[16], then a union whose member ifr_flags is a short.
+const IFR_FLAGS_OFFSET = 16
+function withInterfaceRequest<T>(name: string, use: (fd: number, ifreq: Buffer) => T): T {
+  // Any socket will do: these ioctls act on the network namespace the socket was made in.
+  const fd = check(c.socket(AF_INET, SOCK_DGRAM, 0), 'socket(AF_INET, SOCK_DGRAM)')
+  try {
+    const ifreq = Buffer.alloc(40)
+    ifreq.write(name, 0, 15, 'utf8')
+    return use(fd, ifreq)
+  } finally {
+    c.close(fd)
+  }
+}
+
+export function getpid(): number {
+  return c.getpid()
+}
+
+// ---- Readable flag names, for error messages ---------------------------------------------------
+const CLONE_FLAG_NAMES: [number, string][] = [
+  [CLONE_NEWNS, 'CLONE_NEWNS'], [CLONE_NEWCGROUP, 'CLONE_NEWCGROUP'], [CLONE_NEWUTS, 'CLONE_NEWUTS'],
+  [CLONE_NEWIPC, 'CLONE_NEWIPC'], [CLONE_NEWUSER, 'CLONE_NEWUSER'], [CLONE_NEWPID, 'CLONE_NEWPID'],
+  [CLONE_NEWNET, 'CLONE_NEWNET'],
+]
+const MOUNT_FLAG_NAMES: [number, string][] = [
+  [MS_RDONLY, 'MS_RDONLY'], [MS_NOSUID, 'MS_NOSUID'], [MS_NODEV, 'MS_NODEV'], [MS_NOEXEC, 'MS_NOEXEC'],
+  [MS_BIND, 'MS_BIND'], [MS_REC, 'MS_REC'], [MS_PRIVATE, 'MS_PRIVATE'], [MS_SLAVE, 'MS_SLAVE'],
+]
+
+function describeFlags(flags: number, names: [number, string][]): string {
+  const known = names.filter(([bit]) => (flags & bit) !== 0)
+  const rest = known.reduce((left, [bit]) => left & ~bit, flags)
+  const parts = known.map(([, name]) => name)
+  if (rest !== 0) parts.push(`0x${(rest >>> 0).toString(16)}`)
+  return parts.length ? parts.join('|') : '0'
+}
+export const describeCloneFlags = (flags: number): string => describeFlags(flags, CLONE_FLAG_NAMES)
+export const describeMountFlags = (flags: number): string => describeFlags(flags, MOUNT_FLAG_NAMES)

@@ -1,0 +1,175 @@
+// Process plumbing every step shares and the learner does not write: checking the host, starting
+// the container's first process ("init") as a second Node process, handing it its configuration,
+// supervising it, and finally replacing init by the user's command with execve().
+import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { EXIT, FriendlyError } from './errors.ts'
+import { closeOnExecFrom, execve, keepOpenAcrossExec, restoreDefaultSignals } from './libc.ts'
+
+/** The hidden sub-command with which the engine re-runs itself as the container's init. */
+export const INIT_SUBCOMMAND = '__init'
+/** init receives its configuration on this file descriptor (a pipe), then waits for EOF. */
+const CONFIG_FD = 3
+
+/** What init needs to know, sent as JSON over fd 3. */
+export interface InitConfig {
+  command: string[]
+  hostname: string
+  /** undefined before step 02: the host's own filesystem. */
+  rootfs?: string
+  /** undefined before step 02: the engine's own environment. */
+  env?: Record<string, string>
+}
+
+/** Fails early, with what to do, where containers cannot run. */
+export function assertHostCanRunContainers(): void {
+  if (os.platform() !== 'linux') {
+    throw new FriendlyError(`containers need the Linux kernel, and this is ${os.platform()}`, {
+      hint: 'work inside the workshop VM: see vagrant/README.md (`vagrant up`, then `vagrant ssh`)',
+    })
+  }
+  if (process.geteuid?.() !== 0) {
+    throw new FriendlyError('creating namespaces, mounts and cgroups needs root', { hint: 'run it with sudo' })
+  }
+}
+
+/** The environment of a container: only what a shell needs, nothing leaked from the host. */
+export function containerEnvironment(hostname: string): Record<string, string> {
+  return {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: '/root',
+    TERM: process.env.TERM || 'xterm',
+    HOSTNAME: hostname,
+  }
+}
+
+// ---- Host side ---------------------------------------------------------------------------------
+export interface Init {
+  /** The init process's PID as the host sees it (inside the container it is 1). */
+  pid: number
+  /** Sends the configuration; init starts its work only once it has it. */
+  start(config: InitConfig): void
+  /** Resolves with the exit status: the command's code, or 128 + the signal that killed it. */
+  exited: Promise<number>
+}
+
+/**
+ * Re-runs this engine's entry file as a new process with INIT_SUBCOMMAND. If the caller
+ * unshared CLONE_NEWPID first, this child is PID 1 of the new PID namespace.
+ */
+export async function spawnInit(): Promise<Init> {
+  const entry = process.argv[1]!
+  const child = spawn(process.execPath, [...process.execArgv, entry, INIT_SUBCOMMAND], {
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+  })
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve)
+    child.once('error', (error: NodeJS.ErrnoException) => reject(new FriendlyError(
+      `could not start the container's init process: ${error.code ?? error.message}`,
+      { hint: error.code === 'ENOMEM' ? 'after unshare(CLONE_NEWPID) only ONE process can be spawned into the new namespace' : undefined })))
+  })
+  const exited = superviseInit(child)
+  return {
+    pid: child.pid!,
+    start(config) {
+      const pipe = child.stdio[CONFIG_FD] as NodeJS.WritableStream
+      pipe.on('error', () => {}) // init died before reading: its exit status tells the story
+      pipe.end(JSON.stringify(config))
+    },
+    exited,
+  }
+}
+
+/**
+ * Waits for init and forwards SIGINT, SIGTERM and SIGHUP to it. A PID 1 ignores every signal it
+ * has no handler for (even SIGTERM from the host), so for such a signal the engine does what
+ * the default action would have done: kill it (SIGKILL always works) and report 128 + signal.
+ */
+function superviseInit(child: ChildProcess): Promise<number> {
+  let emulatedSignal: NodeJS.Signals | undefined
+  const onSignal = (signal: NodeJS.Signals) => {
+    const catches = initCatchesSignal(child.pid!, os.constants.signals[signal])
+    if (catches) {
+      // A terminal already sent SIGINT to the whole foreground process group, init included.
+      if (!(signal === 'SIGINT' && process.stdin.isTTY)) child.kill(signal)
+      return
+    }
+    emulatedSignal = signal
+    child.kill('SIGKILL')
+  }
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  for (const signal of signals) process.on(signal, onSignal)
+  return new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      for (const s of signals) process.off(s, onSignal)
+      if (emulatedSignal) resolve(EXIT.SIGNAL_BASE + os.constants.signals[emulatedSignal])
+      else if (signal) resolve(EXIT.SIGNAL_BASE + os.constants.signals[signal])
+      else resolve(code ?? EXIT.ENGINE_FAILED)
+    })
+  })
+}
+
+/** Whether a process has a handler for a signal: the SigCgt mask in /proc/PID/status. */
+function initCatchesSignal(pid: number, signal: number): boolean {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+    const mask = BigInt('0x' + (/^SigCgt:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'))
+    return (mask & (1n << BigInt(signal - 1))) !== 0n
+  } catch {
+    return false // already gone
+  }
+}
+
+// ---- Container side (init) -------------------------------------------------------------------
+/**
+ * Reads the configuration from fd 3. Blocks until the host side has sent it (and, from step 03,
+ * has put this process into its cgroup). An empty read means the engine died first.
+ */
+export function receiveConfig(): InitConfig {
+  const text = fs.readFileSync(CONFIG_FD, 'utf8')
+  fs.closeSync(CONFIG_FD) // the command must not inherit it
+  if (!text) process.exit(EXIT.ENGINE_FAILED)
+  return JSON.parse(text) as InitConfig
+}
+
+/**
+ * Replaces this process by the user's command, which thereby keeps PID 1, the namespaces, the
+ * root and the cgroup. Looks the command up in PATH like a shell. Never returns.
+ */
+export function execCommand(command: string[], env: Record<string, string>): never {
+  const [name] = command as [string]
+  const file = findExecutable(name, env.PATH ?? '')
+  if (!file) fail(EXIT.NOT_FOUND, `${name}: command not found in the container (PATH=${env.PATH})`)
+  for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd)
+  closeOnExecFrom(3)
+  restoreDefaultSignals()
+  const error = execve(file, command, Object.entries(env).map(([key, value]) => `${key}=${value}`))
+  // Still here: execve failed.
+  const exists = fs.existsSync(file)
+  if (!exists) fail(EXIT.NOT_FOUND, `${error.message}: no such file in the container`)
+  // ENOENT for a file that exists: its #! interpreter or its dynamic loader is missing.
+  fail(error.code === 'ENOENT' ? EXIT.NOT_FOUND : EXIT.CANNOT_EXECUTE, error.code === 'ENOENT'
+    ? `${error.message}: the file exists, but its #! interpreter or dynamic loader is not in the container`
+    : error.message)
+}
+
+function findExecutable(name: string, searchPath: string): string | undefined {
+  if (name.includes('/')) return name // a path: execve will tell what is wrong with it
+  for (const dir of searchPath.split(':').filter(Boolean)) {
+    const candidate = path.join(dir, name)
+    try {
+      if (fs.statSync(candidate).isFile()) return candidate
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined
+}
+
+function fail(status: number, message: string): never {
+  process.stderr.write(`minicontainer: ${message}\n`)
+  process.exit(status)
+}
+

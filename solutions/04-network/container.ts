@@ -1,0 +1,86 @@
+// The engine. Two processes, like runc's parent and child:
+//
+//   host (the engine, "run")                        container (init: becomes the command)
+//   ───────────────────────────────────────────     ─────────────────────────────────────────────
+//   parse flags, check the host
+//   [03] create the cgroup with its limits
+//   [01] unshare(CLONE_NEWPID)
+//   spawn init ──────────────────────────────────►  PID 1, waits for its configuration on fd 3
+//   [03] put init into the cgroup
+//   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
+//                                                   [04] new network namespace
+//                                                   [02] /dev, chroot, /proc
+//                                                   [04] lo up
+//   wait                                            execve(CMD): the command is now PID 1
+//   [03] read the OOM counter, remove the cgroup ◄─ exit status
+//   exit with the command's status
+import { parseRunArgs, type RunOptions } from '../../lib/cli.ts'
+import { EXIT, FriendlyError, formatError } from '../../lib/errors.ts'
+import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'
+import { INIT_SUBCOMMAND, assertHostCanRunContainers, execCommand, receiveConfig, spawnInit, type InitConfig } from '../../lib/process.ts'
+import { createPidNamespace, enterNamespaces, makeMountsPrivate, setHostname } from './namespaces.ts'
+import { containerEnvironment } from '../../lib/process.ts'
+import { requireRootfs } from '../../lib/rootfs/location.ts'
+import { enterRootfs } from './rootfs.ts'
+import { formatBytes } from '../../lib/cli.ts'
+import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.ts'
+import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
+
+/** The entry point: `main.ts run ...` on the host, `main.ts __init` inside the container. */
+export async function main(argv: string[]): Promise<void> {
+  try {
+    if (argv[0] === INIT_SUBCOMMAND) init()
+    else process.exitCode = await run(parseRunArgs(argv))
+  } catch (error) {
+    const status = error instanceof FriendlyError ? error.exitCode : EXIT.ENGINE_FAILED
+    if (status === 0) console.log((error as Error).message) // --help
+    else console.error(formatError('minicontainer', error))
+    process.exitCode = status
+  }
+}
+
+/** Host side: starts the container, waits for it, cleans up, returns the exit status. */
+export async function run(options: RunOptions): Promise<number> {
+  assertHostCanRunContainers()
+  const config: InitConfig = { command: options.command, hostname: options.hostname }
+  config.rootfs = requireRootfs(options.rootfs)
+  config.env = containerEnvironment(options.hostname)
+  const cleanups: (() => void)[] = [] // run in reverse order at the end, whatever happened
+  try {
+    const cgroup = createCgroup(options)
+    cleanups.push(() => removeCgroup(cgroup))
+    createPidNamespace()
+    const init = await spawnInit()
+    joinCgroup(cgroup, init.pid)
+    init.start(config)
+    const status = await init.exited
+    if (oomKillCount(cgroup) > 0) {
+      console.error(`minicontainer: the kernel's OOM killer stopped the command: it needed more than its ${formatBytes(options.memoryBytes)} memory limit (--memory)`)
+    }
+    return status
+  } finally {
+    for (const cleanup of cleanups.reverse()) cleanup()
+  }
+}
+
+/**
+ * Container side: runs as PID 1 of the new PID namespace, sets up the rest and then becomes the
+ * command. Everything here is synchronous: namespaces belong to this (the main) thread.
+ */
+function init(): never {
+  // If the engine dies (even of SIGKILL), so does the container.
+  setParentDeathSignal(SIGKILL)
+  const config = receiveConfig()
+  try {
+    enterNamespaces()
+    makeMountsPrivate()
+    setHostname(config.hostname)
+    enterNetworkNamespace()
+    enterRootfs(config.rootfs!)
+    bringUpLoopback()
+  } catch (error) {
+    console.error(formatError('minicontainer', error))
+    process.exit(EXIT.ENGINE_FAILED)
+  }
+  execCommand(config.command, config.env ?? (process.env as Record<string, string>))
+}
