@@ -1,0 +1,44 @@
+// Installs the tests' Alpine rootfs once per run, offline, from the shared fixture, into the tests' own
+// MINICONTAINER_HOME (vitest.config.ts), so a learner's installed rootfs is never touched. Fast when already there.
+import fs from 'node:fs'
+import path from 'node:path'
+import type { TestProject } from 'vitest/node'
+import { formatError } from '../lib/errors.ts'
+import { installRootfs } from '../lib/rootfs/install.ts'
+import { PROJECT_ROOT } from '../lib/steps.ts'
+import { whyCannotRunContainers } from './helpers/requirements.ts'
+
+export const FIXTURE_NAME = 'alpine-minirootfs-3.20.3-x86_64.tar.gz'
+
+/** The shared fixture tarball: ../shared/fixtures/alpine next to the repo, or MINICONTAINER_ALPINE_FIXTURES. */
+export function alpineFixture(): string {
+  const dir = process.env.MINICONTAINER_ALPINE_FIXTURES || path.resolve(PROJECT_ROOT, '../shared/fixtures/alpine')
+  return path.join(dir, FIXTURE_NAME)
+}
+
+export default async function setup(project: TestProject): Promise<void> {
+  const why = whyCannotRunContainers()
+  if (why) {
+    // The suites that need the rootfs skip for the same reason (and fail under CI).
+    console.warn(`global-setup: not installing the test rootfs: ${why}`)
+    return
+  }
+  const fixture = alpineFixture()
+  if (!fs.existsSync(fixture)) {
+    throw new Error(
+      `global-setup: the Alpine fixture ${fixture} is missing; the tests install their rootfs offline from it. ` +
+        `Set MINICONTAINER_ALPINE_FIXTURES to the folder that holds ${FIXTURE_NAME}.`,
+    )
+  }
+  // test.env reaches the test workers, not this process: set it here for the installer, then put it back.
+  const saved = process.env.MINICONTAINER_HOME
+  process.env.MINICONTAINER_HOME = project.config.env?.MINICONTAINER_HOME ?? saved ?? '/var/tmp/minicontainer-test'
+  try {
+    await installRootfs({ from: fixture, quiet: true })
+  } catch (error) {
+    throw new Error(formatError('global-setup: installing the test rootfs', error))
+  } finally {
+    if (saved === undefined) delete process.env.MINICONTAINER_HOME
+    else process.env.MINICONTAINER_HOME = saved
+  }
+}
