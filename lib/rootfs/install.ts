@@ -322,9 +322,12 @@ async function verify(file: string, wanted: Tarball, label: string): Promise<voi
   for await (const chunk of fs.createReadStream(file)) hash.update(chunk)
   const got = hash.digest('hex')
   if (got !== wanted.sha512) {
-    const sums = `expected ${wanted.sha512.slice(0, 16)}…, got ${got.slice(0, 16)}…`
+    const sums = `expected ${wanted.sha512.slice(0, 16)}..., got ${got.slice(0, 16)}...`
+    const hint = unfinished.has(file)
+      ? 'the download was damaged, or the mirror does not serve the official file: try again, or another mirror'
+      : 'the file is damaged or not the official one: delete it and get it again'
     throw new FriendlyError(`refused ${label}: sha512 mismatch for ${wanted.name}: ${sums}`, {
-      hint: `the file is damaged or not the official one: delete it, get it again (pinned sums: ${pinnedList()})`,
+      hint: `${hint} (pinned sums: ${pinnedList()})`,
     })
   }
 }
