@@ -1,0 +1,131 @@
+// Step 01: the command runs in new PID, UTS, mount and IPC namespaces.
+// Inside facts come from a /bin/sh probe; the proof comes from the host: /proc/<pid>/ns/*, NSpid, the
+// host's own hostname and mount table.
+import { fail, randomInt, requireFact, requireLive, type Check } from '../check.ts'
+import { hostHostname, mountsOf, nsLink, pidInsideNamespace } from '../proc.ts'
+import { randomToken } from '../runner.ts'
+
+/** The probe pauses here until the checker has looked at it from the host. */
+export const PAUSE = 'echo "@mc ready"; read _ignored'
+
+function differentNamespace(pid: number, ns: 'pid' | 'uts' | 'ipc' | 'mnt' | 'net'): { inside: string; host: string; same: boolean } {
+  const inside = nsLink(pid, ns) ?? '?'
+  const host = nsLink('self', ns) ?? '?'
+  return { inside, host, same: inside === host }
+}
+
+export const checks: Check[] = [
+  {
+    id: '01.run',
+    title: 'runs the command and passes its exit status through',
+    why: 'a container engine is first a way to run a program: scripts and CI rely on its exit status being the command\'s own.',
+    hint: { step: '01-namespaces', todo: /exit|status|spawn|exec/i, text: 'run the command and exit with its status (128 + n if it died of signal n)' },
+    async run(ctx) {
+      const code = randomInt(3, 99)
+      const r = await ctx.run({ script: `echo "@mc said=$0"; exit ${code}` })
+      const said = r.facts.get('said')
+      if (said !== r.token) fail(`the command's output "@mc said=${r.token}"`, said === undefined ? 'no such line' : `"@mc said=${said}"`, r)
+      if (r.exitCode !== code) fail(`exit status ${code} (the command's own)`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
+    },
+  },
+  {
+    id: '01.pid1',
+    title: 'the command is PID 1 in a PID namespace of its own',
+    why: 'in its own PID namespace the container cannot see or signal the host\'s processes, and its first process is the init that reaps the others.',
+    hint: { step: '01-namespaces', todo: /NEWPID|PID namespace/i, text: 'unshare(CLONE_NEWPID) in the parent before spawning the child: the child becomes PID 1' },
+    async run(ctx) {
+      let ns = { inside: '', host: '', same: true }
+      let nsPid: number | undefined
+      const r = await ctx.run({
+        script: `echo "@mc pid=$$"; ${PAUSE}`,
+        onReady: ({ pid }) => {
+          if (pid === undefined) return
+          ns = differentNamespace(pid, 'pid')
+          nsPid = pidInsideNamespace(pid)
+        },
+      })
+      requireLive(r)
+      const inside = requireFact(r, 'pid')
+      if (ns.same) fail(`the container's PID namespace to differ from the host's (${ns.host})`, `the same one: ${ns.inside}`, r)
+      if (inside !== '1' || nsPid !== 1) fail('$$ = 1 inside, and NSpid ending in 1 in /proc/<pid>/status on the host', `$$ = ${inside}, NSpid ends in ${nsPid}`, r)
+    },
+  },
+  {
+    id: '01.hostname',
+    title: 'the hostname is the requested one (and "container" by default), in a UTS namespace of its own',
+    why: 'the hostname is the first sign that the container is a machine of its own; it must not be hard-coded.',
+    hint: { step: '01-namespaces', todo: /hostname/i, text: 'unshare(CLONE_NEWUTS), then sethostname(config.hostname) in the child' },
+    async run(ctx) {
+      const name = randomToken('host')
+      ctx.mark(name)
+      const script = `echo "@mc hostname=$(cat /proc/sys/kernel/hostname)"; ${PAUSE}`
+      const nsOf: Record<string, { inside: string; host: string; same: boolean }> = {}
+      const [named, plain] = await Promise.all([
+        ctx.run({ flags: ['--hostname', name], script, onReady: ({ pid }) => void (pid !== undefined && (nsOf.named = differentNamespace(pid, 'uts'))) }),
+        ctx.run({ script, onReady: ({ pid }) => void (pid !== undefined && (nsOf.plain = differentNamespace(pid, 'uts'))) }),
+      ])
+      for (const [r, want, key] of [[named, name, 'named'], [plain, 'container', 'plain']] as const) {
+        requireLive(r)
+        const got = requireFact(r, 'hostname')
+        if (got !== want) fail(`hostname "${want}" inside the container`, `"${got}"`, r)
+        const ns = nsOf[key]
+        if (!ns || ns.same) fail(`the container's UTS namespace to differ from the host's (${ns?.host})`, `the same one: ${ns?.inside}`, r)
+      }
+    },
+  },
+  {
+    id: '01.host-hostname',
+    title: "the host's hostname is unchanged, while the container runs and after",
+    why: 'sethostname outside a UTS namespace renames the learner\'s own machine (and breaks sudo, mDNS, prompts...).',
+    hint: { step: '01-namespaces', todo: /hostname|NEWUTS/i, text: 'call sethostname only after unshare(CLONE_NEWUTS), in the child' },
+    async run(ctx) {
+      const before = hostHostname()
+      const name = randomToken('host')
+      ctx.mark(name)
+      let during = ''
+      const r = await ctx.run({ flags: ['--hostname', name], script: PAUSE, onReady: () => void (during = hostHostname()) })
+      requireLive(r)
+      const after = hostHostname()
+      if (during !== before || after !== before) fail(`the host's hostname to stay "${before}"`, `"${during}" while the container ran, "${after}" after`, r)
+    },
+  },
+  {
+    id: '01.mount',
+    title: 'a mount made inside does not appear on the host (private mount namespace)',
+    why: 'on systemd machines "/" is a shared mount: without a private mount namespace every mount the container makes (proc, dev, tmpfs...) propagates to the host and stays there.',
+    hint: { step: '01-namespaces', todo: /MS_PRIVATE|NEWNS|mount namespace/i, text: 'unshare(CLONE_NEWNS), then mount(NULL, "/", NULL, MS_REC|MS_PRIVATE) before any other mount' },
+    async run(ctx) {
+      // The run happens in a throw-away mount namespace whose mounts are all shared, as systemd makes them,
+      // so a missing MS_PRIVATE shows here even on a host whose "/" is private.
+      let seenInWrapper = false
+      let seenOnHost = false
+      let sameNs = false
+      const r = await ctx.run({
+        sharedMounts: true,
+        script: `mount -t tmpfs "$0" /tmp && echo "@mc mounted=yes"; ${PAUSE}`,
+        onReady: ({ pid, rootPid, token }) => {
+          seenInWrapper = (mountsOf(rootPid) ?? []).some((m) => m.source === token)
+          seenOnHost = (mountsOf('self') ?? []).some((m) => m.source === token)
+          if (pid !== undefined) sameNs = nsLink(pid, 'mnt') === nsLink(rootPid, 'mnt')
+        },
+      })
+      requireLive(r)
+      const mounted = requireFact(r, 'mounted')
+      if (mounted !== 'yes') fail('the tmpfs mount inside the container to succeed', mounted, r)
+      if (sameNs) fail("the container's mount namespace to differ from the host's", 'the same one', r)
+      if (seenInWrapper || seenOnHost) fail(`the tmpfs "${r.token}" mounted inside to be invisible on the host`, `it appeared in the host's mount table`, r)
+    },
+  },
+  {
+    id: '01.ipc',
+    title: 'an IPC namespace of its own',
+    why: 'System V shared memory, semaphores and message queues are global otherwise: a container could read or destroy the host\'s.',
+    hint: { step: '01-namespaces', todo: /NEWIPC|IPC/i, text: 'add CLONE_NEWIPC to the flags you unshare' },
+    async run(ctx) {
+      let ns = { inside: '', host: '', same: true }
+      const r = await ctx.run({ script: PAUSE, onReady: ({ pid }) => void (pid !== undefined && (ns = differentNamespace(pid, 'ipc'))) })
+      requireLive(r)
+      if (ns.same) fail(`the container's IPC namespace to differ from the host's (${ns.host})`, `the same one: ${ns.inside}`, r)
+    },
+  },
+]

@@ -1,0 +1,153 @@
+// Step 03: a cgroup per container, with memory (no swap), CPU and pids limits that the kernel enforces.
+// Judged by the kernel's own files, read from the host while the container runs: the cgroup the container's
+// process is in (/proc/<pid>/cgroup), its limits, its oom_kill counter, the CPU time the process got.
+import { fail, randomInt, requireFact, requireLive, type Check } from '../check.ts'
+import { readLimits, cgroupVersion, type CgroupLimits } from '../cgroups.ts'
+import { allProcs, descendants, procStat, sleep } from '../proc.ts'
+import { PAUSE } from './01-namespaces.ts'
+
+const MiB = 1024 * 1024
+const CLK_TCK = 100
+
+function describeCgroup(l: CgroupLimits | undefined): string {
+  if (!l) return 'no cgroup found for the process'
+  return `cgroup ${l.memoryDir}${l.cpuDir !== l.memoryDir ? `, ${l.cpuDir}` : ''}`
+}
+
+/** The container must be in a cgroup of its own (not the checker's, not a root one). */
+function requireOwnCgroup(r: Parameters<typeof requireLive>[0], limits: CgroupLimits | undefined): CgroupLimits {
+  if (!limits || r.cgroupDirs.length === 0) fail("the container's process to be in a cgroup of its own (e.g. .../minicontainer/mc-<id>)", limits ? `it is in the same cgroup as before: ${describeCgroup(limits)}` : 'could not read /proc/<pid>/cgroup', r)
+  return limits
+}
+
+export const checks: Check[] = [
+  {
+    id: '03.oom',
+    title: 'a 200 MB allocation is OOM-killed under the default 100 MB limit (the kernel\'s oom_kill counter)',
+    why: 'a memory limit protects the host from one container eating all memory; only the kernel\'s counter proves the limit (and not something else) killed it.',
+    hint: { step: '03-cgroups', todo: /memory\.max|limit_in_bytes|memory limit/i, text: 'create the cgroup, write the limit (v2 memory.max, v1 memory.limit_in_bytes) and put the child\'s pid into it before it runs' },
+    async run(ctx) {
+      let limits: CgroupLimits | undefined
+      const r = await ctx.run({
+        script: `dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; echo "@mc dd=$?"; ${PAUSE}`,
+        onReady: ({ pid }) => void (pid !== undefined && (limits = readLimits(pid))),
+      })
+      requireLive(r)
+      const l = requireOwnCgroup(r, limits)
+      const dd = requireFact(r, 'dd')
+      if (l.memoryLimit === undefined || l.memoryLimit < 95 * 1000 * 1000 || l.memoryLimit > 100 * MiB) fail('a memory limit of 100M in the container\'s cgroup', `${l.memoryLimit === undefined ? 'no limit' : `${l.memoryLimit} bytes`} (${describeCgroup(l)})`, r)
+      if (dd !== '137') fail('dd with a 200 MB buffer killed by SIGKILL (status 137)', `status ${dd}`, r)
+      if (!l.oomKills) fail(`oom_kill >= 1 in ${l.version === 2 ? 'memory.events' : 'memory.oom_control'} of the container's cgroup`, `oom_kill ${l.oomKills ?? 'missing'}`, r)
+    },
+  },
+  {
+    id: '03.oom-exit',
+    title: 'an OOM-killed command makes the engine exit 137 and say so',
+    why: 'exit 137 alone could be any SIGKILL: the learner (and scripts) need the engine to tell an OOM kill apart.',
+    hint: { step: '03-cgroups', todo: /oom/i, text: 'when the child dies of SIGKILL, read oom_kill from the cgroup (v2 memory.events, v1 memory.oom_control) and print "minicontainer: the kernel\'s OOM killer ..."' },
+    async run(ctx) {
+      const r = await ctx.run({ command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1'] })
+      if (r.exitCode !== 137) fail('exit status 137 (128 + SIGKILL)', r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
+      if (!/^minicontainer: the kernel's OOM killer/m.test(r.stderr)) fail('a line "minicontainer: the kernel\'s OOM killer ..." on stderr', 'no such line', r)
+    },
+  },
+  {
+    id: '03.fits',
+    title: 'a 50 MB allocation runs fine under the 100 MB limit',
+    why: 'a limit that kills everything is as useless as none.',
+    hint: { step: '03-cgroups', todo: /memory\.max|limit_in_bytes|memory limit|parse/i, text: 'write the limit in bytes (100M = 104857600), not a smaller number' },
+    async run(ctx) {
+      const r = await ctx.run({ command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=50M', 'count=1'] })
+      if (r.exitCode !== 0) fail('exit status 0', r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
+    },
+  },
+  {
+    id: '03.no-swap',
+    title: 'the requested memory limit (random) is set, and swap cannot get around it',
+    why: 'with swap allowed, a container over its limit is swapped out instead of killed: the host thrashes for minutes.',
+    hint: { step: '03-cgroups', todo: /swap|memsw/i, text: 'v2: write 0 to memory.swap.max; v1: write the same limit to memory.memsw.limit_in_bytes (after memory.limit_in_bytes)' },
+    async run(ctx) {
+      const mib = randomInt(60, 90)
+      let limits: CgroupLimits | undefined
+      const r = await ctx.run({ flags: ['--memory', `${mib}M`], script: PAUSE, onReady: ({ pid }) => void (pid !== undefined && (limits = readLimits(pid))) })
+      requireLive(r)
+      const l = requireOwnCgroup(r, limits)
+      if (l.memoryLimit !== mib * MiB) fail(`memory limit ${mib * MiB} bytes (--memory ${mib}M)`, `${l.memoryLimit ?? 'no limit'} (${describeCgroup(l)})`, r)
+      if (l.swapSetting === undefined) return // the kernel has no swap accounting: nothing to set
+      const ok = l.version === 2 ? l.swapSetting === '0' : Number(l.swapSetting) === mib * MiB
+      if (!ok) fail(l.version === 2 ? 'memory.swap.max = 0' : `memory.memsw.limit_in_bytes = ${mib * MiB} (the memory limit: no swap on top)`, l.swapSetting, r)
+    },
+  },
+  {
+    id: '03.cpu',
+    title: 'the CPU limit holds: a busy loop gets the requested share of a CPU (random)',
+    why: 'without a CPU limit one container\'s busy loop slows every other program on the machine.',
+    hint: { step: '03-cgroups', todo: /cpu\.max|cfs_quota|cpu limit/i, text: 'v2: write "<quota> 100000" to cpu.max; v1: cpu.cfs_period_us = 100000 and cpu.cfs_quota_us = cpus * 100000' },
+    async run(ctx) {
+      const cpus = [0.3, 0.4, 0.5, 0.6][randomInt(0, 3)]!
+      let limits: CgroupLimits | undefined
+      let used = -1
+      const r = await ctx.run({
+        flags: ['--cpus', String(cpus)],
+        script: `while :; do :; done & echo "@mc loop=$!"; ${PAUSE}`,
+        onReady: async ({ pid }) => {
+          if (pid === undefined) return
+          limits = readLimits(pid)
+          // CPU time of every process in the container, over a wall interval: a kernel fact from /proc/<pid>/stat.
+          const ticks = (): number => [pid, ...descendants(pid, allProcs()).map((p) => p.pid)].reduce((sum, p) => sum + (procStat(p)?.cpuTicks ?? 0), 0)
+          await sleep(150) // let the loop start and the quota's first period pass
+          const t0 = ticks()
+          const w0 = performance.now()
+          await sleep(1000)
+          used = (ticks() - t0) / CLK_TCK / ((performance.now() - w0) / 1000)
+          limits = readLimits(pid) ?? limits
+        },
+      })
+      requireLive(r)
+      const l = requireOwnCgroup(r, limits)
+      if (l.cpus === undefined || Math.abs(l.cpus - cpus) > 0.001) fail(`a CPU limit of ${cpus} CPU in the container's cgroup`, `${l.cpus === undefined ? 'no limit' : `${l.cpus} CPU`} (${describeCgroup(l)})`, r)
+      // Only an upper bound: on a loaded machine the loop may get less than its share, never (much) more.
+      const bound = cpus * 1.25 + 0.05
+      if (used > bound) fail(`a busy loop to use at most about ${cpus} CPU (<= ${bound.toFixed(2)})`, `${used.toFixed(2)} CPU`, r)
+      if (used < 0.02) fail(`a busy loop to get CPU time (up to ${cpus} CPU)`, `${used.toFixed(2)} CPU: the loop did not run`, r)
+    },
+  },
+  {
+    id: '03.pids',
+    title: 'the pids limit (random) stops a fork bomb',
+    why: 'a fork bomb in a container without a pids limit exhausts the host\'s process table: nothing can start any more, not even a shell to fix it.',
+    hint: { step: '03-cgroups', todo: /pids/i, text: 'write the limit to pids.max of the container\'s cgroup (v1: in the pids hierarchy)' },
+    async run(ctx) {
+      const max = randomInt(12, 24)
+      let limits: CgroupLimits | undefined
+      let count = 0
+      const r = await ctx.run({
+        flags: ['--pids', String(max)],
+        // A bounded fork bomb: a shell starts 40 sleeping children; past the limit fork fails (EAGAIN) and that
+        // shell gives up (its status is 2), while the probe itself goes on.
+        script: `sh -c 'i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done' 2>/dev/null; echo "@mc bomb=$?"; ${PAUSE}`,
+        onReady: ({ pid }) => {
+          if (pid === undefined) return
+          limits = readLimits(pid)
+          count = 1 + descendants(pid, allProcs()).filter((p) => p.state !== 'Z').length
+        },
+      })
+      requireLive(r)
+      const l = requireOwnCgroup(r, limits)
+      if (l.pidsMax !== max) fail(`pids.max = ${max} (--pids ${max}) in the container's cgroup`, `${l.pidsMax ?? 'max (no limit)'} (${l.pidsDir})`, r)
+      if (count > max) fail(`at most ${max} processes in the container`, `${count}`, r)
+    },
+  },
+  {
+    id: '03.cleanup',
+    title: "the container's cgroup is gone after it exits",
+    why: 'every run that leaves its cgroup behind leaks a kernel object; thousands of them slow the whole cgroup tree.',
+    hint: { step: '03-cgroups', todo: /rmdir|remove|clean/i, text: 'when the child exits, rmdir the container\'s cgroup directory (every controller\'s, on v1)' },
+    async run(ctx) {
+      const r = await ctx.run({ script: `echo "@mc version=${cgroupVersion()}"; ${PAUSE}` })
+      requireLive(r)
+      if (r.cgroupDirs.length === 0) fail("the container's process to be in a cgroup of its own while it runs", 'it is in the checker\'s own cgroup', r)
+      if (r.leftoverCgroups.length) fail('no cgroup of the container left after it exited', `${r.leftoverCgroups.join(', ')} (removed by the checker)`, r)
+    },
+  },
+]

@@ -1,0 +1,183 @@
+// Runs the checks of a step (then of the steps before it), a few at a time, and makes sure the host is
+// left as it was: a leak becomes the failing check "host.clean", with its likely cause, and is repaired.
+import { STEPS, type Step } from '../lib/steps.ts'
+import { CheckFailure, resolveHint, type Check, type CheckContext } from './check.ts'
+import { diffAndRepair, snapshotHost, type HostSnapshot, type Leak } from './host.ts'
+import { ourPids, runEngine, type RunOptions, type RunResult } from './runner.ts'
+
+export interface CheckResult {
+  id: string
+  step: string
+  title: string
+  passed: boolean
+  why: string
+  hint: string
+  expected?: string
+  got?: string
+  /** The engine command line of the run the verdict is about. */
+  command?: string
+  stdout?: string
+  stderr?: string
+  exitCode?: number | null
+  /** Every run of the check (for --verbose). */
+  runs: RunResult[]
+  durationMs: number
+}
+
+export interface Report {
+  step: string
+  engineDir: string
+  results: CheckResult[]
+  passed: number
+  failed: number
+  durationMs: number
+}
+
+/** The checks for step N: its own first, then N-1 ... 1. */
+export async function checksFor(step: Step): Promise<{ step: Step; check: Check }[]> {
+  const out: { step: Step; check: Check }[] = []
+  for (const s of [...STEPS].filter((x) => x.number <= step.number).sort((a, b) => b.number - a.number)) {
+    let mod: { checks: Check[] }
+    try {
+      mod = (await import(`./checks/${s.id}.ts`)) as { checks: Check[] }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') continue
+      throw error
+    }
+    for (const check of mod.checks) out.push({ step: s, check })
+  }
+  return out
+}
+
+/** `--only 03.oom` (one check), `--only 03` (a step's checks), comma-separated lists. */
+export function matchesOnly(id: string, only: string | undefined): boolean {
+  if (!only) return true
+  return only.split(',').some((o) => {
+    const want = o.trim()
+    return id === want || id.startsWith(want.replace(/\.$/, '') + '.')
+  })
+}
+
+export interface HarnessOptions {
+  step: Step
+  engineDir: string
+  rootfs: string | undefined
+  only?: string
+  concurrency?: number
+  /** Called in list order as soon as a result (and every result before it) is known. */
+  onResult?: (r: CheckResult) => void
+}
+
+let currentSnapshot: HostSnapshot | undefined
+/** The snapshot taken before the current check session (for Ctrl-C repair). */
+export function sessionSnapshot(): HostSnapshot | undefined {
+  return currentSnapshot
+}
+
+export async function runSession(options: HarnessOptions): Promise<Report> {
+  const started = Date.now()
+  const list = (await checksFor(options.step)).filter(({ check }) => matchesOnly(check.id, options.only))
+  const before = snapshotHost()
+  currentSnapshot = before
+  const marks = new Map<string, Set<string>>()
+  const results: (CheckResult | undefined)[] = list.map(() => undefined)
+  let reported = 0
+  const flush = (): void => {
+    while (reported < results.length && results[reported]) options.onResult?.(results[reported++]!)
+  }
+
+  const runOne = async (index: number): Promise<void> => {
+    const { step, check } = list[index]!
+    const runs: RunResult[] = []
+    const tokens = new Set<string>()
+    marks.set(check.id, tokens)
+    const ctx: CheckContext = {
+      step: options.step,
+      engineDir: options.engineDir,
+      rootfs: options.rootfs,
+      run: async (runOptions: RunOptions) => {
+        const r = await runEngine(options.engineDir, runOptions)
+        runs.push(r)
+        tokens.add(r.token)
+        return r
+      },
+      mark: (token) => void tokens.add(token),
+    }
+    const t0 = Date.now()
+    const base = { id: check.id, step: step.id, title: check.title, why: check.why, hint: resolveHint(check.hint, options.engineDir), runs }
+    try {
+      await check.run(ctx)
+      results[index] = { ...base, passed: true, durationMs: Date.now() - t0 }
+    } catch (error) {
+      const failure =
+        error instanceof CheckFailure
+          ? error
+          : new CheckFailure('the check to run to its end', `the checker could not judge: ${error instanceof Error ? error.message : String(error)}`)
+      const r = failure.result ?? runs.at(-1)
+      results[index] = {
+        ...base,
+        passed: false,
+        expected: failure.expected,
+        got: failure.got,
+        command: r?.commandLine,
+        stdout: r?.stdout,
+        stderr: r?.stderr,
+        exitCode: r?.exitCode,
+        durationMs: Date.now() - t0,
+      }
+    }
+    flush()
+  }
+
+  const concurrency = Math.max(1, options.concurrency ?? 6)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, list.length) }, async () => {
+      while (next < list.length) await runOne(next++)
+    }),
+  )
+
+  // The host, after everything: what leaked, and which check's random names it carries.
+  const leaks: Leak[] = await diffAndRepair(before, new Set(), ourPids)
+  for (const r of results) {
+    for (const run of r?.runs ?? []) {
+      for (const left of run.leftovers) {
+        leaks.push({
+          kind: 'process',
+          what: `a process outlived the engine (${left}), killed by the checker`,
+          cause: "the container's processes must end with it: PID namespace (its init's death kills them), PR_SET_PDEATHSIG(SIGKILL) in the child, kill what is left in its cgroup",
+          text: run.token,
+          repaired: true,
+        })
+      }
+    }
+  }
+  currentSnapshot = undefined
+  const final = results.filter((r): r is CheckResult => r !== undefined)
+  if (!options.only || matchesOnly('host.clean', options.only) || leaks.length) {
+    const blame = (leak: Leak): string => {
+      const who = [...marks].filter(([, tokens]) => [...tokens].some((t) => leak.text.includes(t))).map(([id]) => id)
+      return who.length ? ` (during ${who.join(', ')})` : ''
+    }
+    const clean: CheckResult = {
+      id: 'host.clean',
+      step: options.step.id,
+      title: 'the host is left as it was (hostname, mounts, cgroups, processes)',
+      passed: leaks.length === 0,
+      why: "a broken run must not leave the learner's machine broken: leaked mounts, cgroups and processes pile up with every run.",
+      hint: leaks.length ? [...new Set(leaks.map((l) => l.cause))].join('\n') : '',
+      runs: [],
+      durationMs: 0,
+      ...(leaks.length
+        ? {
+            expected: 'the same hostname, mount table, cgroups and no process left behind',
+            got: leaks.map((l) => `${l.what}${blame(l)}${l.repaired ? ' [repaired]' : ' [COULD NOT REPAIR]'}`).join('\n'),
+          }
+        : {}),
+    }
+    final.push(clean)
+    options.onResult?.(clean)
+  }
+  const passed = final.filter((r) => r.passed).length
+  return { step: options.step.id, engineDir: options.engineDir, results: final, passed, failed: final.length - passed, durationMs: Date.now() - started }
+}

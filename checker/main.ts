@@ -1,0 +1,209 @@
+// `npm run check step-03 [-- --solution|--json|--verbose|--only ID|--watch]`
+// Runs the learner's engine for real and checks it from inside and from the host; see CONTRIBUTING.md.
+import fs from 'node:fs'
+import path from 'node:path'
+import kleur from 'kleur'
+import { PROJECT_ROOT, STEPS, findStep, stepDir, type Step } from '../lib/steps.ts'
+import { currentRootfs } from '../lib/rootfs/location.ts'
+import { runSession, sessionSnapshot, type Report } from './harness.ts'
+import { diffAndRepair } from './host.ts'
+import { hostProblems, setupProblems } from './preflight.ts'
+import { recordProgress } from './progress.ts'
+import { formatResult, summaryLine, toJson } from './report.ts'
+import { killAllRuns, ourPids } from './runner.ts'
+
+const USAGE = `usage: npm run check <step> [-- options]
+  <step>           3, 03, step-03 or 03-cgroups (default: the first step not passed yet)
+  --solution       check solutions/<step> instead of your steps/<step>
+  --engine DIR     check the engine in DIR
+  --only ID[,ID]   only these checks (e.g. 03.oom, or 03 for a whole step)
+  --json           machine-readable result on stdout
+  --verbose, -v    every run's command line and whole output
+  --watch, -w      check again whenever a file of the engine changes (polling)
+  --list           list the checks of the step and exit`
+
+interface Args {
+  step: Step | undefined
+  solution: boolean
+  engine: string | undefined
+  only: string | undefined
+  json: boolean
+  verbose: boolean
+  watch: boolean
+  list: boolean
+  help: boolean
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { step: undefined, solution: false, engine: undefined, only: undefined, json: false, verbose: false, watch: false, list: false, help: false }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    const value = (): string => {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i]
+      if (v === undefined) throw new Error(`${a} needs a value`)
+      return v
+    }
+    if (a === '--solution') args.solution = true
+    else if (a === '--json') args.json = true
+    else if (a === '--verbose' || a === '-v') args.verbose = true
+    else if (a === '--watch' || a === '-w') args.watch = true
+    else if (a === '--list') args.list = true
+    else if (a === '--help' || a === '-h') args.help = true
+    else if (a.startsWith('--only')) args.only = value()
+    else if (a.startsWith('--engine')) args.engine = value()
+    else if (a.startsWith('-')) throw new Error(`unknown option ${a}`)
+    else {
+      const step = findStep(a)
+      if (!step) throw new Error(`no step "${a}": the steps are ${STEPS.map((s) => s.id).join(', ')}`)
+      args.step = step
+    }
+  }
+  return args
+}
+
+function say(text: string): void {
+  process.stderr.write(`minicontainer check: ${text}\n`)
+}
+
+/** On a machine that cannot run containers: the workshop VM runs the checker instead. */
+async function delegateToVm(reason: string | undefined, argv: string[]): Promise<never> {
+  let remote: { hostCanRunContainers(): { ok: true } | { ok: false; reason: string }; runInVm(script: string, args: string[]): Promise<number> }
+  try {
+    remote = await import('../lib/vm/remote.ts')
+  } catch {
+    say(`${reason ?? 'this machine cannot run containers'}; use the workshop VM: see vagrant/README.md`)
+    process.exit(2)
+  }
+  if (reason) say(`${reason}: running the check in the workshop VM`)
+  process.exit(await remote.runInVm('check', argv))
+}
+
+function engineFiles(dir: string): Map<string, number> {
+  const out = new Map<string, number>()
+  const walk = (d: string): void => {
+    let entries: fs.Dirent[] = []
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true })
+    } catch {
+      return
+    }
+    for (const e of entries) {
+      const full = path.join(d, e.name)
+      if (e.isDirectory() && e.name !== 'node_modules') walk(full)
+      else if (e.isFile()) out.set(full, fs.statSync(full, { throwIfNoEntry: false })?.mtimeMs ?? 0)
+    }
+  }
+  walk(dir)
+  return out
+}
+
+async function checkOnce(args: Args, step: Step, engineDir: string): Promise<Report> {
+  const shown = path.relative(PROJECT_ROOT, engineDir) || engineDir
+  const steps = STEPS.filter((s) => s.number <= step.number).map((s) => String(s.number).padStart(2, '0'))
+  if (!args.json) console.log(kleur.bold(`Checking ${shown} (step ${step.id}: ${step.title}), checks of step${steps.length > 1 ? 's' : ''} ${steps.reverse().join(', ')}`))
+  const report = await runSession({
+    step,
+    engineDir,
+    rootfs: currentRootfs()?.dir,
+    only: args.only,
+    concurrency: Number(process.env.MINICONTAINER_CHECK_CONCURRENCY ?? 6),
+    onResult: (r) => {
+      if (!args.json) console.log(formatResult(r, args.verbose))
+    },
+  })
+  const learnerDir = stepDir(step, 'steps')
+  if (!args.only && path.resolve(engineDir) === learnerDir) {
+    try {
+      recordProgress(step.id, report.failed === 0, report.results.filter((r) => !r.passed).map((r) => r.id))
+    } catch (error) {
+      say(`could not save progress: ${(error as Error).message}`)
+    }
+  }
+  if (args.json) console.log(JSON.stringify(toJson(report), null, 2))
+  else {
+    if (report.failed === 0) {
+      const next = STEPS.find((s) => s.number === step.number + 1)
+      console.log(kleur.green(`Step ${step.id} done in ${(report.durationMs / 1000).toFixed(1)} s.`) + (next && !args.solution ? ` Next: steps/${next.id}/README.md, then npm run check ${next.number}` : ''))
+    }
+    console.log(summaryLine(report))
+  }
+  return report
+}
+
+async function main(): Promise<number> {
+  const argv = process.argv.slice(2)
+  let args: Args
+  try {
+    args = parseArgs(argv)
+  } catch (error) {
+    say((error as Error).message)
+    console.error(USAGE)
+    return 2
+  }
+  if (args.help) {
+    console.log(USAGE)
+    return 0
+  }
+  if (!args.step) {
+    const { readProgress } = await import('./progress.ts')
+    const progress = readProgress()
+    args.step = STEPS.find((s) => !progress.steps[s.id]?.passed) ?? STEPS.at(-1)!
+    if (!args.json) say(`no step given: checking ${args.step.id} (give one, e.g. npm run check 3)`)
+  }
+  const step = args.step
+  const engineDir = args.engine ? path.resolve(args.engine) : stepDir(step, args.solution ? 'solutions' : 'steps')
+
+  if (args.list) {
+    const { checksFor } = await import('./harness.ts')
+    for (const { check } of await checksFor(step)) console.log(`${check.id.padEnd(18)} ${check.title}`)
+    return 0
+  }
+
+  // Preflight: where can this run, and is everything in place?
+  const problems = hostProblems()
+  if (process.env.MINICONTAINER_FORCE_VM === '1' || problems.length) await delegateToVm(problems[0]?.what, argv)
+  if (!fs.existsSync(path.join(engineDir, 'main.ts'))) {
+    say(`no engine at ${engineDir} (main.ts is missing)`)
+    return 2
+  }
+  const setup = setupProblems(step.number >= 2)
+  if (setup.length) {
+    for (const p of setup) say(`${p.what}\n  what to do: ${p.todo}`)
+    return 2
+  }
+
+  let stopping = false
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    say(`${signal}: stopping the engine and cleaning up...`)
+    await killAllRuns()
+    const snapshot = sessionSnapshot()
+    if (snapshot) for (const leak of await diffAndRepair(snapshot, new Set(), ourPids)) say(`repaired: ${leak.what}`)
+    process.exit(130)
+  }
+  process.on('SIGINT', () => void stop('Ctrl-C'))
+  process.on('SIGTERM', () => void stop('SIGTERM'))
+
+  if (!args.watch) {
+    const report = await checkOnce(args, step, engineDir)
+    return report.failed === 0 ? 0 : 1
+  }
+  // --watch: poll (file events do not cross VM shared folders), check again on any change.
+  let last = engineFiles(engineDir)
+  for (;;) {
+    if (process.stdout.isTTY) process.stdout.write('\u001bc')
+    await checkOnce(args, step, engineDir)
+    console.log(kleur.dim('watching for changes (Ctrl-C to stop)...'))
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 1000))
+      const now = engineFiles(engineDir)
+      const changed = now.size !== last.size || [...now].some(([f, m]) => last.get(f) !== m)
+      last = now
+      if (changed) break
+    }
+  }
+}
+
+// Exit now: lingering timers of finished runs must not keep the learner waiting.
+process.exit(await main())

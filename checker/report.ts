@@ -1,0 +1,75 @@
+// What the learner sees: one ✔/✘ line per check; under a failure what ran, what was expected, what came,
+// why it matters, where to fix it, and the engine's own output prefixed so it cannot pass for the checker's.
+import kleur from 'kleur'
+import type { CheckResult, Report } from './harness.ts'
+
+const ENGINE_PREFIX = '[your engine]'
+const MAX_LINES = 12
+
+function indent(label: string, text: string): string {
+  const pad = ' '.repeat(label.length)
+  return text
+    .split('\n')
+    .map((line, i) => `    ${i === 0 ? label : pad}${line}`)
+    .join('\n')
+}
+
+function engineOutput(r: CheckResult, verbose: boolean): string[] {
+  const out: string[] = []
+  const take = (text: string | undefined, stream: string): void => {
+    if (!text) return
+    let lines = text.replace(/\n$/, '').split('\n')
+    // The probe's own "@mc" lines are the checker's protocol: shown only in --verbose.
+    if (!verbose) lines = lines.filter((l) => !l.startsWith('@mc '))
+    if (!lines.length) return
+    if (!verbose && lines.length > MAX_LINES) lines = [`... (${lines.length - MAX_LINES} lines before, --verbose shows all)`, ...lines.slice(-MAX_LINES)]
+    for (const l of lines) out.push(`    ${kleur.gray(`${ENGINE_PREFIX} ${stream}`)} ${l.length > 300 ? l.slice(0, 300) + '...' : l}`)
+  }
+  take(r.stdout, 'stdout')
+  take(r.stderr, 'stderr')
+  return out
+}
+
+export function formatResult(r: CheckResult, verbose: boolean): string {
+  const mark = r.passed ? kleur.green('✔') : kleur.red('✘')
+  const lines = [`${mark} ${kleur.dim(r.id.padEnd(18))} ${r.title}`]
+  if (!r.passed) {
+    if (r.command) lines.push(indent('ran:      ', r.command))
+    if (r.expected) lines.push(indent('expected: ', r.expected))
+    if (r.got) lines.push(indent('got:      ', kleur.red(r.got)))
+    lines.push(indent('why:      ', r.why))
+    if (r.hint) lines.push(indent('hint:     ', kleur.yellow(r.hint)))
+    lines.push(...engineOutput(r, verbose))
+  }
+  if (verbose) {
+    for (const run of r.runs) {
+      lines.push(kleur.dim(`    run (${run.durationMs} ms, exit ${run.exitCode ?? run.signal}${run.timedOut ? ', timed out' : ''}): ${run.commandLine}`))
+      if (r.passed) lines.push(...engineOutput({ ...r, stdout: run.stdout, stderr: run.stderr }, true))
+    }
+  }
+  return lines.join('\n')
+}
+
+/** Plain last line, exactly `N passed, N failed` (colour codes only when colours are on). */
+export function summaryLine(report: Report): string {
+  return `${report.passed} passed, ${report.failed} failed`
+}
+
+export function toJson(report: Report): unknown {
+  return {
+    step: report.step,
+    engineDir: report.engineDir,
+    passed: report.passed,
+    failed: report.failed,
+    durationMs: report.durationMs,
+    checks: report.results.map((r) => ({
+      id: r.id,
+      step: r.step,
+      title: r.title,
+      passed: r.passed,
+      ...(r.passed ? {} : { expected: r.expected, got: r.got, why: r.why, hint: r.hint, command: r.command, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }),
+      durationMs: r.durationMs,
+      runs: r.runs.map((run) => ({ command: run.commandLine, exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs })),
+    })),
+  }
+}
