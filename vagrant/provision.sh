@@ -128,25 +128,23 @@ install_packages() {
   fi
   # `npm ci` refuses a lockfile that lacks an optional package the registry does not have (e.g. a mirror);
   # `npm install --no-save` installs the same locked versions and leaves the lockfile alone.
-  if ! (cd "$REPO" && npm ci "${args[@]}"); then
-    say "npm ci failed (see above); installing the locked versions with npm install --no-save instead"
+  if ! (cd "$REPO" && npm ci "${args[@]}" >"$VM_DISK/npm-ci.log" 2>&1); then
+    say "npm ci failed: $(grep -m1 -E 'Missing|npm error [a-z]' "$VM_DISK/npm-ci.log" || tail -n1 "$VM_DISK/npm-ci.log")"
+    say "installing the locked versions with npm install --no-save instead"
     (cd "$REPO" && npm install --no-save "${args[@]}")
   fi
   rm -rf "$VM_DISK/npm-cache"
 }
 
+# The project's installer verifies the tarball against its pinned sums and does nothing when it is installed.
 install_rootfs() {
-  local home=${MINICONTAINER_HOME:-/var/lib/minicontainer} tarball
-  if [ -e "$home/rootfs/current" ]; then
-    say "Alpine rootfs: already installed in $home/rootfs/current"
-    return
-  fi
+  local tarball
   tarball=$(find "$CACHE" -maxdepth 1 -name "alpine-minirootfs-*-$(uname -m).tar.gz" 2>/dev/null | sort -V | tail -n1 || true)
   if [ -n "$tarball" ]; then
-    say "Alpine rootfs: installing from $tarball"
+    say "Alpine rootfs: from $tarball"
     (cd "$REPO" && npm run --silent rootfs -- --from "$tarball")
   else
-    say "Alpine rootfs: downloading"
+    say "Alpine rootfs: the installer's default (its cache folders, else a download)"
     (cd "$REPO" && npm run --silent rootfs)
   fi
 }
@@ -160,7 +158,8 @@ oom_test() {
   echo 16M >"$cg/memory.max"
   if [ -f "$cg/memory.swap.max" ]; then echo 0 >"$cg/memory.swap.max"; fi
   set +e
-  timeout -s KILL 120 sh -c "echo \$\$ >'$cg/cgroup.procs' && exec tail /dev/zero"
+  # (in a subshell: bash's own "Killed" notice goes to /dev/null with it)
+  (timeout -s KILL 120 sh -c "echo \$\$ >'$cg/cgroup.procs' && exec tail /dev/zero") 2>/dev/null
   status=$?
   set -e
   oom=$(awk '$1 == "oom_kill" { print $2 }' "$cg/memory.events")
