@@ -158,8 +158,8 @@ oom_test() {
   echo 16M >"$cg/memory.max"
   if [ -f "$cg/memory.swap.max" ]; then echo 0 >"$cg/memory.swap.max"; fi
   set +e
-  # (in a subshell: bash's own "Killed" notice goes to /dev/null with it)
-  (timeout -s KILL 120 sh -c "echo \$\$ >'$cg/cgroup.procs' && exec tail /dev/zero") 2>/dev/null
+  # (in a subshell that waits, so that bash's "Killed" notice goes to /dev/null)
+  (timeout -s KILL 120 sh -c "echo \$\$ >'$cg/cgroup.procs' && exec tail /dev/zero"; exit $?) 2>/dev/null
   status=$?
   set -e
   oom=$(awk '$1 == "oom_kill" { print $2 }' "$cg/memory.events")
