@@ -1,0 +1,42 @@
+// The host -> VM path's pure parts; the real path (vagrant up, ssh, the checker inside) is test/vm/e2e.sh.
+import { afterEach, describe, expect, it } from 'vitest'
+import { adviceFor, hostCanRunContainers, remoteCommand, shellQuote } from '../../lib/vm/remote.ts'
+
+describe('host -> VM', () => {
+  const saved = { ...process.env }
+  afterEach(() => {
+    process.env = { ...saved }
+  })
+
+  it('MINICONTAINER_FORCE_VM=1 sends everything to the VM', () => {
+    process.env.MINICONTAINER_FORCE_VM = '1'
+    expect(hostCanRunContainers()).toEqual({ ok: false, reason: expect.stringContaining('MINICONTAINER_FORCE_VM') })
+  })
+
+  it('quotes words for the VM shell', () => {
+    expect(shellQuote('step-03')).toBe('step-03')
+    expect(shellQuote("it's $HOME")).toBe(`'it'\\''s $HOME'`)
+    expect(shellQuote('')).toBe(`''`)
+  })
+
+  it('runs npm in the synced repository as root, with the arguments intact', () => {
+    delete process.env.CI
+    delete process.env.NO_COLOR
+    delete process.env.FORCE_COLOR
+    process.env.INIT_CWD = '/somewhere/else'
+    expect(remoteCommand('check', ['step-04', '--solution', 'a b'])).toBe(
+      `cd /vagrant && exec sudo npm run --silent check -- step-04 --solution 'a b'`,
+    )
+    process.env.CI = 'true'
+    expect(remoteCommand('doctor', [])).toBe('cd /vagrant && exec sudo env CI=true npm run --silent doctor --')
+  })
+
+  it('says what to do for each VM state', () => {
+    const status = (state: string | undefined, vagrant = true) => ({ vagrant, state, provider: 'virtualbox', detail: state ?? 'Vagrant is not installed' })
+    expect(adviceFor(status('running'))).toBeUndefined()
+    expect(adviceFor(status('not_created'))).toMatch(/vagrant up/)
+    expect(adviceFor(status('poweroff'))).toMatch(/not running.*vagrant up/)
+    expect(adviceFor(status('saved'))).toMatch(/resume|vagrant up/)
+    expect(adviceFor(status(undefined, false))).toMatch(/Install Vagrant/)
+  })
+})
