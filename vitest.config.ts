@@ -4,7 +4,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Tests start real containers with real memory and CPU limits: a few at a time, generous timeouts.
-    maxWorkers: 2,
+    // One file at a time: a checker test runs broken engines on purpose (mounts that leak for a moment),
+    // which must not be mistaken for a leak of the engine test running beside it.
+    fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     globalSetup: ['test/global-setup.ts'],

@@ -55,6 +55,40 @@ export interface Init {
   exited: Promise<number>
 }
 
+// The init process once spawned, and a stop signal that came before it existed.
+let currentInit: ChildProcess | undefined
+let stopRequested: NodeJS.Signals | undefined
+let emulatedSignal: NodeJS.Signals | undefined
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+/**
+ * Call first: from now on SIGINT, SIGTERM and SIGHUP stop the container instead of killing the
+ * engine halfway (which would leave its cgroup behind).
+ */
+export function trapStopSignals(): void {
+  for (const signal of STOP_SIGNALS) process.on(signal, onStopSignal)
+}
+
+/**
+ * Forwards a stop signal to init. A PID 1 ignores every signal it has no handler for (even
+ * SIGTERM from the host), so for such a signal the engine does what the default action would
+ * have done: kill it (SIGKILL always works) and report 128 + signal.
+ */
+function onStopSignal(signal: NodeJS.Signals): void {
+  const init = currentInit
+  if (!init || init.exitCode !== null) {
+    stopRequested ??= signal // init does not exist yet: it will be stopped as soon as it does
+    return
+  }
+  if (initCatchesSignal(init.pid!, os.constants.signals[signal])) {
+    // A terminal already sent SIGINT to the whole foreground process group, init included.
+    if (!(signal === 'SIGINT' && process.stdin.isTTY)) init.kill(signal)
+    return
+  }
+  emulatedSignal = signal
+  init.kill('SIGKILL')
+}
+
 /**
  * Re-runs this engine's entry file as a new process with INIT_SUBCOMMAND. If the caller
  * unshared CLONE_NEWPID first, this child is PID 1 of the new PID namespace.
@@ -70,7 +104,14 @@ export async function spawnInit(): Promise<Init> {
       `could not start the container's init process: ${error.code ?? error.message}`,
       { hint: error.code === 'ENOMEM' ? 'after unshare(CLONE_NEWPID) only ONE process can be spawned into the new namespace' : undefined })))
   })
-  const exited = superviseInit(child)
+  currentInit = child
+  const exited = new Promise<number>((resolve) => {
+    child.once('exit', (code, signal) => {
+      const stoppedBy = emulatedSignal ?? signal
+      resolve(stoppedBy ? EXIT.SIGNAL_BASE + os.constants.signals[stoppedBy] : code ?? EXIT.ENGINE_FAILED)
+    })
+  })
+  if (stopRequested) onStopSignal(stopRequested)
   return {
     pid: child.pid!,
     start(config) {
@@ -80,35 +121,6 @@ export async function spawnInit(): Promise<Init> {
     },
     exited,
   }
-}
-
-/**
- * Waits for init and forwards SIGINT, SIGTERM and SIGHUP to it. A PID 1 ignores every signal it
- * has no handler for (even SIGTERM from the host), so for such a signal the engine does what
- * the default action would have done: kill it (SIGKILL always works) and report 128 + signal.
- */
-function superviseInit(child: ChildProcess): Promise<number> {
-  let emulatedSignal: NodeJS.Signals | undefined
-  const onSignal = (signal: NodeJS.Signals) => {
-    const catches = initCatchesSignal(child.pid!, os.constants.signals[signal])
-    if (catches) {
-      // A terminal already sent SIGINT to the whole foreground process group, init included.
-      if (!(signal === 'SIGINT' && process.stdin.isTTY)) child.kill(signal)
-      return
-    }
-    emulatedSignal = signal
-    child.kill('SIGKILL')
-  }
-  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
-  for (const signal of signals) process.on(signal, onSignal)
-  return new Promise((resolve) => {
-    child.once('exit', (code, signal) => {
-      for (const s of signals) process.off(s, onSignal)
-      if (emulatedSignal) resolve(EXIT.SIGNAL_BASE + os.constants.signals[emulatedSignal])
-      else if (signal) resolve(EXIT.SIGNAL_BASE + os.constants.signals[signal])
-      else resolve(code ?? EXIT.ENGINE_FAILED)
-    })
-  })
 }
 
 /** Whether a process has a handler for a signal: the SigCgt mask in /proc/PID/status. */

@@ -28,6 +28,8 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
   // Which part of which region we are in: outside, a @since region, or a @todo region's parts.
   let region: { kind: 'since' | 'todo'; step: number; part: 'todo' | 'starter' | 'solution' | 'since' } | undefined
   const lines = source.split('\n')
+  const fileSince = /^\/\/ @file-since (\S+)/.exec(lines[0] ?? '')?.[1]
+  if (fileSince && stepIndex(fileSince, `${fileName}:1`) > target) return undefined
   lines.forEach((line, i) => {
     const where = `${fileName}:${i + 1}`
     const marker = MARKER.exec(line)
@@ -35,7 +37,6 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
       const [, name, arg] = marker as unknown as [string, string, string]
       if (name === 'file-since') {
         if (i !== 0) throw new Error(`${where}: @file-since must be the first line`)
-        if (stepIndex(arg, where) > target) throw new FileNotYet()
         return
       }
       if (name === 'since' || name === 'todo') {
@@ -60,19 +61,13 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
   return out.join('\n').replace(/\n{3,}/g, '\n\n')
 }
 
-class FileNotYet extends Error {}
-
 /** Every generated file of one step folder: file name -> content. */
 export function deriveStep(step: Step, kind: Kind): Map<string, string> {
   const files = new Map<string, string>()
   for (const name of fs.readdirSync(MASTER_DIR).sort()) {
     if (!name.endsWith('.ts')) continue
-    try {
-      const content = deriveFile(fs.readFileSync(path.join(MASTER_DIR, name), 'utf8'), name, step, kind)
-      if (content !== undefined) files.set(name, content)
-    } catch (error) {
-      if (!(error instanceof FileNotYet)) throw error
-    }
+    const content = deriveFile(fs.readFileSync(path.join(MASTER_DIR, name), 'utf8'), name, step, kind)
+    if (content !== undefined) files.set(name, content)
   }
   if (kind === 'solutions') files.set('README.md', solutionReadme(step))
   return files

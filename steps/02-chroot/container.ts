@@ -17,7 +17,7 @@
 import { parseRunArgs, type RunOptions } from '../../lib/cli.ts'
 import { EXIT, FriendlyError, formatError } from '../../lib/errors.ts'
 import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'
-import { INIT_SUBCOMMAND, assertHostCanRunContainers, execCommand, receiveConfig, spawnInit, type InitConfig } from '../../lib/process.ts'
+import { INIT_SUBCOMMAND, assertHostCanRunContainers, execCommand, receiveConfig, spawnInit, trapStopSignals, type InitConfig } from '../../lib/process.ts'
 import { createPidNamespace, enterNamespaces, makeMountsPrivate, setHostname } from './namespaces.ts'
 import { containerEnvironment } from '../../lib/process.ts'
 import { requireRootfs } from '../../lib/rootfs/location.ts'
@@ -39,6 +39,7 @@ export async function main(argv: string[]): Promise<void> {
 /** Host side: starts the container, waits for it, cleans up, returns the exit status. */
 export async function run(options: RunOptions): Promise<number> {
   assertHostCanRunContainers()
+  trapStopSignals() // Ctrl-C from here on stops the container; the engine still cleans up
   const config: InitConfig = { command: options.command, hostname: options.hostname }
   config.rootfs = requireRootfs(options.rootfs)
   config.env = containerEnvironment(options.hostname)
