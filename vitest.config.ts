@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     // Tests start real containers with real memory and CPU limits: a few at a time, generous timeouts.
     // One file at a time: a checker test runs broken engines on purpose (mounts that leak for a moment),
     // which must not be mistaken for a leak of the engine test running beside it.
