@@ -6,8 +6,8 @@
 // directory belong to the calling thread, and async work runs on other threads that are still
 // in the host's namespaces (see CONTRIBUTING.md).
 import fs from 'node:fs'
-import koffi from 'koffi'
-import { SyscallError } from './errors.ts'
+import os from 'node:os'
+import { FriendlyError, SyscallError } from './errors.ts'
 
 // ---- Constants from the kernel's headers (linux/sched.h, linux/mount.h, ...) -----------------
 export const CLONE_NEWNS = 0x00020000 // mount namespace
@@ -39,39 +39,68 @@ export const SIOCSIFFLAGS = 0x8914
 export const IFF_UP = 0x1
 
 // ---- Loading libc --------------------------------------------------------------------------
-function loadLibc(): ReturnType<typeof koffi.load> {
+type Koffi = typeof import('koffi').default
+
+function bindLibc(koffi: Koffi) {
+  let libc: ReturnType<Koffi['load']>
   try {
-    return koffi.load('libc.so.6') // glibc (Debian, Ubuntu: the workshop VM)
+    libc = koffi.load('libc.so.6') // glibc (Debian, Ubuntu: the workshop VM)
   } catch {
-    return koffi.load(null as unknown as string) // musl (Alpine as a host): symbols of the process itself
+    libc = koffi.load(null as unknown as string) // musl (Alpine as a host): symbols of the process itself
+  }
+  return {
+    errno: () => koffi.errno(),
+    unshare: libc.func('int unshare(int flags)'),
+    mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+    umount2: libc.func('int umount2(const char *target, int flags)'),
+    sethostname: libc.func('int sethostname(const char *name, size_t len)'),
+    chroot: libc.func('int chroot(const char *path)'),
+    chdir: libc.func('int chdir(const char *path)'),
+    prctl: libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)'),
+    fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
+    execve: libc.func('int execve(const char *path, const char **argv, const char **envp)'),
+    signal: libc.func('void *signal(int sig, void *handler)'),
+    socket: libc.func('int socket(int domain, int type, int protocol)'),
+    ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
+    close: libc.func('int close(int fd)'),
+    getpid: libc.func('int getpid()'),
+    closeRange: libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
   }
 }
-const libc = loadLibc()
+type Libc = ReturnType<typeof bindLibc>
 
-const c = {
-  unshare: libc.func('int unshare(int flags)'),
-  mount: libc.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)'),
-  umount2: libc.func('int umount2(const char *target, int flags)'),
-  sethostname: libc.func('int sethostname(const char *name, size_t len)'),
-  chroot: libc.func('int chroot(const char *path)'),
-  chdir: libc.func('int chdir(const char *path)'),
-  prctl: libc.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)'),
-  fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
-  execve: libc.func('int execve(const char *path, const char **argv, const char **envp)'),
-  signal: libc.func('void *signal(int sig, void *handler)'),
-  socket: libc.func('int socket(int domain, int type, int protocol)'),
-  ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
-  close: libc.func('int close(int fd)'),
-  getpid: libc.func('int getpid()'),
-  closeRange: libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
+/**
+ * Where libc cannot be bound (macOS, Windows, a koffi without its native part), importing must
+ * not crash before the engine can say what is wrong: every call then throws the explanation.
+ */
+function unavailable(message: string, hint: string): Libc {
+  return new Proxy({} as Libc, {
+    get: (_, name) => name === 'then' ? undefined : () => { // not a promise: `await` must not call it
+      throw new FriendlyError(`${String(name)}(): ${message}`, { hint })
+    },
+  })
 }
+
+async function loadLibc(): Promise<Libc> {
+  if (os.platform() !== 'linux') {
+    return unavailable(`needs the Linux kernel, and this is ${os.platform()}`, 'work inside the workshop VM: see vagrant/README.md')
+  }
+  try {
+    return bindLibc((await import('koffi')).default)
+  } catch (error) {
+    return unavailable(`koffi could not load libc: ${(error as Error).message}`,
+      'run `npm ci` (koffi ships its native code in optional dependencies: do not install with --omit=optional)')
+  }
+}
+
+const c = await loadLibc()
 
 /**
  * Throws a SyscallError when a libc call returned -1. koffi.errno() is per thread and is
  * overwritten by the next call, so it is read right here, immediately after the call.
  */
 function check(result: number, call: string, hint?: string): number {
-  if (result === -1) throw new SyscallError(call, koffi.errno(), hint)
+  if (result === -1) throw new SyscallError(call, c.errno(), hint)
   return result
 }
 
@@ -143,7 +172,7 @@ export function restoreDefaultSignals(): void {
 /** Replaces this process by `path`. Returns only on failure, as a SyscallError. */
 export function execve(path: string, argv: string[], env: string[]): SyscallError {
   c.execve(path, [...argv, null], [...env, null])
-  return new SyscallError(`execve(${path})`, koffi.errno())
+  return new SyscallError(`execve(${path})`, c.errno())
 }
 
 /** The flags of a network interface (IFF_UP, IFF_LOOPBACK...), like `ip link show NAME`: ioctl SIOCGIFFLAGS. */

@@ -3,9 +3,11 @@
 import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 import { execa } from 'execa'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { currentRootfs } from '../lib/rootfs/location.ts'
+import { PROJECT_ROOT } from '../lib/steps.ts'
 import {
   SOLUTIONS, cgroupDirOf, engineMain, killRunningEngines, hostCgroupVersion, hostState, nsLink, oomKills, readComm, runEngine, sleep, startEngine, type HostState, type StepId,
 } from './helpers/engine.ts'
@@ -185,6 +187,14 @@ describe.skipIf(skipUnlessRootOnLinux())('engine, as a learner meets it', () => 
     const r = await execa(process.execPath, [engineMain('04-network'), 'run', 'true'], { reject: false, uid: 65534, gid: 65534 })
     expect(r.exitCode).toBe(125)
     expect(r.stderr).toBe('minicontainer: creating namespaces, mounts and cgroups needs root\nminicontainer: hint: run it with sudo')
+  })
+
+  test('not Linux: one line pointing to the workshop VM, exit 125 (macOS simulated with a preload)', async () => {
+    const preload = path.join(PROJECT_ROOT, 'test/fixtures/pretend-macos.ts')
+    const r = await execa(process.execPath, ['--import', preload, engineMain('04-network'), 'run', 'true'], { reject: false })
+    expect(r.exitCode).toBe(125)
+    expect(r.stderr).toBe('minicontainer: containers need the Linux kernel, and this is darwin\n' +
+      'minicontainer: hint: work inside the workshop VM: see vagrant/README.md (`vagrant up`, then `vagrant ssh`)')
   })
 
   test('no rootfs installed: says how to install it', async () => {

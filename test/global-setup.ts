@@ -1,6 +1,7 @@
 // Installs the tests' Alpine rootfs once per run, offline, from the shared fixture, into the tests' own
 // MINICONTAINER_HOME (vitest.config.ts), so a learner's installed rootfs is never touched. Fast when already there.
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import type { TestProject } from 'vitest/node'
 import { formatError } from '../lib/errors.ts'
@@ -16,7 +17,7 @@ export function alpineFixture(): string {
   return path.join(dir, FIXTURE_NAME)
 }
 
-export default async function setup(project: TestProject): Promise<void> {
+export default async function setup(project: TestProject): Promise<(() => void) | void> {
   const why = whyCannotRunContainers()
   if (why) {
     // The suites that need the rootfs skip for the same reason (and fail under CI).
@@ -41,4 +42,23 @@ export default async function setup(project: TestProject): Promise<void> {
     if (saved === undefined) delete process.env.MINICONTAINER_HOME
     else process.env.MINICONTAINER_HOME = saved
   }
+  const hostnameBefore = os.hostname()
+  return () => verifyHostClean(hostnameBefore)
+}
+
+/**
+ * After the whole suite: nothing that any engine, starter or mutant ran may be left on the host.
+ * A failure here fails the run, with what was found.
+ */
+function verifyHostClean(hostnameBefore: string): void {
+  const leftovers: string[] = []
+  if (os.hostname() !== hostnameBefore) leftovers.push(`the hostname is ${os.hostname()}, was ${hostnameBefore}`)
+  const cgroupParents = ['/sys/fs/cgroup', ...['memory', 'cpu', 'pids'].map((c) => `/sys/fs/cgroup/${c}`)]
+  for (const parent of cgroupParents) {
+    const dir = path.join(parent, 'minicontainer')
+    if (fs.existsSync(dir)) leftovers.push(`cgroup ${dir} (${fs.readdirSync(dir).filter((n) => n.startsWith('mc-')).join(' ') || 'empty'})`)
+  }
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
+  leftovers.push(...mounts.filter((m) => m.includes('minicontainer') || m.includes('/rootfs')).map((m) => `mount ${m}`))
+  if (leftovers.length) throw new Error(`the tests left this on the host:\n  ${leftovers.join('\n  ')}`)
 }
