@@ -84,7 +84,10 @@ export async function diffAndRepair(before: HostSnapshot, ignoreCgroups: Set<str
   }
 
   const known = new Set(before.mounts.map((m) => m.id))
-  const added = (mountsOf('self') ?? []).filter((m) => !known.has(m.id))
+  // Mounts other programs make meanwhile (ip netns, desktop automounts, FUSE) are none of the engine's doing.
+  const foreignMount = (m: MountEntry): boolean =>
+    /^(nsfs|autofs|binfmt_misc|rpc_pipefs|fuse.*)$/.test(m.fsType) || /^\/(run\/(netns|user|docker|snapd)|media|snap|var\/lib\/docker)(\/|$)/.test(m.mountPoint)
+  const added = (mountsOf('self') ?? []).filter((m) => !known.has(m.id) && !foreignMount(m))
   // Deepest first, so a mount on top of another goes before it.
   added.sort((a, b) => b.mountPoint.split('/').length - a.mountPoint.split('/').length)
   for (const m of added) {

@@ -205,5 +205,9 @@ async function main(): Promise<number> {
   }
 }
 
-// Exit now: lingering timers of finished runs must not keep the learner waiting.
-process.exit(await main())
+// Exit as soon as the output is flushed: lingering timers of finished runs must not keep the learner waiting
+// (process.exit alone may cut a large output going into a pipe).
+const code = await main()
+await new Promise((resolve) => process.stdout.write('', resolve))
+await new Promise((resolve) => process.stderr.write('', resolve))
+process.exit(code)

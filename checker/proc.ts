@@ -33,6 +33,8 @@ export interface ProcInfo {
   state: string
   /** utime + stime in clock ticks. */
   cpuTicks: number
+  /** Start time after boot, in clock ticks: with the pid, identifies a process (pids are reused). */
+  startTime: number
 }
 
 export function procStat(pid: number): ProcInfo | undefined {
@@ -46,6 +48,7 @@ export function procStat(pid: number): ProcInfo | undefined {
     ppid: Number(rest[1]),
     pgid: Number(rest[2]),
     cpuTicks: Number(rest[11]) + Number(rest[12]),
+    startTime: Number(rest[19]),
   }
 }
 

@@ -55,6 +55,12 @@ export function summaryLine(report: Report): string {
   return `${report.passed} passed, ${report.failed} failed`
 }
 
+/** The end of an output, at most 4 KB (the start of a flood says little). */
+function tail(text: string | undefined): string | undefined {
+  if (text === undefined || text.length <= 4096) return text
+  return `[... ${text.length - 4096} characters cut]` + text.slice(-4096)
+}
+
 export function toJson(report: Report): unknown {
   return {
     step: report.step,
@@ -67,7 +73,7 @@ export function toJson(report: Report): unknown {
       step: r.step,
       title: r.title,
       passed: r.passed,
-      ...(r.passed ? {} : { expected: r.expected, got: r.got, why: r.why, hint: r.hint, command: r.command, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }),
+      ...(r.passed ? {} : { expected: r.expected, got: r.got, why: r.why, hint: r.hint, command: r.command, exitCode: r.exitCode, stdout: tail(r.stdout), stderr: tail(r.stderr) }),
       durationMs: r.durationMs,
       runs: r.runs.map((run) => ({ command: run.commandLine, exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs })),
     })),

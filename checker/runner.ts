@@ -156,7 +156,8 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   let readyError: unknown
   let containerPid: number | undefined
   const cgroupDirs = new Set<string>()
-  const seenTree = new Set<number>()
+  /** Every process seen in the engine's tree, pid -> start time (a daemon that left the group is still ours). */
+  const seenTree = new Map<number, number>()
   let readyHandled: Promise<void> | undefined
   child.stdin.on('error', () => {})
 
@@ -164,7 +165,7 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
     if (rootPid === undefined) return
     ourPids.add(rootPid)
     for (const p of descendants(rootPid)) {
-      seenTree.add(p.pid)
+      seenTree.set(p.pid, p.startTime)
       ourPids.add(p.pid)
     }
     if (containerPid !== undefined) {
@@ -185,10 +186,13 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
       add(rootPid)
       for (const d of descendants(rootPid, procs)) add(d.pid)
     }
-    for (const pid of seenTree) {
-      // A pid we saw in the tree may be reused by now: only if it is still in the group or the container's tree.
+    for (const [pid, startTime] of seenTree) {
+      // The same pid with the same start time is the same process (pids are reused, start times are not).
       const p = procs.find((x) => x.pid === pid)
-      if (p && (p.pgid === rootPid || victims.has(p.ppid) || p.ppid === process.pid)) add(pid)
+      if (p && p.startTime === startTime) {
+        add(pid)
+        for (const d of descendants(pid, procs)) add(d.pid)
+      }
     }
     if (containerPid !== undefined) {
       add(containerPid)

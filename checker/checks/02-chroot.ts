@@ -116,18 +116,22 @@ export const checks: Check[] = [
       const under = (mp: string): boolean => rootfs !== undefined && (mp === rootfs || mp.startsWith(rootfs + '/'))
       const before = new Set((mountsOf('self') ?? []).map((m) => m.id))
       let during: string[] = []
-      const r = await ctx.run({
-        sharedMounts: true,
-        script: `echo "@mc started=yes"; ${PAUSE}`,
-        onReady: ({ rootPid }) => {
-          // The throw-away "host" namespace of this run: its mounts are shared, as on a systemd host.
-          during = (mountsOf(rootPid) ?? []).filter((m) => under(m.mountPoint)).map((m) => `${m.fsType} on ${m.mountPoint}`)
-        },
-      })
+      // Twice: in a throw-away "host" namespace whose mounts are shared, as on a systemd host (what the
+      // container mounts must not show up there while it runs), and on the real host (nothing may stay).
+      const [r, plain] = await Promise.all([
+        ctx.run({
+          sharedMounts: true,
+          script: `echo "@mc started=yes"; ${PAUSE}`,
+          onReady: ({ rootPid }) => {
+            during = (mountsOf(rootPid) ?? []).filter((m) => under(m.mountPoint)).map((m) => `${m.fsType} on ${m.mountPoint}`)
+          },
+        }),
+        ctx.run({ script: 'echo "@mc started=yes"' }),
+      ])
       requireLive(r)
       const after = (mountsOf('self') ?? []).filter((m) => !before.has(m.id) && under(m.mountPoint)).map((m) => `${m.fsType} on ${m.mountPoint}`)
+      if (after.length) fail('no mount under the rootfs left on the host after the container exited', after.join(', '), plain)
       if (during.length) fail('no mount under the rootfs in the host\'s mount table while the container runs', during.join(', '), r)
-      if (after.length) fail('no mount under the rootfs left on the host after the container exited', after.join(', '), r)
     },
   },
 ]

@@ -46,7 +46,15 @@ export const checks: Check[] = [
     why: 'exit 137 alone could be any SIGKILL: the learner (and scripts) need the engine to tell an OOM kill apart.',
     hint: { step: '03-cgroups', todo: /oom/i, text: 'when the child dies of SIGKILL, read oom_kill from the cgroup (v2 memory.events, v1 memory.oom_control) and print "minicontainer: the kernel\'s OOM killer ..."' },
     async run(ctx) {
-      const r = await ctx.run({ command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1'] })
+      // The shell exits with dd's status after the checker has read the kernel's counter from the host.
+      let limits: CgroupLimits | undefined
+      const r = await ctx.run({
+        script: `dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; s=$?; ${PAUSE}; exit $s`,
+        onReady: ({ pid }) => void (pid !== undefined && (limits = readLimits(pid))),
+      })
+      requireLive(r)
+      const l = requireOwnCgroup(r, limits)
+      if (!l.oomKills) fail(`an OOM kill (oom_kill >= 1 in ${l.version === 2 ? 'memory.events' : 'memory.oom_control'}) to report`, `oom_kill ${l.oomKills ?? 'missing'}: no OOM kill happened`, r)
       if (r.exitCode !== 137) fail('exit status 137 (128 + SIGKILL)', r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
       if (!/^minicontainer: the kernel's OOM killer/m.test(r.stderr)) fail('a line "minicontainer: the kernel\'s OOM killer ..." on stderr', 'no such line', r)
     },
@@ -118,7 +126,7 @@ export const checks: Check[] = [
     why: 'a fork bomb in a container without a pids limit exhausts the host\'s process table: nothing can start any more, not even a shell to fix it.',
     hint: { step: '03-cgroups', todo: /pids/i, text: 'write the limit to pids.max of the container\'s cgroup (v1: in the pids hierarchy)' },
     async run(ctx) {
-      const max = randomInt(12, 24)
+      const max = randomInt(16, 28)
       let limits: CgroupLimits | undefined
       let count = 0
       const r = await ctx.run({

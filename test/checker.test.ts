@@ -1,0 +1,215 @@
+// The checker, for real (root, the Alpine rootfs, the kernel's counters): every solution passes, every
+// starter fails its own step's checks, and every mutant (a broken engine) is caught by the check meant for
+// it; the host is clean after each run and after the whole suite.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { execa } from 'execa'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { PROJECT_ROOT, STEPS } from '../lib/steps.ts'
+import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
+import { MUTANTS, buildMutant, mutate } from './mutants/mutants.ts'
+
+const CHECKER = path.join(PROJECT_ROOT, 'checker', 'main.ts')
+
+interface JsonCheck {
+  id: string
+  passed: boolean
+  expected?: string
+  got?: string
+  command?: string
+}
+interface JsonReport {
+  passed: number
+  failed: number
+  durationMs: number
+  checks: JsonCheck[]
+}
+
+// The learner's progress file is not the tests' business.
+const progress = path.join(os.tmpdir(), `mc-test-progress-${process.pid}.json`)
+
+async function check(step: string, args: string[], env: Record<string, string> = {}): Promise<{ report: JsonReport; exitCode: number; stderr: string }> {
+  const r = await execa(process.execPath, [CHECKER, step, '--json', ...args], {
+    reject: false,
+    env: { MINICONTAINER_PROGRESS: progress, ...env },
+    timeout: 240_000,
+    maxBuffer: 64 * 1024 * 1024,
+  })
+  let report: JsonReport
+  try {
+    report = JSON.parse(r.stdout) as JsonReport
+  } catch {
+    throw new Error(`the checker printed no JSON (exit ${r.exitCode}):\n${r.stdout.slice(0, 2000)}\n${r.stderr.slice(0, 2000)}`)
+  }
+  return { report, exitCode: r.exitCode ?? -1, stderr: r.stderr }
+}
+
+function describeFailures(report: JsonReport): string {
+  return report.checks
+    .filter((c) => !c.passed)
+    .map((c) => `${c.id}: expected ${c.expected}; got ${c.got}\n  ran: ${c.command}`)
+    .join('\n')
+}
+
+/** What the host looks like: compared before and after everything. */
+function hostState(): { hostname: string; mounts: string[]; cgroups: string[]; strays: string[] } {
+  const mounts = fs
+    .readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => `${l.split(' ')[4]} ${l.split(' - ')[1]?.split(' ')[0]}`)
+    .filter((m) => !/^\/run\/netns|nsfs$/.test(m))
+  const cgroups: string[] = []
+  for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/cpu', '/sys/fs/cgroup/pids']) {
+    const dir = path.join(base, 'minicontainer')
+    try {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) cgroups.push(path.join(dir, e.name))
+    } catch {
+      // no parent: nothing of ours
+    }
+  }
+  const strays: string[] = []
+  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')
+      if (/mc-mutant-|\bmc-[a-z0-9]{10}\b/.test(cmd) && !cmd.includes('vitest')) strays.push(`${pid}: ${cmd.slice(0, 100)}`)
+    } catch {
+      // gone
+    }
+  }
+  return { hostname: fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim(), mounts, cgroups, strays }
+}
+
+/** The engines this suite runs name their cgroups mc-<engine pid>-...: only those of checker runs count. */
+function cgroupsOfDeadEngines(list: string[]): string[] {
+  return list.filter((d) => {
+    const pid = /\/mc-(\d+)-/.exec(d)?.[1]
+    return !pid || !fs.existsSync(`/proc/${pid}`)
+  })
+}
+
+describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
+  let before: ReturnType<typeof hostState>
+
+  beforeAll(() => {
+    before = hostState()
+  })
+
+  afterAll(() => {
+    fs.rmSync(progress, { force: true })
+    const after = hostState()
+    expect(after.hostname, 'the host\'s hostname after the whole suite').toBe(before.hostname)
+    expect(after.mounts.filter((m) => !before.mounts.includes(m)), 'mounts left after the whole suite').toEqual([])
+    expect(cgroupsOfDeadEngines(after.cgroups).filter((c) => !before.cgroups.includes(c)), 'cgroups left after the whole suite').toEqual([])
+    expect(after.strays, 'processes left after the whole suite').toEqual([])
+  })
+
+  describe('every solution passes all its checks (and those of the steps before it)', () => {
+    for (const step of STEPS) {
+      test(`solutions/${step.id}`, async () => {
+        const { report, exitCode } = await check(step.id, ['--solution'])
+        expect(describeFailures(report), `failures of solutions/${step.id}`).toBe('')
+        expect(report.failed).toBe(0)
+        expect(exitCode).toBe(0)
+        const own = report.checks.filter((c) => c.id.startsWith(step.id.slice(0, 2) + '.'))
+        expect(own.length).toBeGreaterThan(0)
+      }, 120_000)
+    }
+  })
+
+  describe('every starter fails its own step\'s checks, and passes the earlier steps\' ones', () => {
+    // Named here, so a starter that stops failing a check (or a new check it fails) shows in review.
+    const EXPECTED_FAILING: Record<string, string[]> = {
+      '01-namespaces': ['01.pid1', '01.hostname', '01.mount', '01.ipc'],
+      '02-chroot': ['02.rootfs', '02.host-file', '02.proc'],
+      '03-cgroups': ['03.oom', '03.oom-exit', '03.no-swap', '03.cpu', '03.pids', '03.cleanup'],
+      '04-network': ['04.netns', '04.lo-up', '04.host-interfaces'],
+    }
+    for (const step of STEPS) {
+      const starter = path.join(PROJECT_ROOT, 'steps', step.id, 'main.ts')
+      test.skipIf(!fs.existsSync(starter))(`steps/${step.id} fails ${EXPECTED_FAILING[step.id]?.join(', ')}`, async () => {
+        const { report, exitCode } = await check(step.id, [])
+        const failed = report.checks.filter((c) => !c.passed).map((c) => c.id)
+        expect(exitCode).toBe(1)
+        expect(failed.sort()).toEqual([...(EXPECTED_FAILING[step.id] ?? [])].sort())
+      }, 120_000)
+    }
+  })
+
+  describe('every mutant is caught by the check meant for it, and leaves the host clean', () => {
+    for (const mutant of MUTANTS) {
+      test(`${mutant.id} (${mutant.description}) is caught by ${mutant.caughtBy.join(', ')}`, async () => {
+        const built = buildMutant(mutant)
+        try {
+          const hostBefore = hostState()
+          const only = [...new Set([...(mutant.only ?? mutant.caughtBy), 'host.clean'])].join(',')
+          const { report, exitCode } = await check(mutant.step, ['--engine', built.engineDir, '--only', only], mutant.env)
+          const failed = report.checks.filter((c) => !c.passed).map((c) => c.id)
+          expect(exitCode).toBe(1)
+          for (const id of mutant.caughtBy) expect(failed, `${id} must catch ${mutant.id}`).toContain(id)
+          // Whatever the mutant did, the checker repaired it.
+          const hostAfter = hostState()
+          expect(hostAfter.hostname).toBe(hostBefore.hostname)
+          expect(hostAfter.mounts.filter((m) => !hostBefore.mounts.includes(m))).toEqual([])
+          expect(cgroupsOfDeadEngines(hostAfter.cgroups).filter((c) => !hostBefore.cgroups.includes(c))).toEqual([])
+          expect(hostAfter.strays).toEqual([])
+        } finally {
+          built.remove()
+        }
+      }, 120_000)
+    }
+  })
+
+  test('a mutant whose edit no longer matches the solution fails loudly', () => {
+    expect(() => mutate('const a = 1\n', [['const b = 2', 'x']], 'example.ts')).toThrow(/exactly once \(found 0 times\)/)
+    expect(() => mutate('x x\n', [['x', 'y']], 'example.ts')).toThrow(/found 2 times/)
+  })
+
+  test('the human output: ✔/✘ lines, the failure explained, the last line "N passed, N failed"', async () => {
+    const mutant = MUTANTS.find((m) => m.id === 'no-ipc')!
+    const built = buildMutant(mutant)
+    try {
+      const r = await execa(process.execPath, [CHECKER, '4', '--engine', built.engineDir, '--only', '01.ipc,01.pid1'], { reject: false, env: { MINICONTAINER_PROGRESS: progress } })
+      const lines = r.stdout.trimEnd().split('\n')
+      expect(r.exitCode).toBe(1)
+      expect(lines.at(-1)).toBe('1 passed, 1 failed')
+      expect(r.stdout).toMatch(/✔ 01\.pid1/)
+      expect(r.stdout).toMatch(/✘ 01\.ipc/)
+      expect(r.stdout).toMatch(/ran: {6}node .*main\.ts run -- \/bin\/sh -c/)
+      expect(r.stdout).toMatch(/expected: the container's IPC namespace/)
+      expect(r.stdout).toMatch(/hint: {5}.*CLONE_NEWIPC/)
+    } finally {
+      built.remove()
+    }
+  }, 60_000)
+
+  test('step arguments: 3, 03, step-03, 03-cgroups; a bad one is a usage error', async () => {
+    for (const arg of ['3', '03', 'step-03', '03-cgroups', 'cgroups']) {
+      const r = await execa(process.execPath, [CHECKER, arg, '--list'], { reject: false })
+      expect(r.exitCode, arg).toBe(0)
+      expect(r.stdout.split('\n')[0]).toMatch(/^03\.oom /)
+      expect(r.stdout).toMatch(/^01\.run /m)
+      expect(r.stdout).not.toMatch(/^04\./m)
+    }
+    const bad = await execa(process.execPath, [CHECKER, '9'], { reject: false })
+    expect(bad.exitCode).toBe(2)
+    expect(bad.stderr).toMatch(/no step "9"/)
+  })
+
+  test('progress: a passing learner step is recorded, and npm run status shows it', async () => {
+    const file = path.join(os.tmpdir(), `mc-test-progress-status-${process.pid}.json`)
+    try {
+      // Pretend steps/01 is the solution: check it with the learner's path, through a copy.
+      const r = await execa(process.execPath, [CHECKER, '1', '--solution', '--only', '01.run'], { reject: false, env: { MINICONTAINER_PROGRESS: file } })
+      expect(r.exitCode).toBe(0)
+      expect(fs.existsSync(file)).toBe(false) // --solution never counts as the learner's progress
+      fs.writeFileSync(file, JSON.stringify({ steps: { '01-namespaces': { passed: true, everPassed: true, checkedAt: new Date().toISOString(), failed: [] } } }))
+      const s = await execa(process.execPath, [path.join(PROJECT_ROOT, 'checker', 'status.ts')], { env: { MINICONTAINER_PROGRESS: file } })
+      expect(s.stdout).toMatch(/✔ 01 Namespaces/)
+      expect(s.stdout).toMatch(/Next: steps\/02-chroot\/README\.md/)
+    } finally {
+      fs.rmSync(file, { force: true })
+    }
+  })
+})
