@@ -54,6 +54,15 @@ swap_off() {
   fi
 }
 
+# sudo looks the hostname up; without DNS (offline, CI) that waits for a timeout on every call.
+hostname_resolves() {
+  local name
+  name=$(hostname)
+  if ! grep -Eq "^[^#]*[[:space:]]$name([[:space:]]|\$)" /etc/hosts; then
+    printf '127.0.1.1 %s\n' "$name" >>/etc/hosts
+  fi
+}
+
 # node_modules lives on the VM's disk, bind-mounted over the shared folder's node_modules: shared folders
 # break symlinks, permissions and native modules, and the host's node_modules is for the host's platform.
 node_modules_on_vm_disk() {
@@ -189,10 +198,12 @@ verify() {
 export PATH=/usr/local/bin:$PATH
 case "${1:-all}" in
   mounts)
+    hostname_resolves
     swap_off
     node_modules_on_vm_disk
     ;;
   all)
+    hostname_resolves
     swap_off
     node_modules_on_vm_disk
     install_node

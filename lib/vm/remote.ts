@@ -191,7 +191,8 @@ function remoteCwd(): string {
 
 /** The shell command run in the VM: `npm run SCRIPT -- ARGS` as root in the synced repository. */
 export function remoteCommand(script: string, args: string[]): string {
-  const env = ['CI', 'NO_COLOR', 'FORCE_COLOR']
+  // Passed through: output style, and the checker's time limits (a VM under software emulation is slow).
+  const env = ['CI', 'NO_COLOR', 'FORCE_COLOR', 'MINICONTAINER_TIMEOUT_SCALE']
     .filter((name) => process.env[name] !== undefined)
     .map((name) => `${name}=${shellQuote(process.env[name] ?? '')}`)
   const npm = ['npm', 'run', '--silent', script, '--', ...args].map(shellQuote).join(' ')
