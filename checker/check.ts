@@ -2,7 +2,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { PROJECT_ROOT, STEPS, type Step } from '../lib/steps.ts'
-import type { RunOptions, RunResult } from './runner.ts'
+import { displayPath, type RunOptions, type RunResult } from './runner.ts'
 
 export interface CheckContext {
   step: Step
@@ -14,6 +14,8 @@ export interface CheckContext {
   run(options: RunOptions): Promise<RunResult>
   /** Remembers a random name this check used, so a leak carrying it can be traced back to the check. */
   mark(token: string): void
+  /** A measured fact worth showing even when the check passes (--verbose, --json), e.g. "0.49 CPU". */
+  note(text: string): void
 }
 
 export interface HintSpec {
@@ -96,11 +98,11 @@ export function resolveHint(hint: HintSpec, engineDir: string): string {
         let block = lines[i]!
         for (let j = i + 1; j < lines.length && /^\s*\/\/ (?!TODO\(|@)/.test(lines[j]!); j++) block += '\n' + lines[j]
         if (hint.todo.test(block)) {
-          const where = path.relative(PROJECT_ROOT, path.join(dir, file))
+          const where = displayPath(path.join(dir, file))
           if (dir === engineDir) return `TODO(${m[1]}) in ${where}: ${hint.text}`
           // Solved in this engine already (an earlier step's TODO): point at the lesson's TODO and at the learner's copy.
           const mine = path.join(engineDir, file)
-          return `${hint.text} (TODO(${m[1]}) of step ${hint.step}, ${where}${fs.existsSync(mine) ? `; your code: ${path.relative(PROJECT_ROOT, mine)}` : ''})`
+          return `${hint.text} (TODO(${m[1]}) of step ${hint.step}, ${where}${fs.existsSync(mine) ? `; your code: ${displayPath(mine)}` : ''})`
         }
       }
     }

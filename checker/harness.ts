@@ -21,6 +21,8 @@ export interface CheckResult {
   exitCode?: number | null
   /** Every run of the check (for --verbose). */
   runs: RunResult[]
+  /** What the check measured (for --verbose and --json). */
+  notes: string[]
   durationMs: number
 }
 
@@ -90,6 +92,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
     const { step, check } = list[index]!
     const runs: RunResult[] = []
     const tokens = new Set<string>()
+    const notes: string[] = []
     marks.set(check.id, tokens)
     const ctx: CheckContext = {
       step: options.step,
@@ -102,9 +105,10 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
         return r
       },
       mark: (token) => void tokens.add(token),
+      note: (text) => void notes.push(text),
     }
     const t0 = Date.now()
-    const base = { id: check.id, step: step.id, title: check.title, why: check.why, hint: resolveHint(check.hint, options.engineDir), runs }
+    const base = { id: check.id, step: step.id, title: check.title, why: check.why, hint: resolveHint(check.hint, options.engineDir), runs, notes }
     try {
       await check.run(ctx)
       results[index] = { ...base, passed: true, durationMs: Date.now() - t0 }
@@ -167,6 +171,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       why: "a broken run must not leave the learner's machine broken: leaked mounts, cgroups and processes pile up with every run.",
       hint: leaks.length ? [...new Set(leaks.map((l) => l.cause))].join('\n') : '',
       runs: [],
+      notes: [],
       durationMs: 0,
       ...(leaks.length
         ? {

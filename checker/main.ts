@@ -10,7 +10,7 @@ import { diffAndRepair } from './host.ts'
 import { hostProblems, setupProblems } from './preflight.ts'
 import { recordProgress } from './progress.ts'
 import { formatResult, summaryLine, toJson } from './report.ts'
-import { killAllRuns, ourPids } from './runner.ts'
+import { displayPath, killAllRuns, ourPids } from './runner.ts'
 
 const USAGE = `usage: npm run check <step> [-- options]
   <step>           3, 03, step-03 or 03-cgroups (default: the first step not passed yet)
@@ -78,6 +78,18 @@ async function delegateToVm(reason: string | undefined, argv: string[]): Promise
   process.exit(await remote.runInVm('check', argv))
 }
 
+/** lib/vm/remote.ts has the last word on whether this host can run containers (e.g. no memory controller). */
+async function delegateIfTheVmKnowsBetter(argv: string[]): Promise<void> {
+  let verdict: { ok: true } | { ok: false; reason: string }
+  try {
+    const remote = (await import('../lib/vm/remote.ts')) as { hostCanRunContainers(): { ok: true } | { ok: false; reason: string } }
+    verdict = remote.hostCanRunContainers()
+  } catch {
+    return // no VM support here: the setup checks below say what is missing
+  }
+  if (!verdict.ok) await delegateToVm(verdict.reason, argv)
+}
+
 function engineFiles(dir: string): Map<string, number> {
   const out = new Map<string, number>()
   const walk = (d: string): void => {
@@ -98,7 +110,7 @@ function engineFiles(dir: string): Map<string, number> {
 }
 
 async function checkOnce(args: Args, step: Step, engineDir: string): Promise<Report> {
-  const shown = path.relative(PROJECT_ROOT, engineDir) || engineDir
+  const shown = displayPath(engineDir)
   const steps = STEPS.filter((s) => s.number <= step.number).map((s) => String(s.number).padStart(2, '0'))
   if (!args.json) console.log(kleur.bold(`Checking ${shown} (step ${step.id}: ${step.title}), checks of step${steps.length > 1 ? 's' : ''} ${steps.reverse().join(', ')}`))
   const report = await runSession({
@@ -162,6 +174,7 @@ async function main(): Promise<number> {
   // Preflight: where can this run, and is everything in place?
   const problems = hostProblems()
   if (process.env.MINICONTAINER_FORCE_VM === '1' || problems.length) await delegateToVm(problems[0]?.what, argv)
+  await delegateIfTheVmKnowsBetter(argv)
   if (!fs.existsSync(path.join(engineDir, 'main.ts'))) {
     say(`no engine at ${engineDir} (main.ts is missing)`)
     return 2

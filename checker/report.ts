@@ -42,6 +42,7 @@ export function formatResult(r: CheckResult, verbose: boolean): string {
     lines.push(...engineOutput(r, verbose))
   }
   if (verbose) {
+    for (const note of r.notes) lines.push(kleur.cyan(`    measured: ${note}`))
     for (const run of r.runs) {
       lines.push(kleur.dim(`    run (${run.durationMs} ms, exit ${run.exitCode ?? run.signal}${run.timedOut ? ', timed out' : ''}): ${run.commandLine}`))
       if (r.passed) lines.push(...engineOutput({ ...r, stdout: run.stdout, stderr: run.stderr }, true))
@@ -75,6 +76,7 @@ export function toJson(report: Report): unknown {
       passed: r.passed,
       ...(r.passed ? {} : { expected: r.expected, got: r.got, why: r.why, hint: r.hint, command: r.command, exitCode: r.exitCode, stdout: tail(r.stdout), stderr: tail(r.stderr) }),
       durationMs: r.durationMs,
+      notes: r.notes,
       runs: r.runs.map((run) => ({ command: run.commandLine, exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs })),
     })),
   }

@@ -15,6 +15,12 @@ import { describe } from './host.ts'
 
 const OUTPUT_CAP = 64 * 1024
 
+/** A path as the learner would type it: relative inside the project, absolute outside. */
+export function displayPath(file: string): string {
+  const rel = path.relative(PROJECT_ROOT, file)
+  return rel && !rel.startsWith('..') ? rel : file
+}
+
 export function timeoutScale(): number {
   const scale = Number(process.env.MINICONTAINER_TIMEOUT_SCALE ?? '1')
   return Number.isFinite(scale) && scale > 0 ? scale : 1
@@ -140,7 +146,7 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   const main = path.join(engineDir, 'main.ts')
   const engineArgv = [process.execPath, main, 'run', ...(options.flags ?? []), '--', ...command]
   const argv = options.sharedMounts ? ['unshare', '--mount', '--propagation', 'shared', '--fork', '--', ...engineArgv] : engineArgv
-  const shown = [options.sharedMounts ? 'unshare --mount --propagation shared --fork --' : '', 'node', path.relative(PROJECT_ROOT, main), 'run', ...(options.flags ?? []), '--', ...command].filter(Boolean)
+  const shown = [options.sharedMounts ? 'unshare --mount --propagation shared --fork --' : '', 'node', displayPath(main), 'run', ...(options.flags ?? []), '--', ...command].filter(Boolean)
   const commandLine = formatCommandLine(shown)
   const timeoutMs = (options.timeoutMs ?? 15_000) * timeoutScale()
   const started = Date.now()
@@ -164,12 +170,12 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   const remember = (): void => {
     if (rootPid === undefined) return
     ourPids.add(rootPid)
+    // The cgroups of every process of the run (not only the probe's: a run killed on timeout leaves the
+    // engine no chance to remove them, so the checker does).
     for (const p of descendants(rootPid)) {
       seenTree.set(p.pid, p.startTime)
       ourPids.add(p.pid)
-    }
-    if (containerPid !== undefined) {
-      const dirs = cgroupDirsOf(containerPid)
+      const dirs = cgroupDirsOf(p.pid)
       if (dirs) for (const d of new Set(Object.values(dirs))) if (d && !isOwnCgroupOrAncestor(d)) cgroupDirs.add(d)
     }
   }

@@ -36,6 +36,7 @@ export const checks: Check[] = [
       const l = requireOwnCgroup(r, limits)
       const dd = requireFact(r, 'dd')
       if (l.memoryLimit === undefined || l.memoryLimit < 95 * 1000 * 1000 || l.memoryLimit > 100 * MiB) fail('a memory limit of 100M in the container\'s cgroup', `${l.memoryLimit === undefined ? 'no limit' : `${l.memoryLimit} bytes`} (${describeCgroup(l)})`, r)
+      ctx.note(`limit ${l.memoryLimit} bytes, dd exited ${dd}, oom_kill ${l.oomKills}`)
       if (dd !== '137') fail('dd with a 200 MB buffer killed by SIGKILL (status 137)', `status ${dd}`, r)
       if (!l.oomKills) fail(`oom_kill >= 1 in ${l.version === 2 ? 'memory.events' : 'memory.oom_control'} of the container's cgroup`, `oom_kill ${l.oomKills ?? 'missing'}`, r)
     },
@@ -113,6 +114,7 @@ export const checks: Check[] = [
       })
       requireLive(r)
       const l = requireOwnCgroup(r, limits)
+      ctx.note(`a busy loop got ${used.toFixed(2)} CPU under --cpus ${cpus} (cgroup limit: ${l.cpus ?? 'none'}; throttled ${l.nrThrottled ?? '?'} times)`)
       if (l.cpus === undefined || Math.abs(l.cpus - cpus) > 0.001) fail(`a CPU limit of ${cpus} CPU in the container's cgroup`, `${l.cpus === undefined ? 'no limit' : `${l.cpus} CPU`} (${describeCgroup(l)})`, r)
       // Only an upper bound: on a loaded machine the loop may get less than its share, never (much) more.
       const bound = cpus * 1.25 + 0.05
@@ -142,6 +144,7 @@ export const checks: Check[] = [
       })
       requireLive(r)
       const l = requireOwnCgroup(r, limits)
+      ctx.note(`${count} processes in the container under --pids ${max} (pids.max ${l.pidsMax ?? 'max'})`)
       if (l.pidsMax !== max) fail(`pids.max = ${max} (--pids ${max}) in the container's cgroup`, `${l.pidsMax ?? 'max (no limit)'} (${l.pidsDir})`, r)
       if (count > max) fail(`at most ${max} processes in the container`, `${count}`, r)
     },

@@ -102,6 +102,18 @@ export const MUTANTS: Mutant[] = [
     caughtBy: ['03.oom', '03.oom-exit', '03.no-swap'],
   },
   {
+    id: 'memory-limit-too-small',
+    description: 'a quarter of the requested memory: 25 MB for --memory 100M',
+    step: NET,
+    edits: {
+      'cgroups.ts': [
+        ["writeCgroupFile(cgroup.memory, 'memory.max', limits.memoryBytes)", "writeCgroupFile(cgroup.memory, 'memory.max', limits.memoryBytes / 4)"],
+        ["'memory.limit_in_bytes', limits.memoryBytes)", "'memory.limit_in_bytes', limits.memoryBytes / 4)"],
+      ],
+    },
+    caughtBy: ['03.fits', '03.oom', '03.no-swap'],
+  },
+  {
     id: 'swap-allowed',
     description: 'swap left unlimited: memsw / memory.swap.max not written',
     step: NET,
@@ -181,6 +193,14 @@ export const MUTANTS: Mutant[] = [
     step: NET,
     edits: { 'container.ts': [['    init.start(config)\n', '']] },
     caughtBy: ['01.run', '01.pid1'],
+    env: { MINICONTAINER_TIMEOUT_SCALE: '0.2' },
+  },
+  {
+    id: 'fork-bomb',
+    description: 'the container runs a fork bomb instead of the command (the pids, memory and CPU limits hold it)',
+    step: NET,
+    edits: { 'container.ts': [['    init.start(config)\n', "    init.start({ ...config, command: ['/bin/sh', '-c', 'b() { b | b & }; b; sleep 600'] })\n"]] },
+    caughtBy: ['01.run'],
     env: { MINICONTAINER_TIMEOUT_SCALE: '0.2' },
   },
   {
