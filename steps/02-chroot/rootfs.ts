@@ -27,7 +27,7 @@ export function populateDev(rootfs: string): void {
   //   1. mount a tmpfs on `dev`: mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=755,size=64k')
   //   2. for each name in DEVICES: create an empty file at path.join(dev, name) (fs.writeFileSync),
   //      then bind-mount the host's /dev/NAME onto it: mount(`/dev/${name}`, target, null, MS_BIND)
-  //   Lesson: "3. /dev".
+  //   Lesson: "2. /dev".
   addDevLinks(dev)
 }
 
@@ -49,7 +49,7 @@ export function changeRoot(rootfs: string): void {
   // TODO(02.2): Make `rootfs` this process's root directory with chroot(rootfs), then move
   //   into it with chdir('/'): chroot does not change the current directory, which would
   //   still point into the host's tree.
-  //   Lesson: "2. chroot".
+  //   Lesson: "3. chroot".
 }
 
 /**
