@@ -141,42 +141,26 @@ function compareIds(a: string, b: string): number {
   return a1 - b1 || a2 - b2
 }
 
-// ---- Progress (written by the checker; only read here) -----------------------------------------
+// ---- Progress (written by the checker, checker/progress.ts; only read here) -----------------------
 
-export const PROGRESS_FILE = path.join(PROJECT_ROOT, '.minicontainer', 'progress.json')
+/** .minicontainer/progress.json, or $MINICONTAINER_PROGRESS (as the checker does). */
+export function progressFile(): string {
+  return process.env.MINICONTAINER_PROGRESS ?? path.join(PROJECT_ROOT, '.minicontainer', 'progress.json')
+}
 
 /**
- * Whether the checker has recorded that a step passes. Tolerant of the file's shape: a
- * missing or unreadable file means "not passed".
+ * Whether `npm run check` has seen this step pass (now, or once: a later edit may have broken
+ * it since, but the learner has earned the solution). A missing or unreadable file: no.
+ * The file: { "steps": { "03-cgroups": { "passed": true, "everPassed": true, ... } } }.
  */
-export function stepPassed(step: Step, file = PROGRESS_FILE): boolean {
-  let data: unknown
+export function stepPassed(step: Step, file = progressFile()): boolean {
   try {
-    data = JSON.parse(fs.readFileSync(file, 'utf8'))
+    const data = JSON.parse(fs.readFileSync(file, 'utf8')) as { steps?: Record<string, { passed?: unknown; everPassed?: unknown }> }
+    const entry = data?.steps?.[step.id]
+    return entry?.passed === true || entry?.everPassed === true
   } catch {
     return false
   }
-  const passedValue = (entry: unknown): boolean => {
-    if (entry === true || entry === 'passed' || entry === 'pass') return true
-    if (entry && typeof entry === 'object') {
-      const e = entry as Record<string, unknown>
-      if (e.passed === true || e.status === 'passed' || e.status === 'pass' || e.result === 'passed' || e.ok === true) return true
-      if (typeof e.passedAt === 'string' || typeof e.passed === 'string') return true
-    }
-    return false
-  }
-  if (!data || typeof data !== 'object') return false
-  const root = data as Record<string, unknown>
-  for (const container of [root, root.steps, root.progress]) {
-    if (Array.isArray(container)) {
-      if (container.some((e) => e === step.id || (e && typeof e === 'object' && (e as Record<string, unknown>).id === step.id && passedValue(e)))) return true
-    } else if (container && typeof container === 'object') {
-      const c = container as Record<string, unknown>
-      if (passedValue(c[step.id])) return true
-    }
-  }
-  if (Array.isArray(root.passed) && root.passed.includes(step.id)) return true
-  return false
 }
 
 export function relative(file: string): string {
