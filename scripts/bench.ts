@@ -1,0 +1,246 @@
+// `npm run bench [-- --quick] [-- --runs N] [-- --no-check]`: how fast does a container start?
+//
+// Side by side, in ONE run, interleaved (a noisy machine slows every row alike), on the same Alpine rootfs:
+//   - step 04's solution: `node solutions/04-network/main.ts run --rootfs ROOTFS /bin/true`
+//   - the same, started with NODE_COMPILE_CACHE already in its environment (what a caller such as bin/node could set)
+//   - util-linux `unshare --fork --pid --mount --uts --ipc --net --root=ROOTFS /bin/true`: the floor, no runtime at all
+//   - `runc run` (the reference runtime) of a generated OCI bundle whose rootfs is the same folder
+//   - `node -e 0`: ONE Node start-up, for reference (the engine needs two)
+// then the learner's check loop: `npm run check step-04 -- --solution --json`, whole and its slowest check.
+// Prints a markdown table (medians, ratio to runc) with the machine it ran on.
+//
+// It is a benchmark, not a timed test: --quick (CI) does few runs and asserts nothing about times.
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { minicontainerHome, requireRootfs } from '../lib/rootfs/location.ts'
+import { PROJECT_ROOT } from '../lib/steps.ts'
+
+interface Options {
+  quick: boolean
+  warmup: number
+  runs: number
+  checkRuns: number
+}
+
+function parseOptions(argv: string[]): Options {
+  const quick = argv.includes('--quick')
+  const options: Options = { quick, warmup: quick ? 1 : 3, runs: quick ? 5 : 20, checkRuns: quick ? 1 : 3 }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--quick') continue
+    else if (arg === '--runs') options.runs = positive(arg, argv[++i])
+    else if (arg === '--warmup') options.warmup = positive(arg, argv[++i], 0)
+    else if (arg === '--check-runs') options.checkRuns = positive(arg, argv[++i], 0)
+    else if (arg === '--no-check') options.checkRuns = 0
+    else fail(`unknown option ${arg} (options: --quick, --runs N, --warmup N, --check-runs N, --no-check)`)
+  }
+  return options
+}
+
+function positive(flag: string, text: string | undefined, min = 1): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < min) fail(`${flag} needs a whole number >= ${min}`)
+  return n
+}
+
+/** Thrown for anything the bench cannot measure: printed as one line, after the clean-up ran. */
+class BenchError extends Error {}
+
+function fail(message: string): never {
+  throw new BenchError(message)
+}
+
+// ---- Measuring one command ------------------------------------------------------------------------
+
+interface Contender {
+  name: string
+  argv: string[]
+  env?: NodeJS.ProcessEnv
+  wall: number[]
+  cpu: number[]
+}
+
+/**
+ * CPU time (user + system, ms) of this process's waited-for children so far: cutime + cstime in
+ * /proc/self/stat. Counts the whole tree a command started (runc's init, the engine's init), in 10 ms ticks.
+ */
+function childrenCpuMs(): number {
+  const fields = fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')
+  // After "pid (comm) ", field 3 (state) is index 0: cutime is field 16, cstime field 17.
+  return (Number(fields[13]) + Number(fields[14])) * 10
+}
+
+function runOnce(contender: Contender, record: boolean): void {
+  const cpuBefore = childrenCpuMs()
+  const start = process.hrtime.bigint()
+  const result = spawnSync(contender.argv[0]!, contender.argv.slice(1), { env: contender.env ?? process.env, encoding: 'utf8', timeout: 60_000 })
+  const wallMs = Number(process.hrtime.bigint() - start) / 1e6
+  const cpuMs = childrenCpuMs() - cpuBefore
+  if (result.status !== 0) {
+    fail(`${contender.name} failed (${result.error?.message ?? `exit ${result.status}, signal ${result.signal}`}): ${contender.argv.join(' ')}\n${result.stderr}`)
+  }
+  if (record) {
+    contender.wall.push(wallMs)
+    contender.cpu.push(cpuMs)
+  }
+}
+
+/** Round after round, every contender once per round, in a rotating order: no one always goes first. */
+function interleave(contenders: Contender[], rounds: number, record: boolean): void {
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < contenders.length; i++) runOnce(contenders[(round + i) % contenders.length]!, record)
+  }
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+const mean = (values: number[]): number => values.reduce((a, b) => a + b, 0) / values.length
+
+// ---- runc: an OCI bundle around the same rootfs ---------------------------------------------------
+
+interface Runc {
+  argv: string[]
+  cleanup(): void
+}
+
+/**
+ * `runc spec` gives the default config (namespaces pid, net, ipc, uts, mount, cgroup; a read-only root);
+ * only the rootfs, the command and "no terminal" change. runc's state goes into the temp folder too, so
+ * nothing is left in /run/runc. `runc run` deletes the container (and its cgroups) when the command exits.
+ */
+function prepareRunc(rootfs: string): Runc {
+  const version = spawnSync('runc', ['--version'], { encoding: 'utf8' })
+  if (version.error || version.status !== 0) fail('runc is not installed: apt-get install runc (the reference runtime)')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'minicontainer-bench-'))
+  const bundle = path.join(dir, 'bundle')
+  const state = path.join(dir, 'state')
+  fs.mkdirSync(bundle)
+  const spec = spawnSync('runc', ['spec', '--bundle', bundle], { encoding: 'utf8' })
+  if (spec.status !== 0) fail(`runc spec failed: ${spec.stderr}`)
+  const configFile = path.join(bundle, 'config.json')
+  const config = JSON.parse(fs.readFileSync(configFile, 'utf8'))
+  config.root.path = rootfs
+  config.process.args = ['/bin/true']
+  config.process.terminal = false
+  config.hostname = 'container'
+  fs.writeFileSync(configFile, JSON.stringify(config, null, 2))
+  const id = `minicontainer-bench-${process.pid}`
+  return {
+    argv: ['runc', '--root', state, 'run', '--bundle', bundle, id],
+    cleanup() {
+      // Only if a run was interrupted: a finished `runc run` has deleted its container already.
+      spawnSync('runc', ['--root', state, 'delete', '--force', id], { stdio: 'ignore' })
+      fs.rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+// ---- The learner's check loop ---------------------------------------------------------------------
+
+interface CheckTiming {
+  wallMs: number
+  passed: number
+  failed: number
+  /** durationMs of each check, by id. */
+  checks: Map<string, number>
+}
+
+/** `npm run check step-04 -- --solution --json`, timed as a learner waits for it (npm and bin/node included). */
+function timeCheck(): CheckTiming {
+  const start = process.hrtime.bigint()
+  const result = spawnSync('npm', ['run', '--silent', 'check', 'step-04', '--', '--solution', '--json'], {
+    cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024,
+  })
+  const wallMs = Number(process.hrtime.bigint() - start) / 1e6
+  let report: { passed: number; failed: number; checks: { id: string; durationMs: number }[] }
+  try {
+    report = JSON.parse(result.stdout.slice(result.stdout.indexOf('{')))
+  } catch {
+    fail(`npm run check printed no JSON report (exit ${result.status}):\n${result.stderr}`)
+  }
+  return { wallMs, passed: report.passed, failed: report.failed, checks: new Map(report.checks.map((c) => [c.id, c.durationMs])) }
+}
+
+// ---- The machine ----------------------------------------------------------------------------------
+
+function machine(): string {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8')
+  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown CPU'
+  const cgroup = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'v2' : 'v1'
+  const runc = /runc version (\S+)/.exec(spawnSync('runc', ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '?'
+  const load = os.loadavg().map((l) => l.toFixed(2)).join(' ')
+  return `${model}, ${os.availableParallelism()} cores, Linux ${os.release()}, cgroup ${cgroup}, Node ${process.versions.node}, runc ${runc}; load average at start ${load}`
+}
+
+// ---- Main ------------------------------------------------------------------------------------------
+
+function main(): void {
+  const options = parseOptions(process.argv.slice(2))
+  if (os.platform() !== 'linux' || process.getuid?.() !== 0) fail('needs root on Linux (namespaces, cgroups, runc)')
+  const rootfs = requireRootfs()
+  const engine = path.join(PROJECT_ROOT, 'solutions', '04-network', 'main.ts')
+  const runc = prepareRunc(rootfs)
+  const node = process.execPath
+  // The plain engine row runs as a learner types it: no compile cache in the environment, so the engine
+  // enables it itself (main.ts). The second row has it from the start, as its caller could set it.
+  const { NODE_COMPILE_CACHE: _ignored, ...plainEnv } = process.env
+  const cachedEnv = { ...plainEnv, NODE_COMPILE_CACHE: path.join(minicontainerHome(), 'node-compile-cache') }
+  const contenders: Contender[] = [
+    { name: 'minicontainer (step 04) `run /bin/true`', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
+    { name: 'minicontainer, NODE_COMPILE_CACHE set by the caller', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: cachedEnv, wall: [], cpu: [] },
+    { name: '`unshare --fork --pid --mount --uts --ipc --net --root` (floor)', argv: ['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', `--root=${rootfs}`, '/bin/true'], wall: [], cpu: [] },
+    { name: '`runc run` (reference)', argv: runc.argv, wall: [], cpu: [] },
+    { name: '`node -e 0`: one Node start-up', argv: [node, '-e', '0'], env: plainEnv, wall: [], cpu: [] },
+  ]
+  const host = machine()
+  const check: CheckTiming[] = []
+  try {
+    console.error(`bench: ${options.warmup} warm-up + ${options.runs} measured rounds of ${contenders.length} commands, interleaved...`)
+    interleave(contenders, options.warmup, false)
+    interleave(contenders, options.runs, true)
+    for (let i = 0; i < options.checkRuns; i++) {
+      console.error(`bench: npm run check step-04 -- --solution (${i + 1}/${options.checkRuns})...`)
+      check.push(timeCheck())
+    }
+  } finally {
+    runc.cleanup()
+  }
+
+  const reference = median(contenders.find((c) => c.argv === runc.argv)!.wall)
+  const lines = [
+    `Container start-up, \`/bin/true\` in the same Alpine rootfs: ${options.runs} interleaved runs each after ${options.warmup} warm-up round(s).`,
+    `Machine: ${host}.`,
+    '',
+    '| command | median wall | ratio to runc | CPU (user+sys, mean) |',
+    '|---|---:|---:|---:|',
+    ...contenders.map((c) => `| ${c.name} | ${median(c.wall).toFixed(1)} ms | ${(median(c.wall) / reference).toFixed(2)}x | ${mean(c.cpu).toFixed(0)} ms |`),
+  ]
+  if (check.length) {
+    const failed = check.some((c) => c.failed > 0) ? ` (FAILED: ${check.map((c) => c.failed).join(', ')} check(s) failed)` : ''
+    // Each check's median over the runs, then the largest.
+    const slowest = [...check[0]!.checks.keys()]
+      .map((id) => ({ id, ms: median(check.map((c) => c.checks.get(id) ?? 0)) }))
+      .sort((a, b) => b.ms - a.ms)[0]
+    lines.push(
+      '',
+      `| learner's check loop (${check.length} run${check.length > 1 ? 's' : ''}) | median wall |`,
+      '|---|---:|',
+      `| \`npm run check step-04 -- --solution\` (${check[0]!.passed + check[0]!.failed} checks)${failed} | ${(median(check.map((c) => c.wallMs)) / 1000).toFixed(2)} s |`,
+      ...(slowest ? [`| its slowest single check: \`${slowest.id}\` | ${(slowest.ms / 1000).toFixed(2)} s |`] : []),
+    )
+  }
+  console.log(lines.join('\n'))
+}
+
+try {
+  main()
+} catch (error) {
+  if (!(error instanceof BenchError)) throw error
+  console.error(`bench: ${error.message}`)
+  process.exitCode = 1
+}
