@@ -3,6 +3,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { PROJECT_ROOT, STEPS, type Step } from '../lib/steps.ts'
 import { displayPath, type RunOptions, type RunResult } from './runner.ts'
+import type { HostView, SharedProbe } from './probe.ts'
 
 export interface CheckContext {
   step: Step
@@ -12,6 +13,8 @@ export interface CheckContext {
   rootfs: string | undefined
   /** Runs the engine once; every run is remembered for the report. */
   run(options: RunOptions): Promise<RunResult>
+  /** The session's shared probe run (made once, judged by many checks). */
+  shared(): Promise<SharedProbe>
   /** Remembers a random name this check used, so a leak carrying it can be traced back to the check. */
   mark(token: string): void
   /** A measured fact worth showing even when the check passes (--verbose, --json), e.g. "0.49 CPU". */
@@ -71,6 +74,13 @@ export function requireLive(r: RunResult): asserts r is RunResult & { containerP
   if (r.readyError) throw r.readyError
   if (!r.sawReady) fail('the command to run and print its probe lines', `${howItEnded(r)}, and the probe never ran to its end (no "@mc ready" line)`, r)
   if (r.containerPid === undefined) fail("to find the container's process on the host (a descendant of the engine running the command)", 'no such process', r)
+}
+
+/** The shared probe ran, paused, and the host saw its process. */
+export function requireHost(p: SharedProbe): HostView {
+  requireLive(p.run)
+  if (!p.host) fail("to read the container's process from the host while it ran", 'it was gone before the checker could look', p.run)
+  return p.host
 }
 
 export function requireFact(r: RunResult, key: string): string {

@@ -4,6 +4,7 @@ import { STEPS, type Step } from '../lib/steps.ts'
 import { CheckFailure, resolveHint, type Check, type CheckContext } from './check.ts'
 import { diffAndRepair, snapshotHost, type HostSnapshot, type Leak } from './host.ts'
 import { ourPids, runEngine, type RunOptions, type RunResult } from './runner.ts'
+import { runSharedProbe, type SharedProbe } from './probe.ts'
 
 export interface CheckResult {
   id: string
@@ -82,6 +83,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   const before = snapshotHost()
   currentSnapshot = before
   const marks = new Map<string, Set<string>>()
+  let shared: Promise<SharedProbe> | undefined
   const results: (CheckResult | undefined)[] = list.map(() => undefined)
   let reported = 0
   const flush = (): void => {
@@ -103,6 +105,13 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
         runs.push(r)
         tokens.add(r.token)
         return r
+      },
+      shared: async () => {
+        shared ??= runSharedProbe(options.engineDir)
+        const p = await shared
+        if (!runs.includes(p.run)) runs.push(p.run)
+        for (const t of [p.run.token, p.hostname, p.secret]) tokens.add(t)
+        return p
       },
       mark: (token) => void tokens.add(token),
       note: (text) => void notes.push(text),

@@ -153,6 +153,7 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
 
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env } })
   const rootPid = child.pid
+  if (rootPid !== undefined) ourPids.add(rootPid)
   let stdout = ''
   let stderr = ''
   let stdoutBytes = 0
@@ -247,10 +248,13 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
     })()
   }
 
+  let stdoutTail = '\n' // the end of everything printed, to see `@mc ready` even after a flood past the cap
   child.stdout.on('data', (chunk: Buffer) => {
     stdoutBytes += chunk.length
-    if (stdout.length < OUTPUT_CAP) stdout += chunk.toString('utf8')
-    if (!sawReady && /^@mc ready$/m.test(stdout)) onReadyLine()
+    const text = chunk.toString('utf8')
+    if (stdout.length < OUTPUT_CAP) stdout += text
+    stdoutTail = (stdoutTail + text).slice(-4096)
+    if (!sawReady && /\n@mc ready\r?\n/.test(stdoutTail)) onReadyLine()
   })
   child.stderr.on('data', (chunk: Buffer) => {
     stderrBytes += chunk.length
@@ -269,6 +273,9 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   }, 100)
 
   const { code, signal } = await exited
+  // Right when the engine exits, its cgroups must be gone already (another engine starting meanwhile may
+  // sweep up stale ones, which would hide the leak).
+  const stillThere = [...cgroupDirs].filter((d) => fs.existsSync(d))
   clearInterval(watcher)
   if (!options.onReady) child.stdin.end()
   if (readyHandled) await readyHandled
@@ -276,12 +283,8 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   await Promise.race([closed, sleep(300)])
   await sleep(30)
   const leftovers = (await killEverything()).filter((d) => !d.startsWith(`pid ${rootPid}:`))
-  const leftoverCgroups: string[] = []
-  for (const dir of cgroupDirs) {
-    if (!fs.existsSync(dir)) continue
-    leftoverCgroups.push(dir)
-    await killAndRemoveCgroup(dir)
-  }
+  const leftoverCgroups: string[] = timedOut ? [] : stillThere
+  for (const dir of cgroupDirs) await killAndRemoveCgroup(dir)
   await Promise.race([closed, sleep(2000)])
   clearTimeout(timer)
   active.delete(entry)

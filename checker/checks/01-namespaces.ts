@@ -1,99 +1,78 @@
 // Step 01: the command runs in new PID, UTS, mount and IPC namespaces.
 // Inside facts come from a /bin/sh probe; the proof comes from the host: /proc/<pid>/ns/*, NSpid, the
 // host's own hostname and mount table.
-import { fail, randomInt, requireFact, requireLive, type Check } from '../check.ts'
-import { hostHostname, mountsOf, nsLink, pidInsideNamespace } from '../proc.ts'
-import { randomToken } from '../runner.ts'
-
-/** The probe pauses here until the checker has looked at it from the host. */
-export const PAUSE = 'echo "@mc ready"; read _ignored'
-
-function differentNamespace(pid: number, ns: 'pid' | 'uts' | 'ipc' | 'mnt' | 'net'): { inside: string; host: string; same: boolean } {
-  const inside = nsLink(pid, ns) ?? '?'
-  const host = nsLink('self', ns) ?? '?'
-  return { inside, host, same: inside === host }
-}
+import { fail, randomInt, requireFact, requireHost, requireLive, type Check } from '../check.ts'
+import { mountsOf, nsLink } from '../proc.ts'
+import { PAUSE } from '../probe.ts'
 
 export const checks: Check[] = [
   {
     id: '01.run',
     title: 'runs the command and passes its exit status through',
-    why: 'a container engine is first a way to run a program: scripts and CI rely on its exit status being the command\'s own.',
-    hint: { step: '01-namespaces', todo: /exit|status|spawn|exec/i, text: 'run the command and exit with its status (128 + n if it died of signal n)' },
+    why: "a container engine is first a way to run a program: scripts and CI rely on its exit status being the command's own.",
+    hint: { step: '01-namespaces', todo: /exit status/i, text: 'run the command and exit with its status (128 + n if it died of signal n)' },
     async run(ctx) {
       const code = randomInt(3, 99)
       const r = await ctx.run({ script: `echo "@mc said=$0"; exit ${code}` })
       const said = r.facts.get('said')
-      if (said !== r.token) fail(`the command's output "@mc said=${r.token}"`, said === undefined ? 'no such line' : `"@mc said=${said}"`, r)
+      if (said !== r.token) fail(`the command's output "@mc said=${r.token}"`, said === undefined ? `no such line (${r.timedOut ? 'the engine timed out' : `exit status ${r.exitCode}`})` : `"@mc said=${said}"`, r)
       if (r.exitCode !== code) fail(`exit status ${code} (the command's own)`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
     },
   },
   {
     id: '01.pid1',
     title: 'the command is PID 1 in a PID namespace of its own',
-    why: 'in its own PID namespace the container cannot see or signal the host\'s processes, and its first process is the init that reaps the others.',
-    hint: { step: '01-namespaces', todo: /NEWPID|PID namespace/i, text: 'unshare(CLONE_NEWPID) in the parent before spawning the child: the child becomes PID 1' },
+    why: "in its own PID namespace the container cannot see or signal the host's processes, and its first process is the init that reaps the others.",
+    hint: { step: '01-namespaces', todo: /CLONE_NEWPID/, text: 'unshare(CLONE_NEWPID) in the parent before spawning the child: the child becomes PID 1' },
     async run(ctx) {
-      let ns = { inside: '', host: '', same: true }
-      let nsPid: number | undefined
-      const r = await ctx.run({
-        script: `echo "@mc pid=$$"; ${PAUSE}`,
-        onReady: ({ pid }) => {
-          if (pid === undefined) return
-          ns = differentNamespace(pid, 'pid')
-          nsPid = pidInsideNamespace(pid)
-        },
-      })
-      requireLive(r)
-      const inside = requireFact(r, 'pid')
-      if (ns.same) fail(`the container's PID namespace to differ from the host's (${ns.host})`, `the same one: ${ns.inside}`, r)
-      if (inside !== '1' || nsPid !== 1) fail('$$ = 1 inside, and NSpid ending in 1 in /proc/<pid>/status on the host', `$$ = ${inside}, NSpid ends in ${nsPid}`, r)
+      const p = await ctx.shared()
+      const h = requireHost(p)
+      const inside = requireFact(p.run, 'pid')
+      if (h.ns.pid.inside === h.ns.pid.host) fail(`the container's PID namespace to differ from the host's (${h.ns.pid.host})`, `the same one: ${h.ns.pid.inside}`, p.run)
+      if (inside !== '1' || h.nsPid !== 1) fail('$$ = 1 inside, and NSpid ending in 1 in /proc/<pid>/status on the host', `$$ = ${inside}, NSpid ends in ${h.nsPid}`, p.run)
     },
   },
   {
     id: '01.hostname',
     title: 'the hostname is the requested one (and "container" by default), in a UTS namespace of its own',
     why: 'the hostname is the first sign that the container is a machine of its own; it must not be hard-coded.',
-    hint: { step: '01-namespaces', todo: /hostname/i, text: 'unshare(CLONE_NEWUTS), then sethostname(config.hostname) in the child' },
+    hint: { step: '01-namespaces', todo: /sethostname/, text: 'unshare(CLONE_NEWUTS), then sethostname(config.hostname) in the child' },
     async run(ctx) {
-      const name = randomToken('host')
-      ctx.mark(name)
-      const script = `echo "@mc hostname=$(cat /proc/sys/kernel/hostname)"; ${PAUSE}`
-      const nsOf: Record<string, { inside: string; host: string; same: boolean }> = {}
-      const [named, plain] = await Promise.all([
-        ctx.run({ flags: ['--hostname', name], script, onReady: ({ pid }) => void (pid !== undefined && (nsOf.named = differentNamespace(pid, 'uts'))) }),
-        ctx.run({ script, onReady: ({ pid }) => void (pid !== undefined && (nsOf.plain = differentNamespace(pid, 'uts'))) }),
+      let plainNs = { inside: '', host: '' }
+      const [p, plain] = await Promise.all([
+        ctx.shared(),
+        ctx.run({
+          script: `echo "@mc hostname=$(cat /proc/sys/kernel/hostname)"; ${PAUSE}`,
+          onReady: ({ pid }) => void (pid !== undefined && (plainNs = { inside: nsLink(pid, 'uts') ?? '?', host: nsLink('self', 'uts') ?? '?' })),
+        }),
       ])
-      for (const [r, want, key] of [[named, name, 'named'], [plain, 'container', 'plain']] as const) {
-        requireLive(r)
-        const got = requireFact(r, 'hostname')
-        if (got !== want) fail(`hostname "${want}" inside the container`, `"${got}"`, r)
-        const ns = nsOf[key]
-        if (!ns || ns.same) fail(`the container's UTS namespace to differ from the host's (${ns?.host})`, `the same one: ${ns?.inside}`, r)
-      }
+      const h = requireHost(p)
+      const named = requireFact(p.run, 'hostname')
+      if (named !== p.hostname) fail(`hostname "${p.hostname}" inside the container (--hostname ${p.hostname})`, `"${named}"`, p.run)
+      if (h.ns.uts.inside === h.ns.uts.host) fail(`the container's UTS namespace to differ from the host's (${h.ns.uts.host})`, `the same one: ${h.ns.uts.inside}`, p.run)
+      requireLive(plain)
+      const dflt = requireFact(plain, 'hostname')
+      if (dflt !== 'container') fail('hostname "container" inside the container (no --hostname)', `"${dflt}"`, plain)
+      if (plainNs.inside === plainNs.host) fail(`the container's UTS namespace to differ from the host's (${plainNs.host})`, `the same one: ${plainNs.inside}`, plain)
     },
   },
   {
     id: '01.host-hostname',
     title: "the host's hostname is unchanged, while the container runs and after",
-    why: 'sethostname outside a UTS namespace renames the learner\'s own machine (and breaks sudo, mDNS, prompts...).',
-    hint: { step: '01-namespaces', todo: /hostname|NEWUTS/i, text: 'call sethostname only after unshare(CLONE_NEWUTS), in the child' },
+    why: "sethostname outside a UTS namespace renames the learner's own machine (and breaks sudo, mDNS, prompts...).",
+    hint: { step: '01-namespaces', todo: /CLONE_NEWUTS/, text: 'call sethostname only after unshare(CLONE_NEWUTS), in the child' },
     async run(ctx) {
-      const before = hostHostname()
-      const name = randomToken('host')
-      ctx.mark(name)
-      let during = ''
-      const r = await ctx.run({ flags: ['--hostname', name], script: PAUSE, onReady: () => void (during = hostHostname()) })
-      requireLive(r)
-      const after = hostHostname()
-      if (during !== before || after !== before) fail(`the host's hostname to stay "${before}"`, `"${during}" while the container ran, "${after}" after`, r)
+      const p = await ctx.shared()
+      const h = requireHost(p)
+      const before = p.hostHostnameBefore
+      if (h.hostHostname !== before || p.hostHostnameAfter !== before) fail(`the host's hostname to stay "${before}"`, `"${h.hostHostname}" while the container ran, "${p.hostHostnameAfter}" after`, p.run)
     },
   },
   {
     id: '01.mount',
     title: 'a mount made inside does not appear on the host (private mount namespace)',
     why: 'on systemd machines "/" is a shared mount: without a private mount namespace every mount the container makes (proc, dev, tmpfs...) propagates to the host and stays there.',
-    hint: { step: '01-namespaces', todo: /MS_PRIVATE|NEWNS|mount namespace/i, text: 'unshare(CLONE_NEWNS), then mount(NULL, "/", NULL, MS_REC|MS_PRIVATE) before any other mount' },
+    hint: { step: '01-namespaces', todo: /MS_PRIVATE/, text: 'unshare(CLONE_NEWNS), then mount(NULL, "/", NULL, MS_REC|MS_PRIVATE) before any other mount' },
     async run(ctx) {
       // The run happens in a throw-away mount namespace whose mounts are all shared, as systemd makes them,
       // so a missing MS_PRIVATE shows here even on a host whose "/" is private.
@@ -113,19 +92,18 @@ export const checks: Check[] = [
       const mounted = requireFact(r, 'mounted')
       if (mounted !== 'yes') fail('the tmpfs mount inside the container to succeed', mounted, r)
       if (sameNs) fail("the container's mount namespace to differ from the host's", 'the same one', r)
-      if (seenInWrapper || seenOnHost) fail(`the tmpfs "${r.token}" mounted inside to be invisible on the host`, `it appeared in the host's mount table`, r)
+      if (seenInWrapper || seenOnHost) fail(`the tmpfs "${r.token}" mounted inside to be invisible on the host`, "it appeared in the host's mount table", r)
     },
   },
   {
     id: '01.ipc',
     title: 'an IPC namespace of its own',
-    why: 'System V shared memory, semaphores and message queues are global otherwise: a container could read or destroy the host\'s.',
-    hint: { step: '01-namespaces', todo: /NEWIPC|IPC/i, text: 'add CLONE_NEWIPC to the flags you unshare' },
+    why: "System V shared memory, semaphores and message queues are global otherwise: a container could read or destroy the host's.",
+    hint: { step: '01-namespaces', todo: /CLONE_NEWIPC/, text: 'add CLONE_NEWIPC to the flags you unshare' },
     async run(ctx) {
-      let ns = { inside: '', host: '', same: true }
-      const r = await ctx.run({ script: PAUSE, onReady: ({ pid }) => void (pid !== undefined && (ns = differentNamespace(pid, 'ipc'))) })
-      requireLive(r)
-      if (ns.same) fail(`the container's IPC namespace to differ from the host's (${ns.host})`, `the same one: ${ns.inside}`, r)
+      const p = await ctx.shared()
+      const h = requireHost(p)
+      if (h.ns.ipc.inside === h.ns.ipc.host) fail(`the container's IPC namespace to differ from the host's (${h.ns.ipc.host})`, `the same one: ${h.ns.ipc.inside}`, p.run)
     },
   },
 ]

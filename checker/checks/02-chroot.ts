@@ -1,116 +1,71 @@
 // Step 02: the container sees Alpine's root filesystem, its own /proc and a working minimal /dev, and none of
 // the mounts it makes stay on the host.
-import fs from 'node:fs'
-import path from 'node:path'
-import { fail, requireFact, requireLive, type Check } from '../check.ts'
-import { allProcs, mountsOf, nsLink, readText } from '../proc.ts'
-import { randomToken } from '../runner.ts'
-import { PAUSE } from './01-namespaces.ts'
-
-function sameFile(a: string, b: string): boolean {
-  try {
-    const x = fs.statSync(a)
-    const y = fs.statSync(b)
-    return x.dev === y.dev && x.ino === y.ino
-  } catch {
-    return false
-  }
-}
+import { fail, requireFact, requireHost, requireLive, type Check } from '../check.ts'
+import { mountsOf } from '../proc.ts'
+import { PAUSE } from '../probe.ts'
 
 export const checks: Check[] = [
   {
     id: '02.rootfs',
     title: "the root directory is Alpine's (/etc/os-release says ID=alpine)",
     why: "a container brings its own userland: the command must see the image's files, not the host's.",
-    hint: { step: '02-chroot', todo: /chroot|pivot_root|root ?fs/i, text: 'chdir into the rootfs, then chroot(".") (or pivot_root) in the child, before exec' },
+    hint: { step: '02-chroot', todo: /chroot/, text: 'chroot(rootfs), then chdir("/") (or pivot_root) in the child, before exec' },
     async run(ctx) {
-      let hostView: string | undefined
-      let rootIsHosts = true
-      const r = await ctx.run({
-        script: `echo "@mc id=$(grep '^ID=' /etc/os-release | cut -d= -f2)"; ${PAUSE}`,
-        onReady: ({ pid }) => {
-          if (pid === undefined) return
-          hostView = readText(`/proc/${pid}/root/etc/os-release`)
-          rootIsHosts = sameFile(`/proc/${pid}/root`, '/')
-        },
-      })
-      requireLive(r)
-      const id = requireFact(r, 'id')
-      if (id !== 'alpine') fail('ID=alpine in /etc/os-release inside the container', `ID=${id}`, r)
-      if (rootIsHosts) fail("the container's root directory (/proc/<pid>/root on the host) to differ from the host's /", 'the host\'s own root', r)
-      if (!/^ID=alpine$/m.test(hostView ?? '')) fail("/proc/<pid>/root/etc/os-release, read from the host, to be Alpine's", hostView === undefined ? 'unreadable' : (hostView.split('\n').find((l) => l.startsWith('ID=')) ?? 'no ID line'), r)
+      const p = await ctx.shared()
+      const h = requireHost(p)
+      const id = requireFact(p.run, 'id')
+      if (id !== 'alpine') fail('ID=alpine in /etc/os-release inside the container', `ID=${id}`, p.run)
+      if (h.rootIsHosts) fail("the container's root directory (/proc/<pid>/root on the host) to differ from the host's /", "the host's own root", p.run)
+      if (!/^ID=alpine$/m.test(h.osRelease ?? '')) fail("/proc/<pid>/root/etc/os-release, read from the host, to be Alpine's", h.osRelease === undefined ? 'unreadable' : (h.osRelease.split('\n').find((l) => l.startsWith('ID=')) ?? 'no ID line'), p.run)
     },
   },
   {
     id: '02.host-file',
     title: 'a file on the host (random name) is not visible inside',
     why: "with the host's root visible, a container reads (and, as root, rewrites) the host's files: /etc/shadow, ssh keys, everything.",
-    hint: { step: '02-chroot', todo: /chroot|pivot_root|root ?fs/i, text: 'change the root directory to the rootfs (chdir + chroot, or pivot_root) before exec' },
+    hint: { step: '02-chroot', todo: /chroot/, text: 'change the root directory to the rootfs (chdir + chroot, or pivot_root) before exec' },
     async run(ctx) {
-      const name = `.${randomToken('secret')}`
-      ctx.mark(name)
-      const file = path.join('/', name)
-      fs.writeFileSync(file, 'host only\n')
-      try {
-        const r = await ctx.run({ script: `if [ -e /${name} ]; then echo "@mc visible=yes"; else echo "@mc visible=no"; fi; ${PAUSE}` })
-        requireLive(r)
-        const visible = requireFact(r, 'visible')
-        if (visible !== 'no') fail(`the host's /${name} to be invisible inside`, 'the container can see it', r)
-      } finally {
-        fs.rmSync(file, { force: true })
-      }
+      const p = await ctx.shared()
+      requireHost(p)
+      const visible = requireFact(p.run, 'visible')
+      if (visible !== 'no') fail(`the host's /${p.secret} to be invisible inside`, 'the container can see it', p.run)
     },
   },
   {
     id: '02.proc',
     title: '/proc is mounted and lists only the container\'s processes',
     why: 'ps, top and many programs read /proc; the host\'s /proc would show (and let the container poke at) every host process.',
-    hint: { step: '02-chroot', todo: /proc/i, text: 'mount("proc", "/proc", "proc", 0) inside the new root, after the PID namespace exists' },
+    hint: { step: '02-chroot', todo: /proc filesystem|\/proc/, text: 'mount("proc", "/proc", "proc", 0) inside the new root, after the PID namespace exists' },
     async run(ctx) {
-      let procMounted = false
-      let inNamespace = 0
-      const r = await ctx.run({
-        script: `echo "@mc pids=$(ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' ')"; echo "@mc init=$(tr '\\0' ' ' < /proc/1/cmdline)"; ${PAUSE}`,
-        onReady: ({ pid }) => {
-          if (pid === undefined) return
-          procMounted = (mountsOf(pid) ?? []).some((m) => m.mountPoint === '/proc' && m.fsType === 'proc')
-          const ns = nsLink(pid, 'pid')
-          inNamespace = allProcs().filter((p) => p.state !== 'Z' && nsLink(p.pid, 'pid') === ns).length
-        },
-      })
-      requireLive(r)
-      const pids = requireFact(r, 'pids').trim().split(/\s+/).filter(Boolean)
-      const init = requireFact(r, 'init')
-      if (!procMounted) fail('a proc filesystem mounted on /proc in the container\'s mount table (/proc/<pid>/mountinfo)', 'none', r)
-      if (!pids.includes('1') || !init.includes(r.token)) fail('/proc/1 inside to be the container\'s command', `/proc lists ${pids.length} processes; /proc/1/cmdline is "${init.slice(0, 80)}"`, r)
+      const p = await ctx.shared()
+      const h = requireHost(p)
+      const pids = requireFact(p.run, 'pids').trim().split(/\s+/).filter(Boolean)
+      const init = requireFact(p.run, 'init')
+      if (!h.procMounted) fail("a proc filesystem mounted on /proc in the container's mount table (/proc/<pid>/mountinfo)", 'none', p.run)
+      if (!pids.includes('1') || !init.includes(p.run.token)) fail("/proc/1 inside to be the container's command", `/proc lists ${pids.length} processes; /proc/1/cmdline is "${init.slice(0, 80)}"`, p.run)
       // The probe's own helpers (ls, grep, tr, subshells) come and go: allow a few more than the host counted.
-      if (pids.length > inNamespace + 6) fail(`/proc to list only the container's processes (about ${inNamespace})`, `${pids.length} processes: ${pids.slice(0, 12).join(' ')}${pids.length > 12 ? ' ...' : ''}`, r)
+      if (pids.length > h.processesInNamespace + 6) fail(`/proc to list only the container's processes (about ${h.processesInNamespace})`, `${pids.length} processes: ${pids.slice(0, 12).join(' ')}${pids.length > 12 ? ' ...' : ''}`, p.run)
     },
   },
   {
     id: '02.dev',
     title: '/dev/null and /dev/zero work',
     why: 'countless programs write to /dev/null or read /dev/zero; Alpine\'s minirootfs ships an empty /dev.',
-    hint: { step: '02-chroot', todo: /\/dev|devices?\b|null/i, text: 'mount a tmpfs on <rootfs>/dev and bind-mount the host\'s /dev/null, /dev/zero (and full, random, urandom, tty) onto files there' },
+    hint: { step: '02-chroot', todo: /DEVICES|\/dev\b/, text: 'mount a tmpfs on <rootfs>/dev and bind-mount the host\'s /dev/null, /dev/zero (and full, random, urandom, tty) onto files there' },
     async run(ctx) {
-      const r = await ctx.run({
-        script:
-          'if [ -c /dev/null ]; then echo "@mc null=char"; echo probe > /dev/null && echo "@mc nullwrite=ok"; else echo "@mc null=missing"; fi; ' +
-          'if [ -c /dev/zero ]; then echo "@mc zero=$(head -c 8 /dev/zero | od -An -tx1 | tr -d \' \\n\')"; else echo "@mc zero=missing"; fi; ' +
-          PAUSE,
-      })
-      requireLive(r)
-      const nul = requireFact(r, 'null')
-      const zero = requireFact(r, 'zero')
-      if (nul !== 'char' || r.facts.get('nullwrite') !== 'ok') fail('/dev/null: a character device that accepts writes', nul === 'char' ? 'a write to it failed' : 'no character device /dev/null', r)
-      if (zero !== '0000000000000000') fail('8 zero bytes read from /dev/zero', zero === 'missing' ? 'no character device /dev/zero' : `"${zero}"`, r)
+      const p = await ctx.shared()
+      requireHost(p)
+      const nul = requireFact(p.run, 'null')
+      const zero = requireFact(p.run, 'zero')
+      if (nul !== 'char' || p.run.facts.get('nullwrite') !== 'ok') fail('/dev/null: a character device that accepts writes', nul === 'char' ? 'a write to it failed' : 'no character device /dev/null', p.run)
+      if (zero !== '0000000000000000') fail('8 zero bytes read from /dev/zero', zero === 'missing' ? 'no character device /dev/zero' : `"${zero}"`, p.run)
     },
   },
   {
     id: '02.no-mounts-left',
     title: 'nothing the container mounts shows up or stays on the host',
     why: 'mounts of /proc and /dev under the rootfs that reach the host pile up with every run and make the rootfs impossible to delete.',
-    hint: { step: '01-namespaces', todo: /MS_PRIVATE|NEWNS|mount namespace/i, text: 'mount only inside the container\'s private mount namespace: unshare(CLONE_NEWNS) and make "/" MS_REC|MS_PRIVATE first' },
+    hint: { step: '01-namespaces', todo: /MS_PRIVATE/, text: 'mount only inside the container\'s private mount namespace: unshare(CLONE_NEWNS) and make "/" MS_REC|MS_PRIVATE first' },
     async run(ctx) {
       const rootfs = ctx.rootfs
       const under = (mp: string): boolean => rootfs !== undefined && (mp === rootfs || mp.startsWith(rootfs + '/'))

@@ -1,10 +1,10 @@
 // Step 03: a cgroup per container, with memory (no swap), CPU and pids limits that the kernel enforces.
 // Judged by the kernel's own files, read from the host while the container runs: the cgroup the container's
 // process is in (/proc/<pid>/cgroup), its limits, its oom_kill counter, the CPU time the process got.
-import { fail, randomInt, requireFact, requireLive, type Check } from '../check.ts'
-import { readLimits, cgroupVersion, type CgroupLimits } from '../cgroups.ts'
+import { fail, randomInt, requireFact, requireHost, requireLive, type Check } from '../check.ts'
+import { readLimits, type CgroupLimits } from '../cgroups.ts'
 import { allProcs, descendants, procStat, sleep } from '../proc.ts'
-import { PAUSE } from './01-namespaces.ts'
+import { PAUSE } from '../probe.ts'
 
 const MiB = 1024 * 1024
 const CLK_TCK = 100
@@ -155,10 +155,10 @@ export const checks: Check[] = [
     why: 'every run that leaves its cgroup behind leaks a kernel object; thousands of them slow the whole cgroup tree.',
     hint: { step: '03-cgroups', todo: /rmdir|remove|clean/i, text: 'when the child exits, rmdir the container\'s cgroup directory (every controller\'s, on v1)' },
     async run(ctx) {
-      const r = await ctx.run({ script: `echo "@mc version=${cgroupVersion()}"; ${PAUSE}` })
-      requireLive(r)
-      if (r.cgroupDirs.length === 0) fail("the container's process to be in a cgroup of its own while it runs", 'it is in the checker\'s own cgroup', r)
-      if (r.leftoverCgroups.length) fail('no cgroup of the container left after it exited', `${r.leftoverCgroups.join(', ')} (removed by the checker)`, r)
+      const p = await ctx.shared()
+      requireHost(p)
+      if (p.run.cgroupDirs.length === 0) fail("the container's process to be in a cgroup of its own while it runs", "it is in the checker's own cgroup", p.run)
+      if (p.run.leftoverCgroups.length) fail('no cgroup of the container left after it exited', `${p.run.leftoverCgroups.join(', ')} (removed by the checker)`, p.run)
     },
   },
 ]

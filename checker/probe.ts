@@ -1,0 +1,119 @@
+// The shared probe: ONE run of the engine that many checks judge (namespaces, root, /proc, /dev, network, the
+// cgroup's removal), so a full check starts the engine a dozen times instead of thirty. It prints what the
+// container sees, then pauses while the checker reads the same facts from the host.
+import fs from 'node:fs'
+import path from 'node:path'
+import { readLimits, type CgroupLimits } from './cgroups.ts'
+import { allProcs, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type Namespace } from './proc.ts'
+import { randomToken, runEngine, type RunResult } from './runner.ts'
+
+/** The probe pauses here until the checker has looked at it from the host. */
+export const PAUSE = 'echo "@mc ready"; read _ignored'
+
+/** Interface names in a /proc/net/dev text. */
+export function interfaces(netDev: string | undefined): string[] {
+  return (netDev ?? '')
+    .split('\n')
+    .slice(2)
+    .map((l) => l.split(':')[0]!.trim())
+    .filter(Boolean)
+}
+
+export const LIST_INTERFACES = `echo "@mc ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ' ')"`
+
+/** What the host saw while the probe was paused. */
+export interface HostView {
+  pid: number
+  /** Namespace links of the container's process and of the host (the checker). */
+  ns: Record<Namespace, { inside: string; host: string }>
+  /** The pid the process has in its own PID namespace (last NSpid field). */
+  nsPid: number | undefined
+  rootIsHosts: boolean
+  /** /proc/<pid>/root/etc/os-release, read from the host. */
+  osRelease: string | undefined
+  procMounted: boolean
+  /** Live processes in the container's PID namespace. */
+  processesInNamespace: number
+  limits: CgroupLimits | undefined
+  /** /proc/<pid>/net/dev and the local routes (fib_trie) of the container's network namespace. */
+  netDev: string[]
+  fibTrie: string
+  hostHostname: string
+}
+
+export interface SharedProbe {
+  run: RunResult
+  host: HostView | undefined
+  /** The random --hostname given. */
+  hostname: string
+  /** The name of the random file put in the host's / during the run. */
+  secret: string
+  hostHostnameBefore: string
+  hostHostnameAfter: string
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = fs.statSync(a)
+    const y = fs.statSync(b)
+    return x.dev === y.dev && x.ino === y.ino
+  } catch {
+    return false
+  }
+}
+
+/** Everything the host can tell about the container's process `pid`. */
+export function hostView(pid: number): HostView {
+  const ns = {} as HostView['ns']
+  for (const name of ['pid', 'uts', 'ipc', 'mnt', 'net', 'cgroup'] as const) ns[name] = { inside: nsLink(pid, name) ?? '?', host: nsLink('self', name) ?? '?' }
+  const pidNs = ns.pid.inside
+  return {
+    pid,
+    ns,
+    nsPid: pidInsideNamespace(pid),
+    rootIsHosts: sameFile(`/proc/${pid}/root`, '/'),
+    osRelease: readText(`/proc/${pid}/root/etc/os-release`),
+    procMounted: (mountsOf(pid) ?? []).some((m) => m.mountPoint === '/proc' && m.fsType === 'proc'),
+    processesInNamespace: allProcs().filter((p) => p.state !== 'Z' && nsLink(p.pid, 'pid') === pidNs).length,
+    limits: readLimits(pid),
+    netDev: interfaces(readText(`/proc/${pid}/net/dev`)),
+    fibTrie: readText(`/proc/${pid}/net/fib_trie`) ?? '',
+    hostHostname: hostHostname(),
+  }
+}
+
+export function sharedProbeScript(secret: string): string {
+  return [
+    'echo "@mc pid=$$"',
+    'echo "@mc hostname=$(cat /proc/sys/kernel/hostname)"',
+    `echo "@mc id=$(grep '^ID=' /etc/os-release | cut -d= -f2)"`,
+    `if [ -e /${secret} ]; then echo "@mc visible=yes"; else echo "@mc visible=no"; fi`,
+    `echo "@mc pids=$(ls /proc | grep -E '^[0-9]+$' | tr '\\n' ' ')"`,
+    `echo "@mc init=$(tr '\\0' ' ' < /proc/1/cmdline)"`,
+    'if [ -c /dev/null ]; then echo "@mc null=char"; echo probe > /dev/null && echo "@mc nullwrite=ok"; else echo "@mc null=missing"; fi',
+    `if [ -c /dev/zero ]; then echo "@mc zero=$(head -c 8 /dev/zero | od -An -tx1 | tr -d ' \\n')"; else echo "@mc zero=missing"; fi`,
+    LIST_INTERFACES,
+    'ping -c 1 -W 2 127.0.0.1 >/dev/null 2>&1; echo "@mc ping=$?"',
+    PAUSE,
+  ].join('; ')
+}
+
+/** Runs the shared probe once: a random hostname, a random file on the host that must stay invisible. */
+export async function runSharedProbe(engineDir: string): Promise<SharedProbe> {
+  const hostname = randomToken('host')
+  const secret = `.${randomToken('secret')}`
+  const secretPath = path.join('/', secret)
+  const hostHostnameBefore = hostHostname()
+  let host: HostView | undefined
+  fs.writeFileSync(secretPath, 'host only\n')
+  try {
+    const run = await runEngine(engineDir, {
+      flags: ['--hostname', hostname],
+      script: sharedProbeScript(secret),
+      onReady: ({ pid }) => void (pid !== undefined && (host = hostView(pid))),
+    })
+    return { run, host, hostname, secret, hostHostnameBefore, hostHostnameAfter: hostHostname() }
+  } finally {
+    fs.rmSync(secretPath, { force: true })
+  }
+}
