@@ -82,8 +82,7 @@ function renderBlock(token: Token, width: number): string | undefined {
 /** Code is never wrapped (it would stop being correct): indented, in one colour. */
 function renderCode(t: Tokens.Code): string {
   const lines = t.text.replace(/\n+$/, '').split('\n')
-  const label = t.lang ? kleur.gray(`  ${t.lang}`) + '\n' : ''
-  return label + lines.map((line) => '  ' + kleur.yellow(line)).join('\n')
+  return lines.map((line) => '  ' + kleur.yellow(line)).join('\n')
 }
 
 function renderList(t: Tokens.List, width: number): string {
@@ -138,7 +137,8 @@ export function inline(tokens: Token[] | undefined): string {
       case 'em':
         return kleur.italic(inline((token as Tokens.Em).tokens))
       case 'codespan':
-        return kleur.green(decodeEntities((token as Tokens.Codespan).text))
+        // Without colours the backticks stay: they are what marks `ls /` as a command.
+        return kleur.enabled ? kleur.green(decodeEntities((token as Tokens.Codespan).text)) : '`' + decodeEntities((token as Tokens.Codespan).text) + '`'
       case 'del':
         return kleur.strikethrough(inline((token as Tokens.Del).tokens))
       case 'link': {
