@@ -8,6 +8,7 @@
 #   E2E_CHECK         the host command that must pass (default: npm run check step-04 -- --solution)
 #   E2E_ALPINE        the Alpine tarball fed to the VM (default: ../shared/fixtures/alpine/alpine-minirootfs-*-x86_64.tar.gz)
 #   E2E_KEEP_STATE=1  keep the state folder (logs, console) after the run
+#   MINICONTAINER_TIMEOUT_SCALE  the checker's time limits, scaled (default 8: software emulation is slow)
 #
 # Everything networked (libvirtd, dnsmasq, the VM, vagrant, ssh) lives in a network namespace made here: the host's
 # links, routes and firewall are never touched. The EXIT trap removes the VM, its volumes, the pool, the daemons
@@ -186,7 +187,9 @@ vagrant_up() {
 
 run_check() {
   # From the host, forced through the VM: hostCanRunContainers() says no, runInVm() runs it inside.
-  (cd "$repo" && in_ns env MINICONTAINER_FORCE_VM=1 sh -c "$check_cmd")
+  # Under QEMU's software emulation one engine run takes 3-10 s instead of 0.3-1 s: the checker's time limits
+  # are scaled (runInVm passes MINICONTAINER_TIMEOUT_SCALE into the VM).
+  (cd "$repo" && in_ns env MINICONTAINER_FORCE_VM=1 MINICONTAINER_TIMEOUT_SCALE="${MINICONTAINER_TIMEOUT_SCALE:-8}" sh -c "$check_cmd")
 }
 
 [ "$(id -u)" = 0 ] || { echo "e2e.sh: run as root" >&2; exit 1; }
