@@ -12,8 +12,22 @@ export interface HostSnapshot {
   cgroups: Set<string>
 }
 
+/** Names only a container should have: the checker's random ones and the engines' default. */
+const CONTAINER_HOSTNAME = /^((host|mc)-[a-z0-9]{10}|container)$/
+
+/**
+ * The host's real hostname. If it currently looks like a container's (a broken run, maybe of another checker
+ * running at the same time, renamed the host), the configured one in /etc/hostname is the one to keep.
+ */
+function realHostname(): string {
+  const now = hostHostname()
+  if (!CONTAINER_HOSTNAME.test(now)) return now
+  const configured = (readText('/etc/hostname') ?? '').trim()
+  return configured && !CONTAINER_HOSTNAME.test(configured) ? configured : now
+}
+
 export function snapshotHost(): HostSnapshot {
-  return { hostname: hostHostname(), mounts: mountsOf('self') ?? [], cgroups: allCgroupDirs() }
+  return { hostname: realHostname(), mounts: mountsOf('self') ?? [], cgroups: allCgroupDirs() }
 }
 
 export interface Leak {
