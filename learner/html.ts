@@ -1,11 +1,14 @@
 // `npm run lessons:html`: every lesson as a static site in dist/lessons/ (index.html and one
 // page per step), for a projector or a browser, with no server and nothing fetched from the
 // network: open dist/lessons/index.html.
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { Marked } from 'marked'
 import { PROJECT_ROOT, STEPS, type Step } from '../lib/steps.ts'
-import { readLesson, relative, runCommand, rejectUnknownFlags, splitArgs } from './shared.ts'
+import { UsageError, readLesson, relative, runCommand, rejectUnknownFlags, splitArgs, stepFromArg } from './shared.ts'
 
 export const HTML_DIR = path.join(PROJECT_ROOT, 'dist', 'lessons')
 
@@ -61,11 +64,12 @@ main { max-width: 52rem; margin: 0 auto; padding: 1rem 1.25rem 4rem; }
 h1 { font-size: 2rem; line-height: 1.2; border-bottom: 3px solid var(--accent); padding-bottom: .3rem; }
 h2 { font-size: 1.5rem; margin-top: 2.2rem; border-bottom: 1px solid var(--border); }
 h3 { font-size: 1.2rem; margin-top: 1.6rem; }
-a.anchor { color: var(--border); text-decoration: none; margin-right: .4rem; font-weight: normal; }
+a.anchor { color: var(--border); text-decoration: none; margin-right: .4rem; font-weight: normal; visibility: hidden; }
+h1:hover a.anchor, h2:hover a.anchor, h3:hover a.anchor { visibility: visible; }
 a { color: var(--accent); }
 code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 :not(pre) > code { background: var(--code-bg); padding: .05rem .3rem; border-radius: 4px; font-size: .9em; }
-pre { background: var(--code-bg); border-left: 5px solid var(--accent); padding: .8rem 1rem; overflow-x: auto; font-size: .8rem; line-height: 1.35; }
+pre { background: var(--code-bg); border-left: 5px solid var(--accent); padding: .8rem 1rem; overflow-x: auto; font-size: .8rem; line-height: 1.35; white-space: pre-wrap; overflow-wrap: anywhere; }
 table { border-collapse: collapse; margin: 1rem 0; font-size: .85rem; display: block; overflow-x: auto; }
 th, td { border: 1px solid var(--border); padding: .35rem .6rem; text-align: left; vertical-align: top; }
 th { background: var(--code-bg); }
@@ -125,12 +129,52 @@ ${items.join('\n')}
   return written
 }
 
+/** The Chromium binary, if installed (Debian: the `chromium` package). */
+export function findChromium(): string | undefined {
+  const candidates = [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']
+  return candidates.find((file): file is string => Boolean(file) && fs.existsSync(file!))
+}
+
+/**
+ * Renders a page in headless Chromium and saves a PNG of the first screen. Nothing is fetched
+ * from the network (the pages need nothing), and the browser profile is a throw-away folder.
+ */
+export function screenshot(page: string, out: string, options: { width?: number; height?: number } = {}): void {
+  const chromium = findChromium()
+  if (!chromium) throw new UsageError('no Chromium found (apt-get install chromium, or set CHROMIUM=/path/to/it)', 1)
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'minicontainer-chromium-'))
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true })
+    fs.rmSync(out, { force: true })
+    const result = spawnSync(chromium, [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--hide-scrollbars', `--user-data-dir=${profile}`,
+      `--window-size=${options.width ?? 1280},${options.height ?? 900}`, `--screenshot=${path.resolve(out)}`,
+      pathToFileURL(path.resolve(page)).href,
+    ], { encoding: 'utf8', timeout: 90_000, killSignal: 'SIGKILL' })
+    if (!fs.existsSync(out)) {
+      throw new UsageError(`Chromium wrote no screenshot (status ${result.status ?? result.signal}): ${(result.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}`, 1)
+    }
+  } finally {
+    fs.rmSync(profile, { recursive: true, force: true })
+  }
+}
+
 async function main(args: string[]): Promise<number> {
   const { flags, rest } = splitArgs(args)
-  rejectUnknownFlags(flags, [], 'lessons:html')
-  const out = rest[0] ? path.resolve(rest[0]) : HTML_DIR
+  rejectUnknownFlags(flags, ['--screenshot'], 'lessons:html')
+  // `npm run lessons:html -- --screenshot FILE.png [STEP]`: also a picture of the top of one page.
+  // (Not of a #section: headless Chromium paints a scrolled page blank.)
+  const shot = flags.has('--screenshot') ? rest.shift() : undefined
+  if (flags.has('--screenshot') && !shot) throw new UsageError('--screenshot wants a file name, e.g. --screenshot docs/lesson.png 3')
+  const out = HTML_DIR
   const files = buildLessonsHtml(out)
   console.log(`lessons:html: wrote ${files.length} files; open ${relative(path.join(out, 'index.html'))}`)
+  if (shot) {
+    const step = rest[0] ? stepFromArg(rest[0], 'lessons:html') : undefined
+    screenshot(path.join(out, step ? pageName(step) : 'index.html'), shot)
+    console.log(`lessons:html: screenshot in ${relative(path.resolve(shot))}`)
+  }
   return 0
 }
 

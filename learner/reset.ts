@@ -36,8 +36,9 @@ export function resetStep(step: Step, options: { dir?: string; backupRoot?: stri
   })
   let backup: string | undefined
   if (changed.some((name) => fs.existsSync(path.join(dir, name)))) {
-    let base = path.join(options.backupRoot ?? BACKUP_ROOT, `${step.id}-${stamp(options.now ?? new Date())}`)
-    for (let n = 2; fs.existsSync(base); n++) base = base.replace(/(-\d+)?$/, `-${n}`)
+    const first = path.join(options.backupRoot ?? BACKUP_ROOT, `${step.id}-${stamp(options.now ?? new Date())}`)
+    let base = first
+    for (let n = 2; fs.existsSync(base); n++) base = `${first}-${n}`
     fs.mkdirSync(base, { recursive: true })
     for (const name of present) fs.copyFileSync(path.join(dir, name), path.join(base, name))
     backup = base
