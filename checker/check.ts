@@ -44,18 +44,21 @@ export class CheckFailure extends Error {
   readonly expected: string
   readonly got: string
   readonly result: RunResult | undefined
-  constructor(expected: string, got: string, result?: RunResult) {
+  /** A better hint than the check's own, when the failure shows a more precise cause. */
+  readonly hint: HintSpec | undefined
+  constructor(expected: string, got: string, result?: RunResult, hint?: HintSpec) {
     super(`expected ${expected}, got ${got}`)
     this.name = 'CheckFailure'
     this.expected = expected
     this.got = got
     this.result = result
+    this.hint = hint
   }
 }
 
-/** Fails the check. */
-export function fail(expected: string, got: string, result?: RunResult): never {
-  throw new CheckFailure(expected, got, result)
+/** Fails the check (with a more precise hint than the check's own, if given). */
+export function fail(expected: string, got: string, result?: RunResult, hint?: HintSpec): never {
+  throw new CheckFailure(expected, got, result, hint)
 }
 
 /** A short, readable description of how a run ended, for "got". */

@@ -129,6 +129,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       const r = failure.result ?? runs.at(-1)
       results[index] = {
         ...base,
+        hint: failure.hint ? resolveHint(failure.hint, options.engineDir) : base.hint,
         passed: false,
         expected: failure.expected,
         got: failure.got,

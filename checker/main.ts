@@ -11,6 +11,9 @@ import { hostProblems, setupProblems } from './preflight.ts'
 import { recordProgress } from './progress.ts'
 import { formatResult, summaryLine, toJson } from './report.ts'
 import { displayPath, killAllRuns, ourPids } from './runner.ts'
+import { removeHostFiles } from './probe.ts'
+import { checksFor, matchesOnly } from './harness.ts'
+import { cgroupVersion } from './cgroups.ts'
 
 const USAGE = `usage: npm run check <step> [-- options]
   <step>           3, 03, step-03 or 03-cgroups (default: the first step not passed yet)
@@ -112,7 +115,7 @@ function engineFiles(dir: string): Map<string, number> {
 async function checkOnce(args: Args, step: Step, engineDir: string): Promise<Report> {
   const shown = displayPath(engineDir)
   const steps = STEPS.filter((s) => s.number <= step.number).map((s) => String(s.number).padStart(2, '0'))
-  if (!args.json) console.log(kleur.bold(`Checking ${shown} (step ${step.id}: ${step.title}), checks of step${steps.length > 1 ? 's' : ''} ${steps.reverse().join(', ')}`))
+  if (!args.json) console.log(kleur.bold(`Checking ${shown} (step ${step.id}: ${step.title}), checks of step${steps.length > 1 ? 's' : ''} ${steps.reverse().join(', ')}; cgroup v${cgroupVersion()}`))
   const report = await runSession({
     step,
     engineDir,
@@ -165,10 +168,14 @@ async function main(): Promise<number> {
   const step = args.step
   const engineDir = args.engine ? path.resolve(args.engine) : stepDir(step, args.solution ? 'solutions' : 'steps')
 
+  const all = await checksFor(step)
   if (args.list) {
-    const { checksFor } = await import('./harness.ts')
-    for (const { check } of await checksFor(step)) console.log(`${check.id.padEnd(18)} ${check.title}`)
+    for (const { check } of all) console.log(`${check.id.padEnd(18)} ${check.title}`)
     return 0
+  }
+  if (args.only && !all.some(({ check }) => matchesOnly(check.id, args.only)) && !matchesOnly('host.clean', args.only)) {
+    say(`--only ${args.only}: no such check in step ${step.id} and before (npm run check ${step.number} -- --list shows them)`)
+    return 2
   }
 
   // Preflight: where can this run, and is everything in place?
@@ -186,17 +193,29 @@ async function main(): Promise<number> {
   }
 
   let stopping = false
-  const stop = async (signal: string): Promise<void> => {
+  const stop = async (signal: string, code = 130): Promise<void> => {
     if (stopping) return
     stopping = true
     say(`${signal}: stopping the engine and cleaning up...`)
     await killAllRuns()
+    removeHostFiles()
     const snapshot = sessionSnapshot()
     if (snapshot) for (const leak of await diffAndRepair(snapshot, new Set(), ourPids)) say(`repaired: ${leak.what}`)
-    process.exit(130)
+    process.exit(code)
   }
   process.on('SIGINT', () => void stop('Ctrl-C'))
   process.on('SIGTERM', () => void stop('SIGTERM'))
+  process.on('SIGHUP', () => void stop('SIGHUP'))
+  // Output going nowhere (`| head`, a closed terminal) must not stop the clean-up.
+  process.stdout.on('error', () => {})
+  process.stderr.on('error', () => {})
+  // A bug in the checker itself: still stop every engine and repair the host before leaving.
+  const crash = (error: unknown): void => {
+    say(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+    void stop('the checker failed', 2)
+  }
+  process.on('uncaughtException', crash)
+  process.on('unhandledRejection', crash)
 
   if (!args.watch) {
     const report = await checkOnce(args, step, engineDir)

@@ -52,6 +52,14 @@ export interface SharedProbe {
   hostHostnameAfter: string
 }
 
+/** Files the checker put on the host, removed even on Ctrl-C. */
+export const hostFiles = new Set<string>()
+
+export function removeHostFiles(): void {
+  for (const file of hostFiles) fs.rmSync(file, { force: true })
+  hostFiles.clear()
+}
+
 function sameFile(a: string, b: string): boolean {
   try {
     const x = fs.statSync(a)
@@ -105,6 +113,7 @@ export async function runSharedProbe(engineDir: string): Promise<SharedProbe> {
   const secretPath = path.join('/', secret)
   const hostHostnameBefore = hostHostname()
   let host: HostView | undefined
+  hostFiles.add(secretPath)
   fs.writeFileSync(secretPath, 'host only\n')
   try {
     const run = await runEngine(engineDir, {
@@ -115,5 +124,6 @@ export async function runSharedProbe(engineDir: string): Promise<SharedProbe> {
     return { run, host, hostname, secret, hostHostnameBefore, hostHostnameAfter: hostHostname() }
   } finally {
     fs.rmSync(secretPath, { force: true })
+    hostFiles.delete(secretPath)
   }
 }

@@ -5,6 +5,8 @@ import { fail, randomInt, requireFact, requireHost, requireLive, type Check } fr
 import { mountsOf, nsLink } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
 
+const UTS_HINT = { step: '01-namespaces', todo: /CLONE_NEWUTS/, text: 'add CLONE_NEWUTS to the flags the child unshares, before sethostname' }
+
 export const checks: Check[] = [
   {
     id: '01.run',
@@ -49,11 +51,11 @@ export const checks: Check[] = [
       const h = requireHost(p)
       const named = requireFact(p.run, 'hostname')
       if (named !== p.hostname) fail(`hostname "${p.hostname}" inside the container (--hostname ${p.hostname})`, `"${named}"`, p.run)
-      if (h.ns.uts.inside === h.ns.uts.host) fail(`the container's UTS namespace to differ from the host's (${h.ns.uts.host})`, `the same one: ${h.ns.uts.inside}`, p.run)
+      if (h.ns.uts.inside === h.ns.uts.host) fail(`the container's UTS namespace to differ from the host's (${h.ns.uts.host})`, `the same one: ${h.ns.uts.inside}`, p.run, UTS_HINT)
       requireLive(plain)
       const dflt = requireFact(plain, 'hostname')
       if (dflt !== 'container') fail('hostname "container" inside the container (no --hostname)', `"${dflt}"`, plain)
-      if (plainNs.inside === plainNs.host) fail(`the container's UTS namespace to differ from the host's (${plainNs.host})`, `the same one: ${plainNs.inside}`, plain)
+      if (plainNs.inside === plainNs.host) fail(`the container's UTS namespace to differ from the host's (${plainNs.host})`, `the same one: ${plainNs.inside}`, plain, UTS_HINT)
     },
   },
   {

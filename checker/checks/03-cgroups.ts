@@ -14,9 +14,11 @@ function describeCgroup(l: CgroupLimits | undefined): string {
   return `cgroup ${l.memoryDir}${l.cpuDir !== l.memoryDir ? `, ${l.cpuDir}` : ''}`
 }
 
+const JOIN_HINT = { step: '03-cgroups', todo: /cgroup\.procs/, text: "create the container's cgroup (mkdir), then write init's pid to cgroup.procs (in each controller's folder on v1) before it starts" }
+
 /** The container must be in a cgroup of its own (not the checker's, not a root one). */
 function requireOwnCgroup(r: Parameters<typeof requireLive>[0], limits: CgroupLimits | undefined): CgroupLimits {
-  if (!limits || r.cgroupDirs.length === 0) fail("the container's process to be in a cgroup of its own (e.g. .../minicontainer/mc-<id>)", limits ? `it is in the same cgroup as before: ${describeCgroup(limits)}` : 'could not read /proc/<pid>/cgroup', r)
+  if (!limits || r.cgroupDirs.length === 0) fail("the container's process to be in a cgroup of its own (e.g. .../minicontainer/mc-<id>)", limits ? `it is in the checker's own cgroup: ${describeCgroup(limits)}` : 'could not read /proc/<pid>/cgroup', r, JOIN_HINT)
   return limits
 }
 
@@ -157,7 +159,7 @@ export const checks: Check[] = [
     async run(ctx) {
       const p = await ctx.shared()
       requireHost(p)
-      if (p.run.cgroupDirs.length === 0) fail("the container's process to be in a cgroup of its own while it runs", "it is in the checker's own cgroup", p.run)
+      if (p.run.cgroupDirs.length === 0) fail("the container's process to be in a cgroup of its own while it runs", "it is in the checker's own cgroup", p.run, JOIN_HINT)
       if (p.run.leftoverCgroups.length) fail('no cgroup of the container left after it exited', `${p.run.leftoverCgroups.join(', ')} (removed by the checker)`, p.run)
     },
   },

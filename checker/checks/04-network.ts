@@ -3,6 +3,8 @@ import { fail, requireFact, requireHost, type Check } from '../check.ts'
 import { readText } from '../proc.ts'
 import { interfaces } from '../probe.ts'
 
+const NETNS_HINT = { step: '04-network', todo: /CLONE_NEWNET/, text: 'first unshare(CLONE_NEWNET) in the child: lo is brought up inside the new namespace' }
+
 function words(text: string): string[] {
   return text.trim().split(/\s+/).filter(Boolean)
 }
@@ -25,12 +27,12 @@ export const checks: Check[] = [
     id: '04.lo-up',
     title: 'lo is up: 127.0.0.1 answers inside',
     why: 'many programs talk to themselves over 127.0.0.1 (databases, language servers, health checks); a new network namespace starts with lo down.',
-    hint: { step: '04-network', todo: /IFF_UP/, text: 'bring lo up: SIOCGIFFLAGS, set IFF_UP, SIOCSIFFLAGS on an AF_INET socket, inside the new network namespace' },
+    hint: { step: '04-network', todo: /IFF_UP/, text: "bring lo up inside the new network namespace: setInterfaceFlags('lo', getInterfaceFlags('lo') | IFF_UP)" },
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
       const ping = requireFact(p.run, 'ping')
-      if (h.ns.net.inside === h.ns.net.host) fail("a network namespace of the container's own (where lo starts down)", "the host's network namespace", p.run)
+      if (h.ns.net.inside === h.ns.net.host) fail("a network namespace of the container's own (where lo starts down)", "the host's network namespace", p.run, NETNS_HINT)
       if (ping !== '0') fail('ping -c 1 127.0.0.1 to succeed inside (status 0)', `status ${ping}`, p.run)
       if (!/127\.0\.0\.1/.test(h.fibTrie)) fail("127.0.0.1 among the local addresses of the container's network namespace (/proc/<pid>/net/fib_trie)", 'not there: lo is down', p.run)
     },
