@@ -9,7 +9,7 @@ import { runSession, sessionSnapshot, type Report } from './harness.ts'
 import { diffAndRepair } from './host.ts'
 import { hostProblems, setupProblems } from './preflight.ts'
 import { recordProgress } from './progress.ts'
-import { formatResult, summaryLine, toJson } from './report.ts'
+import { formatResult, neverStarted, summaryLine, toJson } from './report.ts'
 import { displayPath, killAllRuns, ourPids } from './runner.ts'
 import { removeHostFiles } from './probe.ts'
 import { checksFor, matchesOnly } from './harness.ts'
@@ -136,6 +136,8 @@ async function checkOnce(args: Args, step: Step, engineDir: string): Promise<Rep
   }
   if (args.json) console.log(JSON.stringify(toJson(report), null, 2))
   else {
+    const banner = neverStarted(report)
+    if (banner) console.log(kleur.red().bold(banner))
     if (report.failed === 0) {
       const next = STEPS.find((s) => s.number === step.number + 1)
       console.log(kleur.green(`Step ${step.id} done in ${(report.durationMs / 1000).toFixed(1)} s.`) + (next && !args.solution ? ` Next: steps/${next.id}/README.md, then npm run check ${next.number}` : ''))

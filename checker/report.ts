@@ -22,7 +22,8 @@ function engineOutput(r: CheckResult, verbose: boolean): string[] {
     // The probe's own "@mc" lines are the checker's protocol: shown only in --verbose.
     if (!verbose) lines = lines.filter((l) => !l.startsWith('@mc '))
     if (!lines.length) return
-    if (!verbose && lines.length > MAX_LINES) lines = [`... (${lines.length - MAX_LINES} lines before, --verbose shows all)`, ...lines.slice(-MAX_LINES)]
+    // The start of an error (its message) and its end both matter; the middle of a stack trace rarely does.
+    if (!verbose && lines.length > MAX_LINES) lines = [...lines.slice(0, MAX_LINES / 2), `... (${lines.length - MAX_LINES} more lines, --verbose shows all)`, ...lines.slice(-MAX_LINES / 2)]
     for (const l of lines) out.push(`    ${kleur.gray(`${ENGINE_PREFIX} ${stream}`)} ${l.length > 300 ? l.slice(0, 300) + '...' : l}`)
   }
   take(r.stdout, 'stdout')
@@ -49,6 +50,24 @@ export function formatResult(r: CheckResult, verbose: boolean): string {
     }
   }
   return lines.join('\n')
+}
+
+/**
+ * When no run got as far as running the command, one line up front says so, with the engine's first error:
+ * a crash at start-up fails every check, and twenty failures hide the one cause.
+ */
+export function neverStarted(report: Report): string | undefined {
+  const failed = report.results.filter((r) => !r.passed && r.id !== 'host.clean')
+  if (failed.length < 2 || failed.length < report.results.length - 1) return undefined
+  const runs = failed.flatMap((r) => r.runs)
+  if (!runs.length || runs.some((run) => run.facts.size > 0)) return undefined
+  const stderr = runs.map((run) => run.stderr).find((e) => e.trim()) ?? ''
+  const lines = stderr.split('\n')
+  const message = lines.find((l) => /^\s*(\w*Error\b|minicontainer:)/.test(l)) ?? lines.find((l) => l.trim()) ?? ''
+  const where = lines.find((l) => /^file:\/\/.*:\d+$/.test(l.trim()))
+  const first = where && !message.startsWith('minicontainer:') ? `${message.trim()} (${where.trim().replace(/^file:\/\//, '')})` : message
+  const ended = runs[0]!.timedOut ? 'did not finish in time' : `exited with status ${runs[0]!.exitCode}`
+  return `Your engine never got as far as running a command (it ${ended}).${first ? ` Its first error: ${first.trim().slice(0, 300)}` : ''}`
 }
 
 /** Plain last line, exactly `N passed, N failed` (colour codes only when colours are on). */

@@ -187,6 +187,18 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
     }
   }, 60_000)
 
+  test('an engine that never starts: one line up front with its first error, not twenty puzzles', async () => {
+    const built = buildMutant(MUTANTS.find((m) => m.id === 'syntax-error')!)
+    try {
+      const r = await execa(process.execPath, [CHECKER, '2', '--engine', built.engineDir], { reject: false, env: { MINICONTAINER_PROGRESS: progress } })
+      expect(r.exitCode).toBe(1)
+      expect(r.stdout).toMatch(/Your engine never got as far as running a command \(it exited with status 1\)\. Its first error: SyntaxError .*network\.ts:\d+/)
+      expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(/^1 passed, \d+ failed$/)
+    } finally {
+      built.remove()
+    }
+  }, 60_000)
+
   test('step arguments: 3, 03, step-03, 03-cgroups; a bad one is a usage error', async () => {
     for (const arg of ['3', '03', 'step-03', '03-cgroups', 'cgroups']) {
       const r = await execa(process.execPath, [CHECKER, arg, '--list'], { reject: false })

@@ -219,6 +219,20 @@ export const MUTANTS: Mutant[] = [
     only: ['01.run', 'host.clean'],
   },
   {
+    id: 'crash',
+    description: 'the engine throws before starting anything (a bug in the learner\'s code)',
+    step: NET,
+    edits: { 'container.ts': [['    createPidNamespace()\n', "    if (Date.now() > 0) throw new TypeError('boom: a bug in the engine')\n    createPidNamespace()\n"]] },
+    caughtBy: ['01.run', '01.pid1', '04.netns'],
+  },
+  {
+    id: 'syntax-error',
+    description: 'the engine does not even parse',
+    step: NET,
+    edits: { 'network.ts': [['export function bringUpLoopback(): void {', 'export function bringUpLoopback(): void {{']] },
+    caughtBy: ['01.run', '01.pid1'],
+  },
+  {
     id: 'garbage',
     description: 'the engine prints garbage and exits 0 without running anything',
     step: NET,
