@@ -14,6 +14,8 @@ export interface RunOptions {
 }
 
 export const DEFAULTS = { hostname: 'container', memory: '100M', cpus: 0.5, pids: 256 } as const
+const MIN_MEMORY = 32 * 1024 ** 2
+const MIN_PIDS = 16
 
 export const USAGE = `usage: main.ts run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--] CMD [ARG...]
   --rootfs DIR     the container's root filesystem (default: the Alpine rootfs from \`npm run rootfs\`)
@@ -58,7 +60,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
       case '--hostname': options.hostname = parseHostname(value); break
       case '--memory': options.memoryBytes = parseSize(value); break
       case '--cpus': options.cpus = parseCpus(value); break
-      case '--pids': options.pids = parsePositiveInteger('--pids', value); break
+      case '--pids': options.pids = parsePids(value); break
       default: throw usageError(`unknown option ${name}`)
     }
   }
@@ -77,7 +79,8 @@ export function parseSize(text: string): number {
   const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim())
   if (!match) throw usageError(`--memory ${JSON.stringify(text)}: not a size (examples: 100M, 100MB, 1G, 104857600)`)
   const bytes = Math.floor(Number(match[1]) * UNITS[match[2]!.toLowerCase()]!)
-  if (bytes < 4 * 1024 ** 2) throw usageError(`--memory ${text}: too small (at least 4M): nothing would even start`)
+  // Until it execs the command, the container's init is a Node process, inside the cgroup already.
+  if (bytes < MIN_MEMORY) throw usageError(`--memory ${text}: too small (at least 32M): the container's init is a Node process (~20 MB) until it starts the command`)
   return bytes
 }
 
@@ -90,8 +93,10 @@ export function parseCpus(text: string): number {
   return cpus
 }
 
-function parsePositiveInteger(flag: string, text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) < 1) throw usageError(`${flag} ${JSON.stringify(text)}: not a positive whole number`)
+function parsePids(text: string): number {
+  if (!/^\d+$/.test(text)) throw usageError(`--pids ${JSON.stringify(text)}: not a whole number`)
+  // pids.max counts threads too, and init is a Node process with ~8 threads until it execs the command.
+  if (Number(text) < MIN_PIDS) throw usageError(`--pids ${text}: too small (at least ${MIN_PIDS}): the limit counts threads, and the container's init is a Node process with about 8 until it starts the command`)
   return Number(text)
 }
 

@@ -55,8 +55,12 @@ export async function run(options: RunOptions): Promise<number> {
     joinCgroup(cgroup, init.pid)
     init.start(config)
     const status = await init.exited
-    if (oomKillCount(cgroup) > 0) {
-      console.error(`minicontainer: the kernel's OOM killer stopped the command: it needed more than its ${formatBytes(options.memoryBytes)} memory limit (--memory)`)
+    const oomKills = oomKillCount(cgroup)
+    if (oomKills > 0) {
+      const limit = `${formatBytes(options.memoryBytes)} memory limit (--memory)`
+      console.error(status === EXIT.SIGNAL_BASE + SIGKILL
+        ? `minicontainer: the kernel's OOM killer stopped the command: it needed more than its ${limit}`
+        : `minicontainer: the kernel's OOM killer killed ${oomKills} process(es) in the container: they needed more than its ${limit}`)
     }
     return status
   } finally {
