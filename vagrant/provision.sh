@@ -138,7 +138,7 @@ install_packages() {
   # `npm ci` refuses a lockfile that lacks an optional package the registry does not have (e.g. a mirror);
   # `npm install --no-save` installs the same locked versions and leaves the lockfile alone.
   if ! (cd "$REPO" && npm ci "${args[@]}" >"$VM_DISK/npm-ci.log" 2>&1); then
-    say "npm ci failed: $(grep -m1 -E 'Missing|npm error [a-z]' "$VM_DISK/npm-ci.log" || tail -n1 "$VM_DISK/npm-ci.log")"
+    say "npm ci failed: $(grep -m1 'Missing' "$VM_DISK/npm-ci.log" || grep -m1 'npm error' "$VM_DISK/npm-ci.log" || tail -n1 "$VM_DISK/npm-ci.log")"
     say "installing the locked versions with npm install --no-save instead"
     (cd "$REPO" && npm install --no-save "${args[@]}")
   fi
