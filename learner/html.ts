@@ -64,7 +64,8 @@ main { max-width: 52rem; margin: 0 auto; padding: 1rem 1.25rem 4rem; }
 h1 { font-size: 2rem; line-height: 1.2; border-bottom: 3px solid var(--accent); padding-bottom: .3rem; }
 h2 { font-size: 1.5rem; margin-top: 2.2rem; border-bottom: 1px solid var(--border); }
 h3 { font-size: 1.2rem; margin-top: 1.6rem; }
-a.anchor { color: var(--border); text-decoration: none; margin-right: .4rem; font-weight: normal; visibility: hidden; }
+h1, h2, h3 { position: relative; }
+a.anchor { position: absolute; left: -1.1em; color: var(--border); text-decoration: none; font-weight: normal; visibility: hidden; }
 h1:hover a.anchor, h2:hover a.anchor, h3:hover a.anchor { visibility: visible; }
 a { color: var(--accent); }
 code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
