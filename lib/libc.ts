@@ -110,7 +110,7 @@ const NEED_ROOT = 'run as root (sudo), inside the workshop VM if your laptop is 
 // ---- The calls the engine uses ---------------------------------------------------------------
 export function unshare(flags: number): void {
   check(c.unshare(flags), `unshare(${describeCloneFlags(flags)})`,
-    'EPERM: not root. EINVAL: an unknown flag, or CLONE_NEWUSER in a multi-threaded process (Node always is). ' + NEED_ROOT)
+    'EPERM: not root (or root without CAP_SYS_ADMIN, e.g. inside another container). EINVAL: an unknown flag, or CLONE_NEWUSER in a multi-threaded process (Node always is). ' + NEED_ROOT)
 }
 
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
@@ -157,16 +157,19 @@ export function closeOnExecFrom(first: number): void {
   check(c.closeRange(first, 0xffffffff, CLOSE_RANGE_CLOEXEC), `close_range(${first}, ~0, CLOSE_RANGE_CLOEXEC)`, 'needs Linux >= 5.11')
 }
 
+/** The signals this process ignores, from the SigIgn mask in /proc/self/status. */
+export function ignoredSignals(): number[] {
+  const status = fs.readFileSync('/proc/self/status', 'utf8')
+  const mask = BigInt('0x' + (/^SigIgn:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'))
+  return Array.from({ length: 64 }, (_, i) => i + 1).filter((signal) => mask & (1n << BigInt(signal - 1)))
+}
+
 /**
  * Node ignores SIGPIPE and SIGXFSZ; an ignored signal stays ignored across execve, and a
  * command that finds SIGPIPE ignored misbehaves (`yes | head` never ends). Give each back its default.
  */
-export function restoreDefaultSignals(): void {
-  const status = fs.readFileSync('/proc/self/status', 'utf8')
-  const ignored = BigInt('0x' + (/^SigIgn:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'))
-  for (let signal = 1; signal <= 64; signal++) {
-    if (ignored & (1n << BigInt(signal - 1))) c.signal(signal, null)
-  }
+export function restoreDefaultSignals(signals: number[]): void {
+  for (const signal of signals) c.signal(signal, null)
 }
 
 /** Replaces this process by `path`. Returns only on failure, as a SyscallError. */

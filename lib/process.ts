@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { EXIT, FriendlyError } from './errors.ts'
-import { closeOnExecFrom, execve, keepOpenAcrossExec, restoreDefaultSignals } from './libc.ts'
+import { closeOnExecFrom, execve, ignoredSignals, keepOpenAcrossExec, restoreDefaultSignals } from './libc.ts'
 
 /** The hidden sub-command with which the engine re-runs itself as the container's init. */
 export const INIT_SUBCOMMAND = '__init'
@@ -135,11 +135,15 @@ function initCatchesSignal(pid: number, signal: number): boolean {
 }
 
 // ---- Container side (init) -------------------------------------------------------------------
+let signalsToRestore: number[] = []
+
 /**
  * Reads the configuration from fd 3. Blocks until the host side has sent it (and, from step 03,
  * has put this process into its cgroup). An empty read means the engine died first.
  */
 export function receiveConfig(): InitConfig {
+  // Read now, while the host's /proc is still there: after chroot there may be no /proc at all.
+  signalsToRestore = ignoredSignals()
   const text = fs.readFileSync(CONFIG_FD, 'utf8')
   fs.closeSync(CONFIG_FD) // the command must not inherit it
   if (!text) process.exit(EXIT.ENGINE_FAILED)
@@ -156,7 +160,7 @@ export function execCommand(command: string[], env: Record<string, string>): nev
   if (!file) fail(EXIT.NOT_FOUND, `${name}: command not found in the container (PATH=${env.PATH})`)
   for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd)
   closeOnExecFrom(3)
-  restoreDefaultSignals()
+  restoreDefaultSignals(signalsToRestore)
   const error = execve(file, command, Object.entries(env).map(([key, value]) => `${key}=${value}`))
   // Still here: execve failed.
   const exists = fs.existsSync(file)
