@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { minicontainerHome, requireRootfs } from '../lib/rootfs/location.ts'
+import { requireRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 
 interface Options {
@@ -187,9 +187,10 @@ function main(): void {
   const runc = prepareRunc(rootfs)
   const node = process.execPath
   // The plain engine row runs as a learner types it: no compile cache in the environment, so the engine
-  // enables it itself (main.ts). The second row has it from the start, as its caller could set it.
+  // enables it itself (main.ts), after Node has stripped main.ts's types.
+  // The second row has it from the start (same folder as main.ts's), as its caller could set it.
   const { NODE_COMPILE_CACHE: _ignored, ...plainEnv } = process.env
-  const cachedEnv = { ...plainEnv, NODE_COMPILE_CACHE: path.join(minicontainerHome(), 'node-compile-cache') }
+  const cachedEnv = { ...plainEnv, NODE_COMPILE_CACHE: path.join(PROJECT_ROOT, 'node_modules', '.cache', 'node-compile-cache') }
   const contenders: Contender[] = [
     { name: 'minicontainer (step 04) `run /bin/true`', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
     { name: 'minicontainer, NODE_COMPILE_CACHE set by the caller', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: cachedEnv, wall: [], cpu: [] },
