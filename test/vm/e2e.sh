@@ -185,6 +185,11 @@ vagrant_up() {
   in_ns vagrant up --provider=libvirt --no-tty >&2
 }
 
+run_doctor() {
+  # The doctor from the host: Vagrant, provider, box, VM state, then its own run inside the VM.
+  (cd "$repo" && in_ns env MINICONTAINER_FORCE_VM=1 npm run --silent doctor)
+}
+
 run_check() {
   # From the host, forced through the VM: hostCanRunContainers() says no, runInVm() runs it inside.
   # Under QEMU's software emulation one engine run takes 3-10 s instead of 0.3-1 s: the checker's time limits
@@ -202,4 +207,5 @@ stage "box (debootstrap, cached)" build_box
 stage "offline cache (Node, npm, Alpine)" offline_cache
 stage "namespace + libvirtd + pool" start_libvirt
 stage "vagrant up + provisioning" vagrant_up
+stage "doctor from the host via the VM" run_doctor
 stage "check from the host via the VM" run_check
