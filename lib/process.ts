@@ -35,6 +35,12 @@ export function assertHostCanRunContainers(): void {
   }
 }
 
+/** Before step 02 the command runs on the host's files, with the engine's own environment. */
+export function engineEnvironment(): Record<string, string> {
+  const { NODE_COMPILE_CACHE: _engineOnly, ...env } = process.env
+  return env as Record<string, string>
+}
+
 /** The environment of a container: only what a shell needs, nothing leaked from the host. */
 export function containerEnvironment(hostname: string): Record<string, string> {
   return {

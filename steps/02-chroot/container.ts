@@ -17,7 +17,7 @@
 import { parseRunArgs, type RunOptions } from '../../lib/cli.ts'
 import { EXIT, FriendlyError, formatError } from '../../lib/errors.ts'
 import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'
-import { INIT_SUBCOMMAND, assertHostCanRunContainers, execCommand, receiveConfig, spawnInit, trapStopSignals, type InitConfig } from '../../lib/process.ts'
+import { INIT_SUBCOMMAND, assertHostCanRunContainers, engineEnvironment, execCommand, receiveConfig, spawnInit, trapStopSignals, type InitConfig } from '../../lib/process.ts'
 import { createPidNamespace, enterNamespaces, makeMountsPrivate, setHostname } from './namespaces.ts'
 import { containerEnvironment } from '../../lib/process.ts'
 import { requireRootfs } from '../../lib/rootfs/location.ts'
@@ -72,5 +72,5 @@ function init(): never {
     console.error(formatError('minicontainer', error))
     process.exit(EXIT.ENGINE_FAILED)
   }
-  execCommand(config.command, config.env ?? (process.env as Record<string, string>))
+  execCommand(config.command, config.env ?? engineEnvironment())
 }
