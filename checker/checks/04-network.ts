@@ -3,7 +3,7 @@ import { fail, requireFact, requireHost, type Check } from '../check.ts'
 import { readText } from '../proc.ts'
 import { interfaces } from '../probe.ts'
 
-const NETNS_HINT = { step: '04-network', todo: /CLONE_NEWNET/, text: 'first unshare(CLONE_NEWNET) in the child: lo is brought up inside the new namespace' }
+const NETNS_HINT = { step: '04-network', todo: /CLONE_NEWNET/, text: "first the network namespace (TODO 04.1), then bring lo up inside it: setInterfaceFlags('lo', getInterfaceFlags('lo') | IFF_UP)" }
 
 function words(text: string): string[] {
   return text.trim().split(/\s+/).filter(Boolean)
@@ -14,7 +14,7 @@ export const checks: Check[] = [
     id: '04.netns',
     title: 'a network namespace of its own: only lo exists',
     why: "in the host's network namespace a container can listen on the host's ports, reach its private services and sniff its traffic.",
-    hint: { step: '04-network', todo: /CLONE_NEWNET/, text: 'add CLONE_NEWNET to the flags the child unshares' },
+    hint: { step: '04-network', todo: /CLONE_NEWNET/, text: 'in enterNetworkNamespace(), call unshare(CLONE_NEWNET): init runs it before the rootfs and lo are set up' },
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
@@ -41,7 +41,7 @@ export const checks: Check[] = [
     id: '04.host-interfaces',
     title: "the host's interfaces are invisible inside",
     why: "seeing the host's interfaces means using them: the container would share the host's network stack.",
-    hint: { step: '04-network', todo: /CLONE_NEWNET/, text: 'unshare(CLONE_NEWNET) in the child, before exec' },
+    hint: { step: '04-network', todo: /CLONE_NEWNET/, text: 'in enterNetworkNamespace(), call unshare(CLONE_NEWNET): without it the container shares the host\'s interfaces' },
     async run(ctx) {
       const hostIfaces = interfaces(readText('/proc/net/dev')).filter((i) => i !== 'lo')
       const p = await ctx.shared()
