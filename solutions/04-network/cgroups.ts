@@ -6,7 +6,6 @@
 //     memory.max  memory.swap.max                memory.limit_in_bytes  memory.memsw.limit_in_bytes
 //     cpu.max     pids.max                     /sys/fs/cgroup/cpu/minicontainer/mc-ID/   cpu.cfs_quota_us ...
 //     cgroup.procs  memory.events              /sys/fs/cgroup/pids/minicontainer/mc-ID/  pids.max
-import { randomBytes } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
 import { FriendlyError, errnoName } from '../../lib/errors.ts'
@@ -59,9 +58,9 @@ export function cgroupDirs(cgroup: Cgroup): string[] {
   return [...new Set([cgroup.memory, cgroup.cpu, cgroup.pids])]
 }
 
-/** A name no other container uses, even one started in the same millisecond. */
+/** A name no other container uses: the engine's PID is unique while it runs, the rest tells runs apart. */
 export function newCgroupName(): string {
-  return `mc-${process.pid}-${randomBytes(3).toString('hex')}`
+  return `mc-${process.pid}-${Math.random().toString(16).slice(2, 8).padEnd(6, '0')}`
 }
 
 /** Host side, before init exists: a new cgroup with the limits in place. */
