@@ -155,7 +155,7 @@ export const MUTANTS: Mutant[] = [
     id: 'no-oom-report',
     description: 'an OOM kill is not told apart from any SIGKILL',
     step: NET,
-    edits: { 'container.ts': [['if (oomKillCount(cgroup) > 0)', 'if (oomKillCount(cgroup) < 0)']] },
+    edits: { 'container.ts': [['if (oomKills > 0)', 'if (oomKills < 0)']] },
     caughtBy: ['03.oom-exit'],
   },
   {
