@@ -115,7 +115,8 @@ function engineFiles(dir: string): Map<string, number> {
 async function checkOnce(args: Args, step: Step, engineDir: string): Promise<Report> {
   const shown = displayPath(engineDir)
   const steps = STEPS.filter((s) => s.number <= step.number).map((s) => String(s.number).padStart(2, '0'))
-  if (!args.json) console.log(kleur.bold(`Checking ${shown} (step ${step.id}: ${step.title}), checks of step${steps.length > 1 ? 's' : ''} ${steps.reverse().join(', ')}; cgroup v${cgroupVersion()}`))
+  const which = args.only ? `only ${args.only}` : `checks of step${steps.length > 1 ? 's' : ''} ${steps.reverse().join(', ')}`
+  if (!args.json) console.log(kleur.bold(`Checking ${shown} (step ${step.id}: ${step.title}), ${which}; cgroup v${cgroupVersion()}`))
   const report = await runSession({
     step,
     engineDir,
