@@ -192,7 +192,7 @@ function remoteCwd(): string {
 /** The shell command run in the VM: `npm run SCRIPT -- ARGS` as root in the synced repository. */
 export function remoteCommand(script: string, args: string[]): string {
   // Passed through: output style, and the checker's time limits (a VM under software emulation is slow).
-  const env = ['CI', 'NO_COLOR', 'FORCE_COLOR', 'MINICONTAINER_TIMEOUT_SCALE']
+  const env = ['CI', 'NO_COLOR', 'FORCE_COLOR', 'MINICONTAINER_TIMEOUT_SCALE', 'MINICONTAINER_ALPINE_FIXTURES']
     .filter((name) => process.env[name] !== undefined)
     .map((name) => `${name}=${shellQuote(process.env[name] ?? '')}`)
   const npm = ['npm', 'run', '--silent', script, '--', ...args].map(shellQuote).join(' ')
