@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config'
 
+// Slow machines (the CI's VM runs under software emulation) scale every time limit.
+const scale = Math.max(1, Number(process.env.MINICONTAINER_TIMEOUT_SCALE) || 1)
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
@@ -8,8 +11,8 @@ export default defineConfig({
     // One file at a time: a checker test runs broken engines on purpose (mounts that leak for a moment),
     // which must not be mistaken for a leak of the engine test running beside it.
     fileParallelism: false,
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    testTimeout: 60_000 * scale,
+    hookTimeout: 120_000 * scale,
     globalSetup: ['test/global-setup.ts'],
     env: {
       // The tests' own rootfs home, installed offline from the shared Alpine fixture by global-setup.ts,

@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import kleur from 'kleur'
-import { PROJECT_ROOT, STEPS, findStep, stepDir, type Step } from '../lib/steps.ts'
+import { STEPS, findStep, stepDir, type Step } from '../lib/steps.ts'
 import { currentRootfs } from '../lib/rootfs/location.ts'
 import { runSession, sessionSnapshot, type Report } from './harness.ts'
 import { diffAndRepair } from './host.ts'

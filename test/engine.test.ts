@@ -9,7 +9,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { currentRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 import {
-  SOLUTIONS, cgroupDirOf, engineMain, killRunningEngines, hostCgroupVersion, hostState, nsLink, oomKills, readComm, runEngine, sleep, startEngine, type HostState, type StepId,
+  SOLUTIONS, cgroupDirOf, engineMain, killRunningEngines, scaled, hostCgroupVersion, hostState, nsLink, oomKills, readComm, runEngine, sleep, startEngine, type HostState, type StepId,
 } from './helpers/engine.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 
@@ -115,7 +115,7 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
         const engine = startEngine(step, ['run', '/bin/sh', '-c', `dd if=/dev/zero of=/dev/null bs=${size} count=1 2>/dev/null; exec sleep 5`])
         const memory = cgroupDirOf(await engine.initPid(), 'memory')
         const pid = await engine.initPid()
-        for (let i = 0; i < 250 && readComm(pid) !== 'sleep'; i++) await sleep(20) // dd is over
+        for (let i = 0; i < scaled(250) && readComm(pid) !== 'sleep'; i++) await sleep(20) // dd is over
         const kills = oomKills(memory)
         expect(kills, `oom_kill in ${memory} after dd bs=${size}`).toBe(expectedKills)
         engine.process.kill('SIGTERM')
@@ -178,7 +178,7 @@ describe.skipIf(skipUnlessRootOnLinux())('engine, as a learner meets it', () => 
   test('a terminal stays a terminal (`run /bin/sh` is interactive)', async () => {
     // util-linux `script` gives the engine a pseudo-terminal, as a real terminal would.
     const command = `${process.execPath} ${engineMain('04-network')} run /bin/sh -c 'test -t 0 && test -t 1 && echo is-a-tty'`
-    const r = await execa('script', ['-qec', command, '/dev/null'], { reject: false, timeout: 30_000 })
+    const r = await execa('script', ['-qec', command, '/dev/null'], { reject: false, timeout: scaled(30_000) })
     expect(r.stdout).toContain('is-a-tty')
     expect(r.exitCode).toBe(0)
   })

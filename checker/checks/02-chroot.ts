@@ -9,7 +9,7 @@ export const checks: Check[] = [
     id: '02.rootfs',
     title: "the root directory is Alpine's (/etc/os-release says ID=alpine)",
     why: "a container brings its own userland: the command must see the image's files, not the host's.",
-    hint: { step: '02-chroot', todo: /chroot/, text: 'chroot(rootfs), then chdir("/") (or pivot_root) in the child, before exec' },
+    hint: { step: '02-chroot', todo: /chroot/, text: "chroot(rootfs), then chdir('/'), in changeRoot(): init runs it before exec" },
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
@@ -23,7 +23,7 @@ export const checks: Check[] = [
     id: '02.host-file',
     title: 'a file on the host (random name) is not visible inside',
     why: "with the host's root visible, a container reads (and, as root, rewrites) the host's files: /etc/shadow, ssh keys, everything.",
-    hint: { step: '02-chroot', todo: /chroot/, text: 'change the root directory to the rootfs (chdir + chroot, or pivot_root) before exec' },
+    hint: { step: '02-chroot', todo: /chroot/, text: "change the root directory to the rootfs before exec: chroot(rootfs), then chdir('/'), in changeRoot()" },
     async run(ctx) {
       const p = await ctx.shared()
       requireHost(p)
@@ -35,7 +35,7 @@ export const checks: Check[] = [
     id: '02.proc',
     title: '/proc is mounted and lists only the container\'s processes',
     why: 'ps, top and many programs read /proc; the host\'s /proc would show (and let the container poke at) every host process.',
-    hint: { step: '02-chroot', todo: /proc filesystem|\/proc/, text: 'mount("proc", "/proc", "proc", 0) inside the new root, after the PID namespace exists' },
+    hint: { step: '02-chroot', todo: /proc filesystem|\/proc/, text: "once inside the rootfs (after chroot), mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC): init is already in the new PID namespace, so this proc shows only its processes" },
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)

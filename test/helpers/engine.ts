@@ -7,6 +7,18 @@ import { execa, type ResultPromise } from 'execa'
 import { PROJECT_ROOT } from '../../lib/steps.ts'
 
 export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-network'] as const
+
+/**
+ * Time limits grow on slow machines: MINICONTAINER_TIMEOUT_SCALE (the checker's too) is 8 in the CI's VM,
+ * which runs under software emulation, where one engine run takes seconds.
+ */
+export const TIME_SCALE = Math.max(1, Number(process.env.MINICONTAINER_TIMEOUT_SCALE) || 1)
+export const scaled = (ms: number) => ms * TIME_SCALE
+/**
+ * execa sends SIGKILL 5 s after its SIGTERM by default; an engine that is still cleaning up its cgroup
+ * would be killed halfway and leave it behind. Tests that signal an engine wait for it to finish.
+ */
+const FORCE_KILL_AFTER = scaled(20_000)
 export type StepId = (typeof SOLUTIONS)[number]
 
 export function engineMain(step: string, kind: 'solutions' | 'steps' = 'solutions'): string {
@@ -22,7 +34,8 @@ export interface EngineResult {
 /** `main.ts run ARGS...`, to the end. */
 export async function runEngine(step: string, args: string[], options: { input?: string; timeout?: number } = {}): Promise<EngineResult> {
   const child = execa(process.execPath, [engineMain(step), ...args], {
-    reject: false, input: options.input ?? '', timeout: options.timeout ?? 30_000, stripFinalNewline: false,
+    reject: false, input: options.input ?? '', timeout: scaled(options.timeout ?? 30_000), stripFinalNewline: false,
+    forceKillAfterDelay: FORCE_KILL_AFTER,
   })
   enginePids.add(child.pid!)
   const result = await child
@@ -38,12 +51,12 @@ export interface RunningEngine {
 
 /** Starts `main.ts run ARGS...` without waiting; the command should run for a while. */
 export function startEngine(step: string, args: string[]): RunningEngine {
-  const child = execa(process.execPath, [engineMain(step), ...args], { reject: false, timeout: 60_000, stdin: 'ignore' })
+  const child = execa(process.execPath, [engineMain(step), ...args], { reject: false, timeout: scaled(60_000), forceKillAfterDelay: FORCE_KILL_AFTER, stdin: 'ignore' })
   const result = child.then((r) => ({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }))
   // init is a Node process until it execve()s the command: wait for that.
   const node = fs.realpathSync(process.execPath)
   const initPid = async () => {
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < scaled(500); i++) {
       const pid = childrenOf(child.pid!)[0]
       if (pid && exeOf(pid) !== node && exeOf(pid) !== '') return pid
       await sleep(10)

@@ -202,6 +202,7 @@ run_engine_tests() {
   # The engine's own test suite inside the VM: the one place here where the kernel offers cgroup v2 (this CI host
   # has its memory controller on v1). The suite's rootfs comes from the offline cache, synced into the VM.
   (cd "$repo" && in_ns env MINICONTAINER_FORCE_VM=1 MINICONTAINER_ALPINE_FIXTURES=/vagrant/cache \
+    MINICONTAINER_TIMEOUT_SCALE="${MINICONTAINER_TIMEOUT_SCALE:-8}" \
     sh bin/node test/vm/run-in-vm.ts test test/engine.test.ts)
 }
 
