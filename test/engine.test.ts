@@ -44,7 +44,7 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
     })
 
     test('namespaces differ from the host\'s, seen from the host', async () => {
-      const engine = startEngine(step, ['run', '--', 'sleep', '5'])
+      const engine = startEngine(step, ['run', '--', 'sleep', '600']) // ended by the SIGTERM below
       const pid = await engine.initPid()
       const namespaces = ['pid', 'uts', 'mnt', 'ipc', ...(from(step, '04-network') ? ['net'] : [])]
       for (const ns of namespaces) expect(nsLink(pid, ns), ns).not.toBe(nsLink('self', ns))
@@ -112,7 +112,7 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
     test.runIf(from(step, '03-cgroups'))('a 200 MB allocation is OOM-killed under the 100 MB limit, by the kernel\'s counter; 50 MB survives', async () => {
       for (const [size, expectedKills] of [['200M', 1], ['50M', 0]] as const) {
         // dd is not PID 1, so the container lives on after the kill and its cgroup can be read.
-        const engine = startEngine(step, ['run', '/bin/sh', '-c', `dd if=/dev/zero of=/dev/null bs=${size} count=1 2>/dev/null; exec sleep 5`])
+        const engine = startEngine(step, ['run', '/bin/sh', '-c', `dd if=/dev/zero of=/dev/null bs=${size} count=1 2>/dev/null; exec sleep 600`]) // ended by the SIGTERM below
         const memory = cgroupDirOf(await engine.initPid(), 'memory')
         const pid = await engine.initPid()
         for (let i = 0; i < scaled(250) && readComm(pid) !== 'sleep'; i++) await sleep(20) // dd is over
