@@ -2,7 +2,8 @@
 // left as it was: a leak becomes the failing check "host.clean", with its likely cause, and is repaired.
 import { STEPS, type Step } from '../lib/steps.ts'
 import { CheckFailure, resolveHint, type Check, type CheckContext } from './check.ts'
-import { diffAndRepair, snapshotHost, type HostSnapshot, type Leak } from './host.ts'
+import { diffAndRepair, killTrees, snapshotHost, type HostSnapshot, type Leak } from './host.ts'
+import { descendants } from './proc.ts'
 import { ourPids, runEngine, type RunOptions, type RunResult } from './runner.ts'
 import { runSharedProbe, type SharedProbe } from './probe.ts'
 
@@ -153,6 +154,17 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
 
   // The host, after everything: what leaked, and which check's random names it carries.
   const leaks: Leak[] = await diffAndRepair(before, new Set(), ourPids)
+  // Every run is over, so anything still below the checker (a child subreaper: orphans of the engines
+  // come back to it, however fast the engine exited) outlived its engine.
+  for (const left of killTrees(descendants(process.pid).filter((p) => p.state !== 'Z').map((p) => p.pid))) {
+    leaks.push({
+      kind: 'process',
+      what: `a process outlived the engine (${left}), killed by the checker`,
+      cause: "the engine must not leave processes behind: the container's processes end with its PID namespace; anything the engine starts outside it must be waited for or killed",
+      text: left,
+      repaired: true,
+    })
+  }
   for (const r of results) {
     for (const run of r?.runs ?? []) {
       for (const left of run.leftovers) {

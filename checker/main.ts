@@ -14,6 +14,7 @@ import { displayPath, killAllRuns, ourPids } from './runner.ts'
 import { removeHostFiles } from './probe.ts'
 import { checksFor, matchesOnly } from './harness.ts'
 import { cgroupVersion } from './cgroups.ts'
+import { becomeChildSubreaper } from '../lib/libc.ts'
 
 const USAGE = `usage: npm run check <step> [-- options]
   <step>           3, 03, step-03 or 03-cgroups (default: the first step not passed yet)
@@ -117,6 +118,7 @@ async function checkOnce(args: Args, step: Step, engineDir: string): Promise<Rep
   const steps = STEPS.filter((s) => s.number <= step.number).map((s) => String(s.number).padStart(2, '0'))
   const which = args.only ? `only ${args.only}` : `checks of step${steps.length > 1 ? 's' : ''} ${steps.reverse().join(', ')}`
   if (!args.json) console.log(kleur.bold(`Checking ${shown} (step ${step.id}: ${step.title}), ${which}; cgroup v${cgroupVersion()}`))
+  becomeChildSubreaper() // orphans of the engines come back to the checker: none escapes unseen
   const report = await runSession({
     step,
     engineDir,

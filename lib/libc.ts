@@ -135,6 +135,15 @@ export function chdir(path: string): void {
   check(c.chdir(path), `chdir(${path})`)
 }
 
+/**
+ * Orphaned descendants of this process are reparented to it instead of to the host's init, so a
+ * process that escaped a container (or an engine) can still be found below us (the checker uses it).
+ */
+export function becomeChildSubreaper(): void {
+  const PR_SET_CHILD_SUBREAPER = 36
+  check(c.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 'prctl(PR_SET_CHILD_SUBREAPER)')
+}
+
 /** Asks the kernel to send `signal` to this process when its parent dies. */
 export function setParentDeathSignal(signal: number): void {
   check(c.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0), 'prctl(PR_SET_PDEATHSIG)')
