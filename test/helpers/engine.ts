@@ -5,6 +5,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { execa, type ResultPromise } from 'execa'
 import { PROJECT_ROOT } from '../../lib/steps.ts'
+import { cgroupDirsOf, cgroupVersion, keyedValue, readCgroupFile } from '../../checker/cgroups.ts'
+import { allProcs, descendants, readLink, readText, sleep } from '../../checker/proc.ts'
 
 export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-network'] as const
 
@@ -81,59 +83,32 @@ export async function killRunningEngines(): Promise<void> {
 }
 
 function exeOf(pid: number): string {
-  try {
-    return fs.readlinkSync(`/proc/${pid}/exe`)
-  } catch {
-    return ''
-  }
+  return readLink(`/proc/${pid}/exe`) ?? ''
 }
 
+// The host-side /proc and cgroup readers are the checker's: one implementation of each kernel fact.
+export { nsLink, sleep } from '../../checker/proc.ts'
+export { cgroupVersion as hostCgroupVersion } from '../../checker/cgroups.ts'
+
 export function childrenOf(pid: number): number[] {
-  const children: number[] = []
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    try {
-      // /proc/PID/stat: "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'.
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push(Number(entry))
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return children
+  return allProcs().filter((p) => p.ppid === pid).map((p) => p.pid)
 }
 
 export function readComm(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
-  } catch {
-    return ''
-  }
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-export function nsLink(pid: number | 'self', ns: string): string {
-  return fs.readlinkSync(`/proc/${pid}/ns/${ns}`)
-}
-
-export type CgroupVersion = 1 | 2
-export function hostCgroupVersion(): CgroupVersion {
-  return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 2 : 1
+  return readText(`/proc/${pid}/comm`)?.trim() ?? ''
 }
 
 /** The host path of a process's cgroup for a controller, from /proc/PID/cgroup. */
 export function cgroupDirOf(pid: number, controller: 'memory' | 'cpu' | 'pids'): string {
-  const lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n')
-  if (hostCgroupVersion() === 2) return path.join('/sys/fs/cgroup', lines.find((l) => l.startsWith('0::'))!.slice(3))
-  const line = lines.find((l) => l.split(':')[1]!.split(',').includes(controller))
-  if (!line) throw new Error(`no ${controller} line in /proc/${pid}/cgroup`)
-  return path.join('/sys/fs/cgroup', controller, line.split(':')[2]!)
+  const dir = cgroupDirsOf(pid)?.[controller]
+  if (!dir) throw new Error(`no ${controller} cgroup in /proc/${pid}/cgroup`)
+  return dir
 }
 
+/** The kernel's OOM-kill counter of a memory cgroup: memory.events (v2) or memory.oom_control (v1). */
 export function oomKills(memoryDir: string): number {
-  const file = path.join(memoryDir, hostCgroupVersion() === 2 ? 'memory.events' : 'memory.oom_control')
-  return Number(/^oom_kill (\d+)$/m.exec(fs.readFileSync(file, 'utf8'))?.[1] ?? 0)
+  const file = cgroupVersion() === 2 ? 'memory.events' : 'memory.oom_control'
+  return keyedValue(readCgroupFile(memoryDir, file), 'oom_kill') ?? 0
 }
 
 /** What a container must not leave on the host. */
@@ -150,7 +125,7 @@ export interface HostState {
  */
 export function hostState(): HostState {
   const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((l) => l.split(' ')[4]!).sort()
-  const parents = hostCgroupVersion() === 2 ? ['/sys/fs/cgroup'] : ['memory', 'cpu', 'pids'].map((c) => `/sys/fs/cgroup/${c}`)
+  const parents = cgroupVersion() === 2 ? ['/sys/fs/cgroup'] : ['memory', 'cpu', 'pids'].map((c) => `/sys/fs/cgroup/${c}`)
   const ours = (name: string) => enginePids.has(Number(/^mc-(\d+)-/.exec(name)?.[1]))
   const cgroups = parents.flatMap((dir) => {
     const parent = path.join(dir, 'minicontainer')
@@ -160,6 +135,5 @@ export function hostState(): HostState {
 }
 
 export function descendantsOf(pid: number): number[] {
-  const direct = childrenOf(pid)
-  return [...direct, ...direct.flatMap(descendantsOf)]
+  return descendants(pid).map((p) => p.pid)
 }
