@@ -5,7 +5,6 @@
 // Every call here is synchronous on Node's main thread, on purpose: namespaces and the root
 // directory belong to the calling thread, and async work runs on other threads that are still
 // in the host's namespaces (see CONTRIBUTING.md).
-import fs from 'node:fs'
 import os from 'node:os'
 import { FriendlyError, SyscallError } from './errors.ts'
 
@@ -164,13 +163,6 @@ export function keepOpenAcrossExec(fd: number): void {
 export function closeOnExecFrom(first: number): void {
   const CLOSE_RANGE_CLOEXEC = 4
   check(c.closeRange(first, 0xffffffff, CLOSE_RANGE_CLOEXEC), `close_range(${first}, ~0, CLOSE_RANGE_CLOEXEC)`, 'needs Linux >= 5.11')
-}
-
-/** The signals this process ignores, from the SigIgn mask in /proc/self/status. */
-export function ignoredSignals(): number[] {
-  const status = fs.readFileSync('/proc/self/status', 'utf8')
-  const mask = BigInt('0x' + (/^SigIgn:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'))
-  return Array.from({ length: 64 }, (_, i) => i + 1).filter((signal) => mask & (1n << BigInt(signal - 1)))
 }
 
 /**

@@ -6,7 +6,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { EXIT, FriendlyError } from './errors.ts'
-import { closeOnExecFrom, execve, ignoredSignals, keepOpenAcrossExec, restoreDefaultSignals } from './libc.ts'
+import { closeOnExecFrom, execve, keepOpenAcrossExec, restoreDefaultSignals } from './libc.ts'
 
 /** The hidden sub-command with which the engine re-runs itself as the container's init. */
 export const INIT_SUBCOMMAND = '__init'
@@ -129,15 +129,24 @@ export async function spawnInit(): Promise<Init> {
   }
 }
 
-/** Whether a process has a handler for a signal: the SigCgt mask in /proc/PID/status. */
+/** Whether a process has a handler for a signal (or is already gone). */
 function initCatchesSignal(pid: number, signal: number): boolean {
+  return signalsIn(pid, 'SigCgt')?.includes(signal) ?? false
+}
+
+/**
+ * The signals of one mask of /proc/PID/status: SigIgn (ignored), SigCgt (caught by a handler).
+ * undefined when the process is gone.
+ */
+function signalsIn(pid: number | 'self', mask: 'SigIgn' | 'SigCgt'): number[] | undefined {
+  let status: string
   try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
-    const mask = BigInt('0x' + (/^SigCgt:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'))
-    return (mask & (1n << BigInt(signal - 1))) !== 0n
+    status = fs.readFileSync(`/proc/${pid}/status`, 'utf8')
   } catch {
-    return false // already gone
+    return undefined
   }
+  const bits = BigInt('0x' + (new RegExp(`^${mask}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '0'))
+  return Array.from({ length: 64 }, (_, i) => i + 1).filter((signal) => bits & (1n << BigInt(signal - 1)))
 }
 
 // ---- Container side (init) -------------------------------------------------------------------
@@ -149,7 +158,7 @@ let signalsToRestore: number[] = []
  */
 export function receiveConfig(): InitConfig {
   // Read now, while the host's /proc is still there: after chroot there may be no /proc at all.
-  signalsToRestore = ignoredSignals()
+  signalsToRestore = signalsIn('self', 'SigIgn') ?? []
   const text = fs.readFileSync(CONFIG_FD, 'utf8')
   fs.closeSync(CONFIG_FD) // the command must not inherit it
   if (!text) process.exit(EXIT.ENGINE_FAILED)
