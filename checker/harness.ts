@@ -153,7 +153,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   )
 
   // The host, after everything: what leaked, and which check's random names it carries.
-  const leaks: Leak[] = await diffAndRepair(before, new Set(), ourPids)
+  const leaks: Leak[] = await diffAndRepair(before, ourPids)
   // Every run is over, so anything still below the checker (a child subreaper: orphans of the engines
   // come back to it, however fast the engine exited) outlived its engine.
   for (const left of killTrees(descendants(process.pid).filter((p) => p.state !== 'Z').map((p) => p.pid))) {

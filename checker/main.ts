@@ -205,7 +205,7 @@ async function main(): Promise<number> {
     await killAllRuns()
     removeHostFiles()
     const snapshot = sessionSnapshot()
-    if (snapshot) for (const leak of await diffAndRepair(snapshot, new Set(), ourPids)) say(`repaired: ${leak.what}`)
+    if (snapshot) for (const leak of await diffAndRepair(snapshot, ourPids)) say(`repaired: ${leak.what}`)
     process.exit(code)
   }
   process.on('SIGINT', () => void stop('Ctrl-C'))

@@ -7,6 +7,7 @@ import path from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { PROJECT_ROOT, STEPS } from '../lib/steps.ts'
+import { hostLeftovers, snapshotHost, type HostSnapshot } from './helpers/host.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 import { MUTANTS, buildMutant, mutate } from './mutants/mutants.ts'
 
@@ -53,59 +54,31 @@ function describeFailures(report: JsonReport): string {
     .join('\n')
 }
 
-/** What the host looks like: compared before and after everything. */
-function hostState(): { hostname: string; mounts: string[]; cgroups: string[]; strays: string[] } {
-  const mounts = fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => `${l.split(' ')[4]} ${l.split(' - ')[1]?.split(' ')[0]}`)
-    .filter((m) => !/^\/run\/netns|nsfs$/.test(m))
-  const cgroups: string[] = []
-  for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/cpu', '/sys/fs/cgroup/pids']) {
-    const dir = path.join(base, 'minicontainer')
-    try {
-      for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) cgroups.push(path.join(dir, e.name))
-    } catch {
-      // no parent: nothing of ours
-    }
-  }
+/** Processes of the mutants (only those can be told apart from other checker runs on this machine). */
+function mutantStrays(): string[] {
   const strays: string[] = []
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')
-      // Only the mutants' processes can be told apart: other checker runs on this machine (a learner, another
-      // suite) look just like the solutions' runs of this one.
       if (cmd.includes(MUTANT_DIR_PREFIX) && !cmd.includes('vitest')) strays.push(`${pid}: ${cmd.slice(0, 100)}`)
     } catch {
       // gone
     }
   }
-  return { hostname: fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim(), mounts, cgroups, strays }
-}
-
-/** The engines this suite runs name their cgroups mc-<engine pid>-...: only those of checker runs count. */
-function cgroupsOfDeadEngines(list: string[]): string[] {
-  return list.filter((d) => {
-    const pid = /\/mc-(\d+)-/.exec(d)?.[1]
-    return !pid || !fs.existsSync(`/proc/${pid}`)
-  })
+  return strays
 }
 
 describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
-  let before: ReturnType<typeof hostState>
+  let before: HostSnapshot
 
   beforeAll(() => {
-    before = hostState()
+    before = snapshotHost()
   })
 
   afterAll(() => {
     fs.rmSync(progress, { force: true })
-    const after = hostState()
-    expect(after.hostname, 'the host\'s hostname after the whole suite').toBe(before.hostname)
-    expect(after.mounts.filter((m) => !before.mounts.includes(m)), 'mounts left after the whole suite').toEqual([])
-    expect(cgroupsOfDeadEngines(after.cgroups).filter((c) => !before.cgroups.includes(c)), 'cgroups left after the whole suite').toEqual([])
-    expect(after.strays, 'processes left after the whole suite').toEqual([])
+    expect(hostLeftovers(before), 'left on the host after the whole suite').toEqual([])
+    expect(mutantStrays(), 'processes left after the whole suite').toEqual([])
   })
 
   describe('every solution passes all its checks (and those of the steps before it)', () => {
@@ -145,18 +118,15 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       test(`${mutant.id} (${mutant.description}) is caught by ${mutant.caughtBy.join(', ')}`, async () => {
         const built = buildMutant(mutant)
         try {
-          const hostBefore = hostState()
+          const hostBefore = snapshotHost()
           const only = [...new Set([...(mutant.only ?? mutant.caughtBy), 'host.clean'])].join(',')
           const { report, exitCode } = await check(mutant.step, ['--engine', built.engineDir, '--only', only], mutant.env)
           const failed = report.checks.filter((c) => !c.passed).map((c) => c.id)
           expect(exitCode).toBe(1)
           for (const id of mutant.caughtBy) expect(failed, `${id} must catch ${mutant.id}`).toContain(id)
           // Whatever the mutant did, the checker repaired it.
-          const hostAfter = hostState()
-          expect(hostAfter.hostname).toBe(hostBefore.hostname)
-          expect(hostAfter.mounts.filter((m) => !hostBefore.mounts.includes(m))).toEqual([])
-          expect(cgroupsOfDeadEngines(hostAfter.cgroups).filter((c) => !hostBefore.cgroups.includes(c))).toEqual([])
-          expect(hostAfter.strays).toEqual([])
+          expect(hostLeftovers(hostBefore)).toEqual([])
+          expect(mutantStrays()).toEqual([])
         } finally {
           built.remove()
         }
