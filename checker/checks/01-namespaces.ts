@@ -1,6 +1,7 @@
 // Step 01: the command runs in new PID, UTS, mount and IPC namespaces.
 // Inside facts come from a /bin/sh probe; the proof comes from the host: /proc/<pid>/ns/*, NSpid, the
 // host's own hostname and mount table.
+import os from 'node:os'
 import { fail, randomInt, requireFact, requireHost, requireLive, type Check } from '../check.ts'
 import { mountsOf, nsLink } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
@@ -18,7 +19,33 @@ export const checks: Check[] = [
       const r = await ctx.run({ script: `echo "@mc said=$0"; exit ${code}` })
       const said = r.facts.get('said')
       if (said !== r.token) fail(`the command's output "@mc said=${r.token}"`, said === undefined ? `no such line (${r.timedOut ? 'the engine timed out' : `exit status ${r.exitCode}`})` : `"@mc said=${said}"`, r)
-      if (r.exitCode !== code) fail(`exit status ${code} (the command's own)`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
+      if (r.exitCode !== code) fail(`exit status ${code} (the command's own)`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r, '01.5')
+    },
+  },
+  {
+    id: '01.signal-exit',
+    title: 'a command killed by a signal makes the engine exit 128 + its number (killed from the host, crashed, stopped)',
+    why: 'scripts, CI and docker read 128 + n as "died of signal n" (137: killed, 139: crashed): an engine that exits 125 or 0 instead hides a crash or a kill.',
+    hint: '01.5',
+    async run(ctx) {
+      // Three ways to die of a signal, none of them sent by the container to itself (PID 1 ignores those):
+      // SIGKILL from the host, which the kernel always delivers; SIGSEGV from the kernel itself (a shell
+      // recursing into a small stack); a stop signal (random) sent to the engine, which stops the container.
+      const stop = (['SIGTERM', 'SIGHUP', 'SIGINT'] as const)[randomInt(0, 2)]!
+      const [killed, crashed, stopped] = await Promise.all([
+        ctx.run({ script: `${PAUSE}; sleep 10`, onReady: ({ pid }) => void (pid !== undefined && process.kill(pid, 'SIGKILL')) }),
+        ctx.run({ script: 'ulimit -s 256; f() { f; }; f' }),
+        ctx.run({ script: `${PAUSE}; sleep 10`, onReady: ({ rootPid }) => void process.kill(rootPid, stop) }),
+      ])
+      const expect = (r: typeof killed, signal: NodeJS.Signals, how: string): void => {
+        const status = 128 + os.constants.signals[signal]
+        if (r.exitCode !== status) fail(`exit status ${status} (128 + ${signal}=${os.constants.signals[signal]}): ${how}`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
+      }
+      requireLive(killed)
+      expect(killed, 'SIGKILL', 'the checker killed the command from the host')
+      expect(crashed, 'SIGSEGV', 'the command crashed: the kernel killed it with SIGSEGV')
+      requireLive(stopped)
+      expect(stopped, stop, `the checker sent ${stop} to the engine, which stops the container with it`)
     },
   },
   {
