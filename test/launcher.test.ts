@@ -222,9 +222,19 @@ describe('under Node 24', () => {
     expect(fs.existsSync(tools), 'nothing installed').toBe(false)
   }, 120_000)
 
-  test('passes the arguments, the exit status and the signals on (it becomes the program: process.execve)', async () => {
+  test('passes the arguments, the exit status and the signals on (the program runs in the same process)', async () => {
     await expectPassThrough(process.execPath, tinyProject(), freshEnv({ MINICONTAINER_SKIP_NPM_CI: '1' }))
   }, 60_000)
+
+  test('passes the arguments, the exit status and the signals on (Node options first: a new Node replaces it)', async () => {
+    await expectPassThrough(process.execPath, tinyProject(), freshEnv({ MINICONTAINER_SKIP_NPM_CI: '1' }), ['--no-warnings'])
+  }, 60_000)
+
+  test('a program that does not exist: one line, no stack trace', async () => {
+    const result = await run(process.execPath, [LAUNCHER, 'checker/no-such-file.ts'], freshEnv({}))
+    expect(result.exitCode).toBe(125)
+    expect(result.stderr).toBe(`minicontainer: no such file: checker/no-such-file.ts (in ${PROJECT_ROOT})`)
+  })
 })
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -239,7 +249,7 @@ if (mode === 'wait') {
 } else if (mode === 'die') {
   process.kill(process.pid, 'SIGTERM')
 } else {
-  console.log(JSON.stringify({ args: process.argv.slice(2), cache: process.env.NODE_COMPILE_CACHE ?? null }))
+  console.log(JSON.stringify({ main: import.meta.main, args: process.argv.slice(2), cache: process.env.NODE_COMPILE_CACHE ?? null }))
   process.exitCode = Number(process.argv[3] ?? 0)
 }
 `
@@ -258,18 +268,19 @@ function tinyProject(lock: 'in sync' | 'out of sync' = 'in sync'): string {
   return dir
 }
 
-async function expectPassThrough(node: string, project: string, env: Record<string, string>): Promise<void> {
-  const launcher = path.join(project, 'bin', 'launch.mjs')
-  const plain = await run(node, [launcher, 'program.ts', 'echo', '7', 'two words', '--flag'], env, project)
+/** `nodeOptions` come before program.ts: `node bin/launch.mjs --no-warnings program.ts` (then a new Node runs it). */
+async function expectPassThrough(node: string, project: string, env: Record<string, string>, nodeOptions: string[] = []): Promise<void> {
+  const launcher = [path.join(project, 'bin', 'launch.mjs'), ...nodeOptions]
+  const plain = await run(node, [...launcher, 'program.ts', 'echo', '7', 'two words', '--flag'], env, project)
   expect(plain.exitCode, plain.stderr).toBe(7)
-  expect(JSON.parse(plain.stdout)).toEqual({ args: ['echo', '7', 'two words', '--flag'], cache: path.join(project, 'node_modules', '.cache', 'node-compile-cache') })
+  expect(JSON.parse(plain.stdout)).toEqual({ main: true, args: ['echo', '7', 'two words', '--flag'], cache: path.join(project, 'node_modules', '.cache', 'node-compile-cache') })
   expect(plain.stderr).toBe('')
 
-  const died = await run(node, [launcher, 'program.ts', 'die'], env, project)
+  const died = await run(node, [...launcher, 'program.ts', 'die'], env, project)
   expect(died.signal, 'the program died of SIGTERM: so does the launcher').toBe('SIGTERM')
 
   // SIGINT sent to the launcher's process alone (as npm forwards it), not to a process group.
-  const child = spawn(node, [launcher, 'program.ts', 'wait'], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(node, [...launcher, 'program.ts', 'wait'], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
