@@ -39,7 +39,11 @@ function say(line) {
     // stderr is closed: nobody to tell
   }
 }
-const relative = (file) => path.relative(process.cwd(), file) || '.'
+/** `file` as a person would type it from here: relative when it is below the current folder. */
+function shown(file) {
+  const relative = path.relative(process.cwd(), file)
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file
+}
 
 // --- which Node ------------------------------------------------------------------------------------------------
 
@@ -178,6 +182,8 @@ function npmFailure(output, status) {
   let todo
   if (code && NETWORK_CODES.test(code)) {
     todo = 'check the network, or the registry and proxy npm uses (npm config get registry; npm config get https-proxy)'
+  } else if ((code === 'EACCES' || code === 'EPERM') && isWindows) {
+    todo = 'a file is in use: close what may hold it (an editor, another terminal, a virus scan), then run the command again'
   } else if (code === 'EACCES' || code === 'EPERM') {
     todo = 'the folder belongs to another user (a command once run with sudo?): give it back to yourself, e.g. sudo chown -R "$USER" .'
   } else if (code === 'ENOSPC') {
@@ -213,7 +219,7 @@ function runNpm(node, args, options) {
 function installNode(prefix, range) {
   const pkg = nodePackageName()
   const preferred = range.split('||').map((alternative) => `${alternative.trim()} >=${PREFERRED_MAJOR}.0.0 <${PREFERRED_MAJOR + 1}.0.0`).join(' || ')
-  say(`Node ${process.version} cannot run this project's TypeScript (it needs Node ${range}): installing Node ${PREFERRED_MAJOR} from the npm registry into ${relative(prefix)} (once, about 30 MB)...`)
+  say(`Node ${process.version} cannot run this project's TypeScript (it needs Node ${range}): installing Node ${PREFERRED_MAJOR} from the npm registry into ${shown(prefix)} (once, about 30 MB)...`)
   const partial = `${prefix}.partial-${process.pid}`
   const cleanUp = () => fs.rmSync(partial, { recursive: true, force: true })
   let result
@@ -243,7 +249,7 @@ function installNode(prefix, range) {
     return installedNode(prefix)
   } catch (error) {
     if (error instanceof LaunchError || !error.code) throw error
-    throw new LaunchError(`could not install Node into ${relative(prefix)} (${error.code}: ${error.message}): make that folder writable (a command once run with sudo?), or set MINICONTAINER_TOOLS_DIR to one that is`)
+    throw new LaunchError(`could not install Node into ${shown(prefix)} (${error.code}: ${error.message}): make that folder writable (a command once run with sudo?), or set MINICONTAINER_TOOLS_DIR to one that is`)
   } finally {
     try {
       cleanUp()
@@ -297,7 +303,7 @@ function runAsChild(node, args, env) {
   const signals = isWindows ? ['SIGINT', 'SIGBREAK', 'SIGHUP'] : FORWARDED_SIGNALS
   for (const signal of signals) process.on(signal, forward)
   child.on('error', (error) => {
-    say(`could not start ${node} (${error.code ?? error.message}): remove ${relative(path.join(toolsDir(), 'node'))} and run the command again, or set MINICONTAINER_NODE=/path/to/node`)
+    say(`could not start ${node} (${error.code ?? error.message}): remove ${shown(path.join(toolsDir(), 'node'))} and run the command again, or set MINICONTAINER_NODE=/path/to/node`)
     process.exit(EXIT_FAILED)
   })
   child.on('exit', (code, signal) => {
@@ -307,7 +313,11 @@ function runAsChild(node, args, env) {
   })
 }
 
-function main(args) {
+/**
+ * Everything before the program starts. Returns an exit status, or the function that starts the program: called
+ * outside the launcher's error handling, so the program's own errors stay the program's.
+ */
+function prepare(args) {
   if (args.length === 0) {
     say('usage: node bin/launch.mjs FILE.ts [ARG...]   (what the npm scripts in package.json run)')
     return 2
@@ -323,37 +333,41 @@ function main(args) {
   // A Node from .tools (or MINICONTAINER_NODE) is the `node` of everything the program starts, too.
   if (node !== process.execPath) env = withPathFirst(env, path.dirname(node))
   if (process.env.MINICONTAINER_SKIP_NPM_CI !== '1') ensurePackages(node, env)
-  if (entry && node === process.execPath && typeof Module.runMain === 'function') {
-    runInProcess(entry, args.slice(1), cacheDir)
-    return undefined
-  }
+  if (entry && node === process.execPath && typeof Module.runMain === 'function') return () => runInProcess(entry, args.slice(1), cacheDir)
   if (typeof process.execve === 'function' && !isWindows) {
-    process.emitWarning = () => {} // an "experimental feature" notice would be this process's last words
-    try {
-      process.execve(node, [node, ...args], env)
-    } catch (error) {
-      throw new LaunchError(`could not start ${node} (${error.code ?? error.message}): remove ${relative(path.join(toolsDir(), 'node'))} and run the command again, or set MINICONTAINER_NODE=/path/to/node`)
+    return () => {
+      process.emitWarning = () => {} // an "experimental feature" notice would be this process's last words
+      try {
+        process.execve(node, [node, ...args], env)
+      } catch (error) {
+        say(`could not start ${node} (${error.code ?? error.message}): remove ${shown(path.join(toolsDir(), 'node'))} and run the command again, or set MINICONTAINER_NODE=/path/to/node`)
+        process.exit(EXIT_FAILED)
+      }
     }
   }
-  runAsChild(node, args, env)
-  return undefined
+  return () => runAsChild(node, args, env)
 }
 
+/** Run as a program, not imported (`node -e` imports it to test satisfies()). */
 function isMain() {
+  if (!process.argv[1]) return false
+  const same = (a, b) => (isWindows ? a.toLowerCase() === b.toLowerCase() : a === b)
   try {
-    return fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url))
+    return same(fs.realpathSync(process.argv[1]), fs.realpathSync(fileURLToPath(import.meta.url)))
   } catch {
-    return false // imported (the tests check satisfies() that way)
+    return false
   }
 }
 
 if (isMain()) {
+  let outcome
   try {
-    const status = main(process.argv.slice(2))
-    if (status !== undefined) process.exitCode = status
+    outcome = prepare(process.argv.slice(2))
   } catch (error) {
     if (error instanceof LaunchError) say(error.message)
-    else say(`bin/launch.mjs failed: ${error?.message ?? error} (a bug: please report it${process.env.MINICONTAINER_DEBUG ? '' : '; MINICONTAINER_DEBUG=1 shows where'})${process.env.MINICONTAINER_DEBUG ? `\n${error?.stack}` : ''}`)
-    process.exitCode = EXIT_FAILED
+    else say(`bin/launch.mjs failed: ${error?.message ?? error} (a bug: please report it${process.env.MINICONTAINER_DEBUG ? `)\n${error?.stack}` : '; MINICONTAINER_DEBUG=1 shows where)'}`)
+    outcome = EXIT_FAILED
   }
+  if (typeof outcome === 'function') outcome()
+  else process.exitCode = outcome
 }
