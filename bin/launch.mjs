@@ -221,7 +221,7 @@ function installNode(prefix, range) {
   const preferred = range.split('||').map((alternative) => `${alternative.trim()} >=${PREFERRED_MAJOR}.0.0 <${PREFERRED_MAJOR + 1}.0.0`).join(' || ')
   say(`Node ${process.version} cannot run this project's TypeScript (it needs Node ${range}): installing Node ${PREFERRED_MAJOR} from the npm registry into ${shown(prefix)} (once, about 30 MB)...`)
   const partial = `${prefix}.partial-${process.pid}`
-  const cleanUp = () => fs.rmSync(partial, { recursive: true, force: true })
+  const cleanUp = () => fs.rmSync(partial, { recursive: true, force: true, maxRetries: 5 })
   let result
   try {
     for (const spec of [preferred, range]) {
@@ -244,8 +244,8 @@ function installNode(prefix, range) {
     // Another launcher may have finished the same install meanwhile: then keep its copy.
     const existing = installedNode(prefix)
     if (existing && satisfies(existing.version, range)) return existing
-    fs.rmSync(prefix, { recursive: true, force: true })
-    fs.renameSync(partial, prefix)
+    fs.rmSync(prefix, { recursive: true, force: true, maxRetries: 5 })
+    renameWithRetries(partial, prefix)
     return installedNode(prefix)
   } catch (error) {
     if (error instanceof LaunchError || !error.code) throw error
@@ -255,6 +255,18 @@ function installNode(prefix, range) {
       cleanUp()
     } catch {
       // left for the next install to remove
+    }
+  }
+}
+
+/** Windows: a virus scanner holds a new .exe for a moment, and renaming its folder fails meanwhile (EPERM/EBUSY). */
+function renameWithRetries(from, to) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return fs.renameSync(from, to)
+    } catch (error) {
+      if (!isWindows || attempt >= 20 || !['EPERM', 'EBUSY', 'EACCES'].includes(error.code)) throw error
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250) // a synchronous sleep
     }
   }
 }
