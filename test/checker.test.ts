@@ -151,7 +151,7 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       expect(r.stdout).toMatch(/✘ 01\.ipc/)
       expect(r.stdout).toMatch(/ran: {6}node .*main\.ts run .*-- \/bin\/sh -c/)
       expect(r.stdout).toMatch(/expected: the container's IPC namespace/)
-      expect(r.stdout).toMatch(/hint: {5}.*CLONE_NEWIPC/)
+      expect(r.stdout).toMatch(/hint: {5}.*TODO\(01\.2\) of step 01, done in .*namespaces\.ts, enterNamespaces\(\)/)
     } finally {
       built.remove()
     }
@@ -182,19 +182,36 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
     expect(bad.stderr).toMatch(/no step "9"/)
   })
 
-  test('progress: a passing learner step is recorded, and npm run status shows it', async () => {
-    const file = path.join(os.tmpdir(), `mc-test-progress-status-${process.pid}.json`)
+  test('progress: the learner\'s own step is recorded (passed, or the TODO it fails at), --solution is not; status shows it', async () => {
+    // A project of the learner's own, in a temporary folder: steps/01 finished (the solution copied in), steps/02 the
+    // starter. lib/ is copied, not linked: the project's root is found from where lib/steps.ts really is.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-learner-project-'))
+    const file = path.join(root, 'progress.json')
     try {
-      // Pretend steps/01 is the solution: check it with the learner's path, through a copy.
-      const r = await execa(process.execPath, [CHECKER, '1', '--solution', '--only', '01.run'], { reject: false, env: { MINICONTAINER_PROGRESS: file } })
-      expect(r.exitCode).toBe(0)
+      for (const dir of ['lib', 'checker', 'learner', 'engine']) fs.cpSync(path.join(PROJECT_ROOT, dir), path.join(root, dir), { recursive: true })
+      for (const link of ['node_modules', 'package.json']) fs.symlinkSync(path.join(PROJECT_ROOT, link), path.join(root, link))
+      fs.cpSync(path.join(PROJECT_ROOT, 'solutions', '01-namespaces'), path.join(root, 'steps', '01-namespaces'), { recursive: true })
+      fs.cpSync(path.join(PROJECT_ROOT, 'steps', '02-chroot'), path.join(root, 'steps', '02-chroot'), { recursive: true })
+      fs.cpSync(path.join(PROJECT_ROOT, 'solutions', '02-chroot'), path.join(root, 'solutions', '02-chroot'), { recursive: true })
+      const env = { MINICONTAINER_PROGRESS: file, NO_COLOR: '1' }
+      const checker = path.join(root, 'checker', 'main.ts')
+      const solution = await execa(process.execPath, [checker, '2', '--solution', '--only', '01.run'], { reject: false, env })
+      expect(solution.exitCode).toBe(0)
       expect(fs.existsSync(file)).toBe(false) // --solution never counts as the learner's progress
-      fs.writeFileSync(file, JSON.stringify({ steps: { '01-namespaces': { passed: true, everPassed: true, checkedAt: new Date().toISOString(), failed: [] } } }))
-      const s = await execa(process.execPath, [path.join(PROJECT_ROOT, 'checker', 'status.ts')], { env: { MINICONTAINER_PROGRESS: file } })
-      expect(s.stdout).toMatch(/✔ 01 Namespaces/)
+      const one = await execa(process.execPath, [checker, '1'], { reject: false, env })
+      expect(one.stdout).toMatch(/^\d+ passed, 0 failed$/m)
+      const two = await execa(process.execPath, [checker, '2'], { reject: false, env })
+      expect(two.exitCode).toBe(1)
+      const recorded = JSON.parse(fs.readFileSync(file, 'utf8'))
+      expect(recorded.steps['01-namespaces']).toMatchObject({ passed: true, everPassed: true, failed: [] })
+      // The starter of step 02 fails first at its rootfs checks: the TODO the learner is on is one of step 02's.
+      expect(recorded.steps['02-chroot']).toMatchObject({ passed: false, todo: expect.stringMatching(/^02\./) })
+      const s = await execa(process.execPath, [path.join(root, 'learner', 'status.ts')], { env })
+      expect(s.stdout).toMatch(/✔ 01 Namespaces .*solved without hints/)
+      expect(s.stdout).toMatch(/✘ 02 A root filesystem .*on TODO\(02\.\d\)/)
       expect(s.stdout).toMatch(/Next: steps\/02-chroot\/README\.md/)
     } finally {
-      fs.rmSync(file, { force: true })
+      fs.rmSync(root, { recursive: true, force: true })
     }
-  })
+  }, 120_000)
 })
