@@ -360,7 +360,7 @@ function prepare(args) {
   return () => runAsChild(node, args, env)
 }
 
-/** Run as a program, not imported (`node -e` imports it to test satisfies()). */
+/** Run as a program, not imported (lib/node-version.ts and the tests import satisfies()). */
 function isMain() {
   if (!process.argv[1]) return false
   const same = (a, b) => (isWindows ? a.toLowerCase() === b.toLowerCase() : a === b)
