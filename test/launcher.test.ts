@@ -65,7 +65,8 @@ const INSTALLING = /^minicontainer: Node v\S+ cannot run this project's TypeScri
 
 describe('every npm script runs with no shell', () => {
   // Arguments that make each script answer at once without changing anything, and what its answer looks like:
-  // enough to show that the command line starts the right program. A new script needs its line here.
+  // enough to show that the command line starts the right program (its name, and its reaction to the argument),
+  // loose enough to survive a rewording. A new script needs its line here.
   const PROBES: Record<string, { args: string[]; answer: RegExp }> = {
     test: { args: ['--help'], answer: /usage: npm test/ },
     typecheck: { args: ['--version'], answer: /^Version \d+\.\d+/m },
@@ -73,12 +74,12 @@ describe('every npm script runs with no shell', () => {
     derive: { args: ['--check'], answer: /./ },
     check: { args: ['--help'], answer: /usage: npm run check/ },
     status: { args: [], answer: /^Next: |Every step passes/m },
-    bench: { args: ['--help'], answer: /unknown option --help \(options: --quick/ },
+    bench: { args: ['--help'], answer: /^bench: .*--help/m },
     lesson: { args: ['1', '--no-pager'], answer: /namespace/i },
-    'lessons:html': { args: ['--help'], answer: /unknown option --help for `npm run lessons:html`/ },
-    hint: { args: ['--help'], answer: /unknown option --help for `npm run hint`/ },
-    reset: { args: [], answer: /which step\? e\.g\. `npm run reset/ },
-    solution: { args: [], answer: /which step\? e\.g\. `npm run solution/ },
+    'lessons:html': { args: ['--help'], answer: /^lessons:html: .*--help/m },
+    hint: { args: ['--help'], answer: /^hint: .*--help/m },
+    reset: { args: [], answer: /^reset: .*step/m },
+    solution: { args: [], answer: /^solution: .*step/m },
     doctor: { args: [], answer: /doctor/ },
   }
   // Maintainers' scripts that run a bash script on a Linux CI machine, never on a learner's laptop. bash's -n
