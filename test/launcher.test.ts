@@ -32,11 +32,15 @@ afterAll(() => {
   for (const dir of temporaries) fs.rmSync(dir, { recursive: true, force: true })
 })
 
+// What `npm run` (npm test) and the launcher set for their programs; the person's own npm settings (registry, proxy,
+// cache...) stay.
+const SET_FOR_A_PROGRAM = /^(npm_(execpath|node_execpath|command|lifecycle_.*|package_.*)|npm_config_(user_agent|local_prefix|prefix|global_prefix|npm_version|node_gyp|nodedir|call|yes|allow_scripts)|NODE_COMPILE_CACHE|MINICONTAINER_(NODE|TOOLS_DIR|SKIP_NPM_CI))$/i
+
 /** This process's environment without what npm, the launcher or the caller set for it: a fresh terminal's. */
 function freshEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {}
   for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !/^(npm_|NODE_COMPILE_CACHE$|MINICONTAINER_(NODE|TOOLS_DIR|SKIP_NPM_CI)$)/i.test(name)) env[name] = value
+    if (value !== undefined && !SET_FOR_A_PROGRAM.test(name)) env[name] = value
   }
   return { ...env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', ...extra }
 }
