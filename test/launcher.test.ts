@@ -75,7 +75,7 @@ describe('every npm script runs with no shell', () => {
     test: { args: ['--help'], answer: /usage: npm test/ },
     typecheck: { args: ['--version'], answer: /^Version \d+\.\d+/m },
     rootfs: { args: ['--help'], answer: /usage: npm run rootfs/ },
-    derive: { args: ['--check'], answer: /./ },
+    derive: { args: ['--check'], answer: /^derive: /m },
     check: { args: ['--help'], answer: /usage: npm run check/ },
     status: { args: [], answer: /^Next: |Every step passes/m },
     bench: { args: ['--help'], answer: /^bench: .*--help/m },
@@ -84,7 +84,7 @@ describe('every npm script runs with no shell', () => {
     hint: { args: ['--help'], answer: /^hint: .*--help/m },
     reset: { args: [], answer: /^reset: .*step/m },
     solution: { args: [], answer: /^solution: .*step/m },
-    doctor: { args: [], answer: /doctor/ },
+    doctor: { args: [], answer: /^minicontainer doctor: /m },
   }
   // Maintainers' scripts that run a bash script on a Linux CI machine, never on a learner's laptop. bash's -n
   // (read the script, run nothing) shows that the command line starts it.
