@@ -241,6 +241,9 @@ function installNode(prefix, range) {
     if (!installed || !satisfies(installed.version, range) || !versionOf(installed.node)) {
       throw new LaunchError(`the npm registry's ${pkg} ${installed ? `(v${installed.version}) ` : ''}does not run here or is not Node ${range}: install Node ${PREFERRED_MAJOR} LTS yourself (https://nodejs.org), or set MINICONTAINER_NODE=/path/to/node`)
     }
+    if (parseVersion(installed.version)[0] !== PREFERRED_MAJOR) {
+      say(`the npm registry has no Node ${PREFERRED_MAJOR} for this platform (${pkg}) that runs this project: installed Node ${installed.version}`)
+    }
     // Another launcher may have finished the same install meanwhile: then keep its copy.
     const existing = installedNode(prefix)
     if (existing && satisfies(existing.version, range)) return existing

