@@ -7,7 +7,7 @@ import { satisfies } from '../bin/launch.mjs'
 import { PROJECT_ROOT } from './steps.ts'
 
 /** package.json's engines.node: the Node versions that run the project, e.g. "^22.18.0 || >=24.3.0". */
-export function minimumNode(): string {
+export function supportedNodes(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { engines?: { node?: string } }
   const range = pkg.engines?.node?.trim()
   if (!range) throw new Error('package.json has no engines.node: restore it from the repository')
@@ -23,5 +23,5 @@ export function versionAtLeast(version: string, minimum: string): boolean {
 }
 
 export function nodeIsNewEnough(version = process.versions.node): boolean {
-  return satisfies(version, minimumNode())
+  return satisfies(version, supportedNodes())
 }
