@@ -3,8 +3,8 @@
 // must accept them (the solution cannot refuse them) and nothing else.
 //
 // For real where the sit module can be loaded (`modprobe sit`; skipped where it is absent, as on a kernel without
-// modules), and everywhere with stand-ins: the solution's init adds a veth pair named sit0/tunl0 to its new
-// network namespace (veth is built into most kernels), down, or up, or with an address.
+// modules), and everywhere with stand-ins: the solution's init adds a veth pair named like two fallback devices
+// (sit0/tunl0 where their modules are not loaded) to its new network namespace, down, or up, or with an address.
 import { execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -56,7 +56,10 @@ function standIns(id: string, ...ipCommands: string[][]): Mutant {
   return { id, description: id, step: '04-network', edits: { 'network.ts': [['  unshare(CLONE_NEWNET)\n', `  unshare(CLONE_NEWNET)\n${run}`]] }, caughtBy: [] }
 }
 
-const VETH = ['link', 'add', 'sit0', 'type', 'veth', 'peer', 'name', 'tunl0']
+// Two fallback names a new namespace does not have already on this host (where sit is loaded, sit0 is taken).
+const present = spawnSync('unshare', ['--net', 'cat', '/proc/net/dev'], { encoding: 'utf8' }).stdout ?? ''
+const [A, B] = FALLBACK_TUNNELS.filter((name) => !present.includes(`${name}:`)) as [string, string]
+const VETH = ['link', 'add', A, 'type', 'veth', 'peer', 'name', B]
 const ONLY = '04.netns,04.host-interfaces,04.lo-up'
 
 describe.skipIf(skipUnlessRootOnLinux())('check 04.netns and fallback tunnel devices', () => {
@@ -71,7 +74,7 @@ describe.skipIf(skipUnlessRootOnLinux())('check 04.netns and fallback tunnel dev
 
   const vethWorks = spawnSync('unshare', ['--net', 'ip', ...VETH]).status === 0
 
-  test.skipIf(!vethWorks)('stand-ins named sit0/tunl0, down and without address, are accepted', async () => {
+  test.skipIf(!vethWorks)(`stand-ins named ${A}/${B}, down and without address, are accepted`, async () => {
     const built = buildMutant(standIns('fb-down', VETH))
     try {
       const r = await check(built.engineDir, ONLY)
@@ -83,7 +86,7 @@ describe.skipIf(skipUnlessRootOnLinux())('check 04.netns and fallback tunnel dev
   }, 120_000)
 
   test.skipIf(!vethWorks)('a "fallback" device that is up, or has an address, is not', async () => {
-    for (const [id, extra] of [['fb-up', ['link', 'set', 'sit0', 'up']], ['fb-address', ['addr', 'add', '192.0.2.1/24', 'dev', 'tunl0']]] as const) {
+    for (const [id, extra] of [['fb-up', ['link', 'set', A, 'up']], ['fb-address', ['addr', 'add', '192.0.2.1/24', 'dev', B]]] as const) {
       const built = buildMutant(standIns(id, VETH, [...extra]))
       try {
         const r = await check(built.engineDir, '04.netns')

@@ -44,7 +44,7 @@ export const hints: StepHints = {
       title: 'The container\'s mounts, seen from the host',
       try: 'Run `sudo sh bin/node solutions/02-chroot/main.ts run sleep 3600`; on the host: `P=$(pgrep -f "^sleep 3600$")`, `sudo findmnt -N $P`, `sudo readlink /proc/$P/root /proc/$P/cwd`, `sudo ls /proc/$P/root/`, and `findmnt | grep rootfs`.',
       predict: 'Which mounts does `findmnt -N` list for the container, and does the host\'s own `findmnt` show any of them? What is /proc/PID/root?',
-      answer: '`findmnt -N PID` reads /proc/PID/mountinfo, which lists the mounts of the process\'s mount namespace that are reachable from its root, relative to that root: the tmpfs on /dev, the six bind-mounted device nodes (source `devtmpfs[/null]`...), /dev/shm and proc on /proc. The host\'s `findmnt` has none of them: they live in the container\'s private mount namespace and vanish with its last process. /proc/PID/root is a link to the process\'s root directory (the Alpine folder): listing it from the host shows Alpine\'s files.',
+      answer: '`findmnt -N PID` reads /proc/PID/mountinfo, which lists the mounts of the process\'s mount namespace that are reachable from its root, relative to that root: the tmpfs on /dev, the six bind-mounted device nodes (their source is the host\'s devtmpfs: `devtmpfs[/null]`, or `udev[/null]` on Debian and Ubuntu), /dev/shm and proc on /proc. The host\'s `findmnt` has none of them: they live in the container\'s private mount namespace and vanish with its last process. /proc/PID/root is a link to the process\'s root directory (the Alpine folder): listing it from the host shows Alpine\'s files.',
     },
     {
       id: '02.x4',

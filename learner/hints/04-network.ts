@@ -22,9 +22,9 @@ export const hints: StepHints = {
     {
       id: '04.x1',
       title: 'Reach a server in the container from the host',
-      try: '`sudo sh bin/node solutions/04-network/main.ts run -- nc -l -p 8080` in one terminal. In another: `echo hello | nc -w1 127.0.0.1 8080` (or `busybox nc`), then `P=$(pgrep -f "nc -l -p 8080")`, `sudo nsenter -t $P -n ss -ltn`, plain `ss -ltn`, and `echo hi | sudo nsenter -t $P -n nc -w1 127.0.0.1 8080`.',
+      try: '`sudo sh bin/node solutions/04-network/main.ts run -- nc -l -p 8080` (busybox\'s nc in the container) in one terminal. In another, with bash\'s /dev/tcp (no nc needed on the host): `echo hello > /dev/tcp/127.0.0.1/8080`, then `P=$(pgrep -f \'^nc -l -p 8080$\')`, `sudo nsenter -t $P -n ss -ltn`, plain `ss -ltn`, and `sudo nsenter -t $P -n bash -c \'echo hi > /dev/tcp/127.0.0.1/8080\'`.',
       predict: 'Does the host reach the server on 127.0.0.1:8080? Which `ss` lists the listening socket? And the last command?',
-      answer: 'No: "Connection refused". The container\'s 127.0.0.1 is its own `lo`, in its own network namespace; the host\'s 127.0.0.1 is another interface altogether, and nothing listens on the host\'s port 8080. `nsenter -t PID -n ss -ltn` runs `ss` in the container\'s network namespace and shows the listener; plain `ss` does not. `nsenter -n` with the host\'s `nc` connects from inside that namespace: the server prints `hi`. Step 08 connects the two with a veth pair.',
+      answer: 'No: "Connection refused". The container\'s 127.0.0.1 is its own `lo`, in its own network namespace; the host\'s 127.0.0.1 is another interface altogether, and nothing listens on the host\'s port 8080. `nsenter -t PID -n ss -ltn` runs `ss` in the container\'s network namespace and shows the listener; plain `ss` does not. `nsenter -n` runs the host\'s bash in that namespace, and its connection reaches the server: it prints `hi`. Step 08 connects the two with a veth pair.',
     },
     {
       id: '04.x2',
@@ -43,7 +43,7 @@ export const hints: StepHints = {
     {
       id: '04.x4',
       title: 'The container\'s network, from the host',
-      try: 'Run `sudo sh bin/node solutions/04-network/main.ts run sleep 3600`; on the host: `P=$(pgrep -f "^sleep 3600$")`, `sudo nsenter -t $P -n ip -br addr`, `sudo lsns -t net -p $P`, `ip netns identify $P`, `sudo readlink /proc/$P/ns/net /proc/self/ns/net`, and `sysctl net.core.fb_tunnels_only_for_init_net`.',
+      try: 'Run `sudo sh bin/node solutions/04-network/main.ts run sleep 3600`; on the host: `P=$(pgrep -f "^sleep 3600$")`, `sudo nsenter -t $P -n ip -br addr`, `sudo lsns -t net -p $P`, `sudo ip netns identify $P`, `sudo readlink /proc/$P/ns/net /proc/self/ns/net`, and `cat /proc/sys/net/core/fb_tunnels_only_for_init_net`.',
       predict: 'Which interfaces and addresses does the container have? Does `ip netns` know its namespace?',
       answer: '`lo` with 127.0.0.1/8 and ::1/128, nothing else (on a host that loaded tunnel modules such as `sit` or `ipip`, and with `fb_tunnels_only_for_init_net` at 0, also their fallback devices `sit0`, `tunl0`, `ip6tnl0`..., down and without an address: the kernel puts one in every new network namespace; harmless, and the checker accepts them). `lsns -t net` finds the namespace through the process; `ip netns identify` prints nothing: `ip netns` only knows namespaces with a name under /run/netns, and the container\'s has none: it lives as long as its processes. Two processes are in the same network namespace when their /proc/PID/ns/net links read the same `net:[inode]`.',
     },
