@@ -8,6 +8,7 @@ import path from 'node:path'
 import kleur from 'kleur'
 import { currentRootfs, minicontainerHome } from './rootfs/location.ts'
 import { PROJECT_ROOT } from './steps.ts'
+import { FIX, WORKSHOP_BOX, catalogEntry, catalogFile, downloadProblem, hostArch } from './vm/advice.ts'
 import { VM_REPO, adviceFor, cgroupStatus, hostCanRunContainers, runInVm, vmStatus } from './vm/remote.ts'
 
 type Level = 'ok' | 'warn' | 'fail'
@@ -151,7 +152,7 @@ function checkContainerHost(inVm: boolean): void {
 function checkVagrant(): boolean {
   const version = output('vagrant', ['--version'])?.replace(/^Vagrant\s+/, '')
   if (!version) {
-    report('fail', 'Vagrant', 'not installed', 'install Vagrant 2.4 (https://developer.hashicorp.com/vagrant/install, or your package manager), see vagrant/README.md')
+    report('fail', 'Vagrant', 'not installed', FIX.installVagrant)
     return false
   }
   if (!versionAtLeast(version, '2.3.4')) {
@@ -162,7 +163,8 @@ function checkVagrant(): boolean {
   return true
 }
 
-function checkProvider(): void {
+/** The providers found (their Vagrant names), after reporting them. */
+function checkProvider(): string[] {
   const plugins = output('vagrant', ['plugin', 'list']) ?? ''
   const vboxManage = os.platform() === 'win32' ? path.join(process.env.ProgramFiles ?? 'C:\\Program Files', 'Oracle', 'VirtualBox', 'VBoxManage.exe') : 'VBoxManage'
   const found: string[] = []
@@ -174,18 +176,17 @@ function checkProvider(): void {
   if (output('prlctl', ['--version'])) found.push(/vagrant-parallels/.test(plugins) ? 'parallels' : 'parallels (plugin missing: vagrant plugin install vagrant-parallels)')
   if (output('virsh', ['--version'])) found.push(/vagrant-libvirt/.test(plugins) ? 'libvirt' : 'libvirt (plugin missing: vagrant plugin install vagrant-libvirt)')
   const appleSilicon = os.platform() === 'darwin' && os.arch() === 'arm64'
+  const names = found.map((f) => f.split(' ')[0]!)
   if (found.length === 0) {
-    report('fail', 'provider', 'no VirtualBox, VMware, Parallels or libvirt found',
-      appleSilicon
-        ? 'Apple Silicon: install VMware Fusion (free) + `vagrant plugin install vagrant-vmware-desktop` + the Vagrant VMware Utility, or Parallels + `vagrant plugin install vagrant-parallels`, or VirtualBox 7.1+'
-        : 'install VirtualBox 7 (https://www.virtualbox.org), or use VMware, Parallels or libvirt with their Vagrant plugin')
-    return
+    report('fail', 'provider', 'no VirtualBox, VMware, Parallels or libvirt found', FIX.installProvider(appleSilicon))
+    return names
   }
   if (vbox && appleSilicon && !versionAtLeast(vbox, '7.1')) {
     report('warn', 'provider', `${found.join(', ')}: VirtualBox before 7.1 cannot run VMs on Apple Silicon`, 'install VirtualBox 7.1+, VMware Fusion or Parallels')
-    return
+    return names
   }
   report('ok', 'provider', found.join(', ') + (process.env.VAGRANT_DEFAULT_PROVIDER ? ` (VAGRANT_DEFAULT_PROVIDER=${process.env.VAGRANT_DEFAULT_PROVIDER})` : ''))
+  return names
 }
 
 function checkVirtualization(): void {
@@ -215,15 +216,35 @@ function checkVirtualization(): void {
   }
 }
 
-function checkBox(): void {
-  const box = process.env.MINICONTAINER_BOX || 'bento/ubuntu-24.04'
+/** Where the VM's box comes from: installed already, or the catalog's download for this provider and CPU (tried). */
+async function checkBox(providers: string[]): Promise<void> {
+  const named = process.env.MINICONTAINER_BOX
+  const box = named || WORKSHOP_BOX
   const list = output('vagrant', ['box', 'list', '--machine-readable'])
-  if (list === undefined) return report('warn', 'box', 'could not list the boxes (vagrant box list failed)')
-  const names = list.split(/\r?\n/).map((line) => line.split(',')).filter((p) => p[2] === 'box-name').map((p) => p[3])
-  if (names.includes(box)) report('ok', 'box', `${box} present`)
-  else {
-    report('warn', 'box', `${box} not downloaded yet (vagrant up downloads about 1 GB, once)`,
-      'offline class: vagrant box add --name bento/ubuntu-24.04 /path/to/the.box (or set MINICONTAINER_BOX / MINICONTAINER_BOX_URL, see vagrant/Vagrantfile)')
+  if (list === undefined) return report('warn', 'box', 'could not list the boxes (vagrant box list failed)', 'vagrant box list')
+  const rows = list.split(/\r?\n/).map((line) => line.split(','))
+  const installed = rows.filter((p) => p[2] === 'box-name').map((p) => p[3])
+  if (installed.includes(box)) return report('ok', 'box', `${box} is installed`)
+  if (named) {
+    return report('warn', 'box', `${box} is not installed: \`vagrant up\` downloads it${process.env.MINICONTAINER_BOX_URL ? ` from ${process.env.MINICONTAINER_BOX_URL}` : " from HashiCorp's registry (closing 2026-12-31)"}`,
+      `offline: vagrant box add --name ${box} /path/to/the.box`)
+  }
+  const provider = process.env.VAGRANT_DEFAULT_PROVIDER || (providers.includes('virtualbox') || providers.length === 0 ? 'virtualbox' : providers[0]!)
+  const arch = hostArch()
+  const found = catalogEntry(provider, arch)
+  if ('problem' in found) return report('fail', 'box', `${WORKSHOP_BOX} is not installed and ${found.problem}`, FIX.boxWaysOut(provider, arch))
+  const problem = await downloadProblem(found.entry.url)
+  if (problem) return report('fail', 'box', `${WORKSHOP_BOX} is not installed and its download fails (${problem})`, FIX.boxWaysOut(provider, arch))
+  report('ok', 'box', `${WORKSHOP_BOX} ${found.entry.version} (${provider}, ${arch}): \`vagrant up\` downloads it from ${found.entry.url} (catalog ${path.relative(PROJECT_ROOT, catalogFile())})`)
+}
+
+/** Inside the VM: which box it was made from (the workshop box records its recipe). */
+function checkBoxRecipe(): void {
+  try {
+    const box = JSON.parse(fs.readFileSync('/etc/minicontainer-box.json', 'utf8')) as Record<string, string>
+    report('ok', 'box', `${box.name} ${box.version} (recipe ${box.recipe_hash}): Debian ${box.debian}, kernel ${box.kernel}, Node ${box.node}`)
+  } catch {
+    report('ok', 'box', 'not the workshop box (no /etc/minicontainer-box.json): provisioned by vagrant/provision.sh')
   }
 }
 
@@ -248,13 +269,13 @@ async function main(): Promise<number> {
   let vmExit = 0
   if (local.ok || inVm) {
     checkContainerHost(inVm)
+    if (inVm) checkBoxRecipe()
   } else {
     console.log(`${kleur.cyan('note')} this machine cannot run the containers itself (${local.reason}): they run in the workshop VM`)
     checkDisk(path.join(os.homedir(), '.vagrant.d'), 'the box and the VM', 10)
     checkVirtualization()
     if (checkVagrant()) {
-      checkProvider()
-      checkBox()
+      await checkBox(checkProvider())
       if (checkVm()) {
         console.log(kleur.bold('\ninside the workshop VM:'))
         vmExit = await runInVm('doctor', [])

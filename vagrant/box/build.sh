@@ -22,7 +22,7 @@ set -euo pipefail
 
 here=$(CDPATH='' cd -- "$(dirname -- "$0")" && pwd)
 repo=$(CDPATH='' cd -- "$here/../.." && pwd)
-# shellcheck source=recipe.conf
+# shellcheck source=recipe.conf disable=SC1091
 . "$here/recipe.conf"
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
@@ -62,13 +62,15 @@ info=$out/$stem-$arch.json
 # --- the Alpine tarball: given, or the pinned default in cache/, or the newest pinned one there ----------------------
 sums=$repo/lib/rootfs/SHA512SUMS
 default_alpine=$(sed -n "s/^export const DEFAULT_VERSION = '\(.*\)'$/\1/p" "$repo/lib/rootfs/install.ts")
+default_alpine=${default_alpine:-3.24.2}
 if [ -z "$alpine" ]; then
   alpine=$repo/cache/alpine-minirootfs-$default_alpine-$alpine_arch.tar.gz
   if [ ! -f "$alpine" ]; then
-    alpine=$(find "$repo/cache" -maxdepth 1 -name "alpine-minirootfs-*-$alpine_arch.tar.gz" 2>/dev/null | sort -V | tail -n1)
+    alpine=$(find "$repo/cache" -maxdepth 1 -name "alpine-minirootfs-*-$alpine_arch.tar.gz" 2>/dev/null | sort -V | tail -n1 || true)
   fi
-  [ -n "$alpine" ] && [ -f "$alpine" ] ||
+  if [ -z "$alpine" ] || [ ! -f "$alpine" ]; then
     die "no Alpine tarball: put alpine-minirootfs-$default_alpine-$alpine_arch.tar.gz into cache/ (https://alpinelinux.org/downloads/, 'Mini root filesystem') or give --alpine FILE"
+  fi
 fi
 [ -f "$alpine" ] || die "--alpine $alpine: no such file"
 alpine_name=$(basename "$alpine")
@@ -278,6 +280,7 @@ find "$root/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
 find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/debconf/*-old "$root"/var/log/*.log "$root"/var/log/apt/* \
   "$root"/tmp/* "$root"/root/.npm "$root"/root/.cache
+# shellcheck disable=SC2016 # dpkg's format, not the shell's
 chroot "$root" dpkg-query -W -f='${Package} ${Version} ${Architecture}\n' >"$work/manifest.txt"
 built=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 cat >"$root/etc/minicontainer-box.json" <<JSON
@@ -308,6 +311,7 @@ mkfs.ext4 -q -F -L minicontainer -U "$uuid" -O ^metadata_csum_seed,^orphan_file 
   -d "$root" "$disk" $((sectors / 8))k 2>"$work/mkfs.log" ||
   mkfs.ext4 -q -F -L minicontainer -U "$uuid" -E offset=$((start * 512)) -d "$root" "$disk" $((sectors / 8))k ||
   { cat "$work/mkfs.log" >&2; die "mkfs.ext4 failed"; }
+# shellcheck disable=SC2059 # the format is the bytes
 le32() { printf "\\x$(printf %02x $(($1 & 255)))\\x$(printf %02x $((($1 >> 8) & 255)))\\x$(printf %02x $((($1 >> 16) & 255)))\\x$(printf %02x $((($1 >> 24) & 255)))"; }
 {
   head -c 440 "$work/boot.img"        # GRUB's boot sector code (its default: core.img at sector 1)
