@@ -87,7 +87,7 @@ const hasLibvirtPlugin = vagrant.status === 0 && /vagrant-libvirt/.test(vagrant.
 
 describe.skipIf(!hasLibvirtPlugin)('`vagrant up` when the workshop box cannot be had', () => {
   // Nothing is created: the Vagrantfile's trigger stops `vagrant up` before Vagrant downloads or defines anything.
-  const up = (catalog: string) => {
+  const up = (catalog: string, cache = path.join(tmp, 'no-cache')) => {
     const home = fs.mkdtempSync(path.join(tmp, 'vagrant-'))
     const result = spawnSync('vagrant', ['up', '--provider=libvirt', '--no-tty'], {
       cwd: root,
@@ -95,7 +95,7 @@ describe.skipIf(!hasLibvirtPlugin)('`vagrant up` when the workshop box cannot be
       timeout: 120_000,
       env: {
         ...process.env, VAGRANT_HOME: path.join(home, 'home'), VAGRANT_DOTFILE_PATH: path.join(home, 'dot'), VAGRANT_CHECKPOINT_DISABLE: '1',
-        MINICONTAINER_BOX_CATALOG: catalog, MINICONTAINER_BOX: '', MINICONTAINER_BOX_ARCH: 'amd64',
+        MINICONTAINER_BOX_CATALOG: catalog, MINICONTAINER_BOX: '', MINICONTAINER_BOX_ARCH: 'amd64', MINICONTAINER_CACHE: cache,
       },
     })
     return { ...result, output: result.stdout + result.stderr, created: fs.existsSync(path.join(home, 'dot', 'machines', 'default', 'libvirt', 'id')) }
@@ -128,4 +128,14 @@ describe.skipIf(!hasLibvirtPlugin)('`vagrant up` when the workshop box cannot be
     threeWaysOut(result.output)
     expect(result.created).toBe(false)
   })
+  it('an offline copy in the cache folder: no message, `vagrant up` goes on offline (to the provider here, which has no daemon)', () => {
+    const cache = fs.mkdtempSync(path.join(tmp, 'cache-'))
+    fs.writeFileSync(path.join(cache, 'minicontainer-workshop-1.0.0-libvirt-amd64.box'), 'a stand-in: only its name counts here')
+    const result = up(path.join(tmp, 'unreachable.json'), cache)
+    expect(result.output).toContain('Running trigger')
+    expect(result.output).not.toContain('Three ways out')
+    expect(result.output).not.toContain('127.0.0.1:9')
+    expect(result.created).toBe(false)
+  })
+
 })

@@ -83,6 +83,7 @@ run_libvirt_made=0
 teardown() {
   local rc=$? start pid name vol
   trap - EXIT INT TERM
+  set +e # every step of the teardown is tried, whatever the one before did
   start=$(date +%s)
   say "teardown"
   if [ "$ns_made" = 1 ] && [ -S /run/libvirt/libvirt-sock ]; then
@@ -114,7 +115,8 @@ teardown() {
     done
     host_lock ip netns del "$ns" 2>/dev/null || true
   fi
-  if [ -d "$state/steps-backup" ]; then cp -p "$state/steps-backup/"* "$repo/steps/04-network/"; fi
+  # (a plain copy, not -p: the restored starter is a fresh edit on the host, newer than the VM's copy)
+  if [ -d "$state/steps-backup" ]; then cp "$state/steps-backup/"* "$repo/steps/04-network/"; fi
   if [ "$qemu_conf_saved" = 1 ]; then cp -p "$state/qemu.conf.orig" "$qemu_conf"; fi
   if [ "$run_libvirt_made" = 1 ]; then rm -rf /run/libvirt; fi
   rm -f /run/libvirtd.pid /run/virtlogd.pid
@@ -237,7 +239,8 @@ todo_on_the_host() {
   cp -p "$repo"/steps/04-network/*.ts "$state/steps-backup/"
   local rc=0
   (cd "$repo" && in_ns "${check[@]}") >"$state/todo-before.log" 2>&1 || rc=$?
-  cat "$state/todo-before.log" >&2
+  # (its summary line renamed: CI adds up every `N passed, N failed` line, and this failure is the expected one)
+  sed 's/^\([0-9]* passed, [0-9]* failed\)/the starter, failing as it should: \1/' "$state/todo-before.log" >&2
   [ "$rc" = 1 ] || { echo "the starter's 04.lo-up should fail with status 1 in the VM, got $rc" >&2; return 1; }
   cp "$repo/solutions/04-network/network.ts" "$repo/steps/04-network/network.ts"
   rc=0
@@ -245,7 +248,8 @@ todo_on_the_host() {
   cat "$state/todo-after.log" >&2
   [ "$rc" = 0 ] || { echo "after the TODOs were done on the host, 04.lo-up should pass in the VM, got status $rc" >&2; return 1; }
   grep -q 'carried 1 file(s)' "$state/todo-after.log" || { echo "expected exactly the one edited file to be carried over" >&2; return 1; }
-  cp -p "$state/steps-backup/"*.ts "$repo/steps/04-network/"
+  # The starter back, as a learner's edit on the host would be (newer than the VM's copy): carried over next time.
+  cp "$state/steps-backup/"*.ts "$repo/steps/04-network/"
   rm -rf "$state/steps-backup"
 }
 
