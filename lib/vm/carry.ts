@@ -12,6 +12,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { shellQuote } from '../shell.ts'
 import { PROJECT_ROOT } from '../steps.ts'
 
 /** Folders never carried (and never touched in the VM): per-machine installs, caches, VCS, Vagrant's state, progress. */
@@ -89,11 +90,6 @@ export function parseRemoteTree(text: string): Tree {
     if (file && size !== undefined && mtime !== undefined) tree.set(file, { size: Number(size), mtime: Math.floor(Number(mtime)) })
   }
   return tree
-}
-
-/** Quotes one word for the VM's POSIX shell. */
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }
 
 export function sshArgs(ssh: SshTarget, tty: boolean): string[] {
