@@ -175,7 +175,7 @@ install_rootfs() {
   local tarball
   if ! have_repo; then
     if [ -f /var/lib/minicontainer/rootfs/current/.minicontainer-rootfs.json ]; then say "Alpine rootfs: baked into the box"
-    else die "no Alpine rootfs and no repository to install it with: run any npm command on the laptop (it carries the repository over), then: vagrant provision"; fi
+    else say "Alpine rootfs: not in this box; after your first npm command on the laptop (it carries the repository over): vagrant provision"; fi
     return
   fi
   tarball=$(find "$CACHE" -maxdepth 1 -name "alpine-minirootfs-*-$(uname -m).tar.gz" 2>/dev/null | sort -V | tail -n1 || true)
@@ -236,7 +236,7 @@ case "${1:-all}" in
     install_node
     node_modules_on_vm_disk
     install_packages
-    install_rootfs
+    [ "${MINICONTAINER_BAKE_ROOTFS:-1}" = 0 ] || install_rootfs
     ;;
   all)
     hostname_resolves

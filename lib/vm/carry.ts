@@ -92,8 +92,13 @@ export function parseRemoteTree(text: string): Tree {
   return tree
 }
 
+/** ssh's options for the VM. One connection serves a whole round (the listing, the transfer, the command) and the
+ * next rounds for a while: OpenSSH's connection sharing, where it has it (not Windows' OpenSSH). */
 export function sshArgs(ssh: SshTarget, tty: boolean): string[] {
-  return ['-F', ssh.file, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'LogLevel=ERROR', tty ? '-tt' : '-T', ssh.host]
+  const share = process.platform === 'win32' || process.env.MINICONTAINER_SSH_SHARE === '0'
+    ? []
+    : ['-o', 'ControlMaster=auto', '-o', `ControlPath=${path.join(os.tmpdir(), 'minicontainer-ssh-%C')}`, '-o', 'ControlPersist=300']
+  return ['-F', ssh.file, '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-o', 'LogLevel=ERROR', ...share, tty ? '-tt' : '-T', ssh.host]
 }
 
 const stateFile = (dotfileDir: string): string => path.join(dotfileDir, 'minicontainer-carry.json')
@@ -232,7 +237,7 @@ export async function carryToVm(ssh: SshTarget, options: CarryOptions): Promise<
   if (plan.send.length) {
     let result =
       transport === 'rsync' ? await runRsync(ssh, localRoot, plan.send, options.vmRepo) : await pipeTar(ssh, localRoot, plan.send, options.vmRepo, finish)
-    if (transport === 'rsync' && result.status === 0) {
+    if (transport === 'rsync' && result.status === 0 && (plan.remove.length || plan.send.includes('package-lock.json'))) {
       const done = sshRun(ssh, finish)
       result = { status: done.status ?? 1, stderr: done.stderr }
     }

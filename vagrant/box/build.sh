@@ -2,21 +2,25 @@
 # The workshop box: `npm run vm:box` (Linux, root). Builds the Vagrant box learners and CI boot, from Debian's
 # archive with debootstrap (recipe.conf, packages.txt), with what the VM's provisioning would install baked in by
 # that same provisioning script (vagrant/provision.sh bake): Node 24 (pinned, sha512-verified), the npm packages,
-# the Alpine rootfs. GRUB in the disk's boot sector (BIOS; VirtualBox and libvirt boot it as a PC would).
+# the Alpine rootfs. amd64: GRUB in the disk's boot sector (BIOS; VirtualBox and libvirt boot it as a PC would);
+# arm64: GRUB as the EFI system partition's default loader (UEFI, as arm64 machines boot), built on an amd64
+# machine through qemu-user (qemu-user-static; registered for the build's duration if it is not already).
 #
 # Usage: vagrant/box/build.sh [--out DIR] [--alpine FILE] [--catalog BASE_URL [--catalog-file FILE]]
-#                             [--deb-cache DIR] [--arch amd64] [--print-hash]
+#                             [--deb-cache DIR] [--arch amd64|arm64] [--print-hash]
 #   --out DIR          where the .box files go (default: dist/box/); a build whose recipe hash is there already
 #                      is not done again
-#   --alpine FILE      the Alpine minirootfs tarball to bake in (default: cache/alpine-minirootfs-<pinned>-x86_64.tar.gz,
-#                      the newest pinned one in cache/); verified against lib/rootfs/SHA512SUMS
+#   --alpine FILE      the Alpine minirootfs tarball to bake in (default: cache/alpine-minirootfs-<pinned>-<x86_64|aarch64>.tar.gz,
+#                      the newest pinned one in cache/); verified against lib/rootfs/SHA512SUMS. `none`: no rootfs in
+#                      the box (the VM installs it: npm run rootfs)
+#   --arch ARCH        amd64 (default: libvirt and VirtualBox boxes) or arm64 (a libvirt box, UEFI)
 #   --catalog BASE_URL write the Vagrant box catalog (vagrant/box/catalog.json, or --catalog-file) for the boxes in
 #                      --out, each at BASE_URL/<file name> (upload the .box files there first)
 #   --deb-cache DIR    keep the downloaded .deb files there (a rebuild downloads nothing again)
 #   --print-hash       print the recipe hash and exit (what the box is cached by)
 # Env: DEBIAN_MIRROR overrides recipe.conf's.
 #
-# Writes into --out: minicontainer-workshop-<version>-{libvirt,virtualbox}-<arch>.box, and
+# Writes into --out: minicontainer-workshop-<version>-{libvirt,virtualbox}-<arch>.box (arm64: libvirt only), and
 # minicontainer-workshop-<version>-<arch>.json (recipe hash, Debian release, kernel, Node, Alpine, sizes, sha256).
 set -euo pipefail
 
@@ -38,7 +42,7 @@ deb_cache=
 print_hash=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --arch) arch=${2:?--arch wants amd64}; shift 2 ;;
+    --arch) arch=${2:?--arch wants amd64 or arm64}; shift 2 ;;
     --out) out=${2:?--out wants a folder}; shift 2 ;;
     --alpine) alpine=${2:?--alpine wants a file}; shift 2 ;;
     --catalog) catalog_base=${2:?--catalog wants the base URL the .box files are published at}; shift 2 ;;
@@ -50,9 +54,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 case "$arch" in
-  amd64) alpine_arch=x86_64 node_arch=x64 ;;
-  arm64) die "arm64: not built by this recipe yet (see vagrant/README.md, 'What was booted for real')" ;;
-  *) die "--arch wants amd64" ;;
+  amd64) alpine_arch=x86_64 node_arch=x64 qemu_arch=x86_64 console=ttyS0 providers="libvirt virtualbox" ;;
+  arm64) alpine_arch=aarch64 node_arch=arm64 qemu_arch=aarch64 console=ttyAMA0 providers="libvirt" ;;
+  *) die "--arch wants amd64 or arm64" ;;
 esac
 mkdir -p "$out"
 out=$(CDPATH='' cd -- "$out" && pwd)
@@ -63,7 +67,9 @@ info=$out/$stem-$arch.json
 sums=$repo/lib/rootfs/SHA512SUMS
 default_alpine=$(sed -n "s/^export const DEFAULT_VERSION = '\(.*\)'$/\1/p" "$repo/lib/rootfs/install.ts")
 default_alpine=${default_alpine:-3.24.2}
-if [ -z "$alpine" ]; then
+if [ "$alpine" = none ]; then
+  alpine_name=none alpine_sum=none
+elif [ -z "$alpine" ]; then
   alpine=$repo/cache/alpine-minirootfs-$default_alpine-$alpine_arch.tar.gz
   if [ ! -f "$alpine" ]; then
     alpine=$(find "$repo/cache" -maxdepth 1 -name "alpine-minirootfs-*-$alpine_arch.tar.gz" 2>/dev/null | sort -V | tail -n1 || true)
@@ -72,10 +78,13 @@ if [ -z "$alpine" ]; then
     die "no Alpine tarball: put alpine-minirootfs-$default_alpine-$alpine_arch.tar.gz into cache/ (https://alpinelinux.org/downloads/, 'Mini root filesystem') or give --alpine FILE"
   fi
 fi
-[ -f "$alpine" ] || die "--alpine $alpine: no such file"
-alpine_name=$(basename "$alpine")
-alpine_sum=$(awk -v f="$alpine_name" '{ n = $2; sub(/^\*/, "", n) } n == f { print $1 }' "$sums")
-[ -n "$alpine_sum" ] || die "$alpine_name is not one of the tarballs pinned in lib/rootfs/SHA512SUMS"
+if [ "$alpine" != none ]; then
+  [ -f "$alpine" ] || die "--alpine $alpine: no such file"
+  alpine_name=$(basename "$alpine")
+  alpine_sum=$(awk -v f="$alpine_name" '{ n = $2; sub(/^\*/, "", n) } n == f { print $1 }' "$sums")
+  [ -n "$alpine_sum" ] || die "$alpine_name is not one of the tarballs pinned in lib/rootfs/SHA512SUMS"
+  case "$alpine_name" in *"-$alpine_arch.tar.gz") ;; *) die "$alpine_name is not for $alpine_arch" ;; esac
+fi
 
 # --- the recipe hash: everything that decides what is in the box ---------------------------------------------------
 recipe_hash() {
@@ -104,8 +113,12 @@ write_catalog() { # from every build-info JSON in $out
   say "catalog: $catalog_file (box files at $base/)"
 }
 
-if [ -f "$info" ] && grep -q "\"recipe_hash\": \"$hash\"" "$info" &&
-  [ -f "$out/$stem-libvirt-$arch.box" ] && [ -f "$out/$stem-virtualbox-$arch.box" ]; then
+built_already() {
+  local provider
+  [ -f "$info" ] && grep -q "\"recipe_hash\": \"$hash\"" "$info" || return 1
+  for provider in $providers; do [ -f "$out/$stem-$provider-$arch.box" ] || return 1; done
+}
+if built_already; then
   say "the boxes of recipe $hash are in $out already"
   [ -z "$catalog_base" ] || write_catalog
   exit 0
@@ -117,6 +130,11 @@ fi
 for tool in debootstrap mkfs.ext4 qemu-img unshare tar sha256sum; do
   command -v "$tool" >/dev/null || die "$tool is missing: apt-get install debootstrap e2fsprogs qemu-utils util-linux"
 done
+if [ "$arch" = arm64 ]; then
+  for tool in mkfs.vfat mmd mcopy; do command -v "$tool" >/dev/null || die "$tool is missing: apt-get install dosfstools mtools"; done
+fi
+foreign=0
+[ "$arch" = "$(dpkg --print-architecture 2>/dev/null || echo amd64)" ] || foreign=1
 if [ -z "${MINICONTAINER_BOX_UNSHARED:-}" ]; then
   exec env MINICONTAINER_BOX_UNSHARED=1 unshare --mount --propagation private -- "$0" \
     --arch "$arch" --out "$out" --alpine "$alpine" ${deb_cache:+--deb-cache "$deb_cache"} \
@@ -126,20 +144,40 @@ fi
 started=$(date +%s)
 work=$(mktemp -d /var/tmp/minicontainer-box.XXXXXX)
 root=$work/root
+binfmt_made=0
 cleanup() {
   local m
   for m in tmp/mc/repo/node_modules dev/pts dev proc sys; do umount "$root/$m" 2>/dev/null || true; done
+  if [ "$binfmt_made" = 1 ]; then echo -1 >"/proc/sys/fs/binfmt_misc/qemu-$qemu_arch" 2>/dev/null || true; fi
   if [ "${MINICONTAINER_BOX_KEEP_WORK:-}" = 1 ]; then say "work folder kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 say "recipe $hash: Debian $DEBIAN_SUITE $arch, box $BOX_NAME $BOX_VERSION, into $out"
 
+# Another CPU's programs run through qemu-user: binfmt_misc (mounted in this mount namespace only) with the
+# interpreter opened at registration (flag F), so it works inside the chroot. Removed again at the end if ours.
+if [ "$foreign" = 1 ]; then
+  binfmt=/proc/sys/fs/binfmt_misc
+  [ -f "$binfmt/register" ] || mount -t binfmt_misc binfmt_misc "$binfmt"
+  if [ ! -f "$binfmt/qemu-$qemu_arch" ]; then
+    conf=/usr/lib/binfmt.d/qemu-$qemu_arch.conf
+    [ -f "$conf" ] || die "building $arch on a $(uname -m) machine needs qemu-user-static: apt-get install qemu-user-static"
+    grep -q ':[A-Z]*F[A-Z]*$' "$conf" || die "$conf lacks the F flag (an older qemu-user-static): the chroot could not find the interpreter"
+    cat "$conf" >"$binfmt/register"
+    binfmt_made=1
+  fi
+fi
+
 # Node, npm and the npm packages come from cache/ (filled from the npm registry once; what offline classes use too).
 "$repo/vagrant/prepare-offline-cache.sh" --arch "$node_arch"
 
 packages=$(grep -v '^[[:space:]]*\(#\|$\)' "$here/packages.txt" | tr '\n' ',')
-packages+="linux-image-$arch,grub-pc-bin"
+case "$arch" in
+  amd64) packages+="linux-image-amd64,grub-pc-bin" ;;
+  arm64) packages+="linux-image-arm64,grub-efi-arm64-bin" ;;
+esac
 debootstrap_args=(--variant=minbase --arch="$arch" --components=main --include="$packages")
+[ "$foreign" = 0 ] || debootstrap_args+=(--foreign)
 if [ -n "$deb_cache" ]; then
   mkdir -p "$deb_cache"
   debootstrap_args+=(--cache-dir="$(CDPATH='' cd -- "$deb_cache" && pwd)")
@@ -148,6 +186,11 @@ say "debootstrap $DEBIAN_SUITE from $mirror ($(grep -cv '^[[:space:]]*\(#\|$\)' 
 t=$(date +%s)
 debootstrap "${debootstrap_args[@]}" "$DEBIAN_SUITE" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
   { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap failed (log above)"; }
+if [ "$foreign" = 1 ]; then
+  say "debootstrap's second stage, through qemu-$qemu_arch"
+  chroot "$root" /debootstrap/debootstrap --second-stage >>"$work/debootstrap.log" 2>&1 ||
+    { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap's second stage failed (log above)"; }
+fi
 say "debootstrap: $(($(date +%s) - t)) s"
 debian_release=$(cat "$root/etc/debian_version")
 [ "$debian_release" = "$DEBIAN_POINT_RELEASE" ] ||
@@ -220,30 +263,33 @@ else
 fi
 cp -R "$repo/cache/npm" "$stage/cache/npm"
 cp "$repo"/cache/node-linux-"$node_arch"-*.tgz "$repo"/cache/npm-*.tgz "$stage/cache/"
-cp "$alpine" "$stage/cache/"
+[ "$alpine" = none ] || cp "$alpine" "$stage/cache/"
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"
 chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root LANG=C.UTF-8 \
-  MINICONTAINER_REPO=/tmp/mc/repo MINICONTAINER_CACHE=/tmp/mc/cache \
+  MINICONTAINER_REPO=/tmp/mc/repo MINICONTAINER_CACHE=/tmp/mc/cache MINICONTAINER_BAKE_ROOTFS="$([ "$alpine" = none ] && echo 0 || echo 1)" \
   bash /tmp/mc/repo/vagrant/provision.sh bake
 umount "$root/tmp/mc/repo/node_modules" "$root/dev/pts" "$root/dev" "$root/proc"
 install -d -m 755 "$root/opt/minicontainer/cache"
-cp "$alpine" "$root/opt/minicontainer/cache/"
+[ "$alpine" = none ] || cp "$alpine" "$root/opt/minicontainer/cache/"
 rm -rf "$stage"
 node_version=$(sed -n 's/^NODE_VERSION=//p' "$repo/vagrant/provision.sh")
 say "baked in: $(($(date +%s) - t)) s"
 
-# --- GRUB: core.img in the gap after the boot sector, boot.img in the boot sector (what grub-install does) -----------
-say "GRUB (BIOS)"
+# --- GRUB ----------------------------------------------------------------------------------------------------------
+# amd64: core.img in the gap after the boot sector, boot.img in the boot sector (what grub-install does for BIOS).
+# arm64: one EFI executable with GRUB's core, the firmware's default loader on the EFI system partition.
+cmdline="root=UUID=$uuid ro console=tty0 console=$console,115200n8"
+grub_dir=$([ "$arch" = amd64 ] && echo i386-pc || echo arm64-efi)
+say "GRUB ($grub_dir)"
 mkdir -p "$root/boot/grub"
-cp -R "$root/usr/lib/grub/i386-pc" "$root/boot/grub/"
-cmdline="root=UUID=$uuid ro console=tty0 console=ttyS0,115200n8"
+cp -R "$root/usr/lib/grub/$grub_dir" "$root/boot/grub/"
+serial_lines=
+if [ "$arch" = amd64 ]; then serial_lines=$(printf 'serial --unit=0 --speed=115200\nterminal_input console serial\nterminal_output console serial'); fi
 cat >"$root/boot/grub/grub.cfg" <<CFG
 # The workshop box (vagrant/box/build.sh). /vmlinuz and /initrd.img follow Debian's kernel updates.
-serial --unit=0 --speed=115200
-terminal_input console serial
-terminal_output console serial
+$serial_lines
 set timeout=1
 menuentry 'Debian GNU/Linux (minicontainer workshop box)' {
   insmod gzio
@@ -258,11 +304,16 @@ cat >"$root/tmp/grub-early.cfg" <<CFG
 search --no-floppy --fs-uuid --set=root $uuid
 set prefix=(\$root)/boot/grub
 CFG
-chroot "$root" grub-mkimage -O i386-pc -o /tmp/core.img -c /tmp/grub-early.cfg -p /boot/grub \
-  biosdisk part_msdos ext2 search search_fs_uuid normal configfile
-core=$work/core.img
-mv "$root/tmp/core.img" "$core"
-cp "$root/usr/lib/grub/i386-pc/boot.img" "$work/boot.img"
+if [ "$arch" = amd64 ]; then
+  chroot "$root" grub-mkimage -O i386-pc -o /tmp/core.img -c /tmp/grub-early.cfg -p /boot/grub \
+    biosdisk part_msdos ext2 search search_fs_uuid normal configfile
+  mv "$root/tmp/core.img" "$work/core.img"
+  cp "$root/usr/lib/grub/i386-pc/boot.img" "$work/boot.img"
+else
+  chroot "$root" grub-mkimage -O arm64-efi -o /tmp/BOOTAA64.EFI -c /tmp/grub-early.cfg -p /boot/grub \
+    part_msdos ext2 fat search search_fs_uuid normal configfile linux gzio efi_gop
+  mv "$root/tmp/BOOTAA64.EFI" "$work/BOOTAA64.EFI"
+fi
 rm -f "$root/tmp/grub-early.cfg"
 
 # --- clean the guest, then record what it is ------------------------------------------------------------------------
@@ -298,36 +349,58 @@ cat >"$root/etc/minicontainer-box.json" <<JSON
 JSON
 cp "$work/manifest.txt" "$root/etc/minicontainer-box.packages"
 
-# --- the disk: an MBR with one partition from 1 MiB on, GRUB before it, ext4 made from the guest's tree -------------
+# --- the disk: an MBR; amd64: one ext4 partition from 1 MiB on, GRUB before it; arm64: an EFI system partition
+# (FAT, 64 MiB) then the ext4 one. The ext4 file system is made from the guest's tree, in place. -------------------
 say "disk image (${DISK_GIB} GiB virtual, sparse)"
 t=$(date +%s)
 disk=$work/disk.raw
-start=2048 # sectors: 1 MiB, GRUB's core.img lives in the 1023.5 KiB before it
-total=$((DISK_GIB * 1024 * 1024 * 2))
-sectors=$((total - start))
-[ "$(stat -c %s "$core")" -lt $(((start - 1) * 512)) ] || die "GRUB's core.img does not fit before the partition"
+total=$((DISK_GIB * 1024 * 1024 * 2)) # sectors
+esp_start=2048 esp_sectors=131072
+if [ "$arch" = amd64 ]; then root_start=2048; else root_start=$((esp_start + esp_sectors)); fi
+root_sectors=$((total - root_start))
 truncate -s $((total * 512)) "$disk"
-mkfs.ext4 -q -F -L minicontainer -U "$uuid" -O ^metadata_csum_seed,^orphan_file -E offset=$((start * 512)) \
-  -d "$root" "$disk" $((sectors / 8))k 2>"$work/mkfs.log" ||
-  mkfs.ext4 -q -F -L minicontainer -U "$uuid" -E offset=$((start * 512)) -d "$root" "$disk" $((sectors / 8))k ||
+mkfs.ext4 -q -F -L minicontainer -U "$uuid" -O ^metadata_csum_seed,^orphan_file -E offset=$((root_start * 512)) \
+  -d "$root" "$disk" $((root_sectors / 8))k 2>"$work/mkfs.log" ||
+  mkfs.ext4 -q -F -L minicontainer -U "$uuid" -E offset=$((root_start * 512)) -d "$root" "$disk" $((root_sectors / 8))k ||
   { cat "$work/mkfs.log" >&2; die "mkfs.ext4 failed"; }
 # shellcheck disable=SC2059 # the format is the bytes
 le32() { printf "\\x$(printf %02x $(($1 & 255)))\\x$(printf %02x $((($1 >> 8) & 255)))\\x$(printf %02x $((($1 >> 16) & 255)))\\x$(printf %02x $((($1 >> 24) & 255)))"; }
+# shellcheck disable=SC2059
+partition() { # STATUS TYPE START SECTORS: one 16-byte MBR entry (CHS fields unused: LBA)
+  printf "\\x$1\\xfe\\xff\\xff\\x$2\\xfe\\xff\\xff"
+  le32 "$3"
+  le32 "$4"
+}
 {
-  head -c 440 "$work/boot.img"        # GRUB's boot sector code (its default: core.img at sector 1)
+  if [ "$arch" = amd64 ]; then
+    head -c 440 "$work/boot.img"      # GRUB's boot sector code (its default: core.img at sector 1)
+  else
+    head -c 440 /dev/zero             # UEFI reads the partition table only
+  fi
   printf '\x6d\x63\x62\x78\x00\x00'   # disk signature "mcbx", reserved
-  # partition 1: active, type 0x83 (Linux), CHS fields unused (LBA), from sector 2048 to the end
-  printf '\x80\xfe\xff\xff\x83\xfe\xff\xff'
-  le32 "$start"
-  le32 "$sectors"
-  head -c 48 /dev/zero               # partitions 2-4: none
+  if [ "$arch" = amd64 ]; then
+    partition 80 83 "$root_start" "$root_sectors" # active, Linux
+    head -c 48 /dev/zero
+  else
+    partition 00 ef "$esp_start" "$esp_sectors"   # EFI system partition
+    partition 00 83 "$root_start" "$root_sectors" # Linux
+    head -c 32 /dev/zero
+  fi
   printf '\x55\xaa'
 } >"$work/mbr.bin"
 [ "$(stat -c %s "$work/mbr.bin")" = 512 ] || die "the boot sector is $(stat -c %s "$work/mbr.bin") bytes, not 512"
-# A BIOS that passes a wrong boot drive number: grub-setup's fix, jump replaced with two NOPs at 0x66.
-printf '\x90\x90' | dd of="$work/mbr.bin" bs=1 seek=$((0x66)) conv=notrunc status=none
+if [ "$arch" = amd64 ]; then
+  [ "$(stat -c %s "$work/core.img")" -lt $(((root_start - 1) * 512)) ] || die "GRUB's core.img does not fit before the partition"
+  # A BIOS that passes a wrong boot drive number: grub-setup's fix, jump replaced with two NOPs at 0x66.
+  printf '\x90\x90' | dd of="$work/mbr.bin" bs=1 seek=$((0x66)) conv=notrunc status=none
+  dd if="$work/core.img" of="$disk" bs=512 seek=1 conv=notrunc status=none
+else
+  mkfs.vfat -F 32 -n EFI -C "$work/esp.img" $((esp_sectors / 2)) >/dev/null
+  mmd -i "$work/esp.img" ::/EFI ::/EFI/BOOT
+  mcopy -i "$work/esp.img" "$work/BOOTAA64.EFI" ::/EFI/BOOT/BOOTAA64.EFI
+  dd if="$work/esp.img" of="$disk" bs=512 seek="$esp_start" conv=notrunc status=none
+fi
 dd if="$work/mbr.bin" of="$disk" conv=notrunc status=none
-dd if="$core" of="$disk" bs=512 seek=1 conv=notrunc status=none
 say "disk image: $(($(date +%s) - t)) s"
 
 # --- the two boxes ---------------------------------------------------------------------------------------------------
@@ -337,7 +410,8 @@ lv=$work/libvirt
 mkdir "$lv"
 qemu-img convert -c -O qcow2 "$disk" "$lv/box.img"
 printf '{"provider":"libvirt","format":"qcow2","virtual_size":%d}\n' "$DISK_GIB" >"$lv/metadata.json"
-cat >"$lv/Vagrantfile" <<'VF'
+if [ "$arch" = amd64 ]; then
+  cat >"$lv/Vagrantfile" <<'VF'
 # The workshop box's own defaults (the project's Vagrantfile may override them).
 Vagrant.configure("2") do |config|
   config.vm.provider :libvirt do |lv|
@@ -348,10 +422,29 @@ Vagrant.configure("2") do |config|
   end
 end
 VF
+else
+  cat >"$lv/Vagrantfile" <<'VF'
+# The workshop box's own defaults (the project's Vagrantfile may override them): an arm64 machine with UEFI
+# firmware (Debian/Ubuntu's qemu-efi-aarch64 path; elsewhere set lv.loader to your AAVMF/edk2 code file).
+Vagrant.configure("2") do |config|
+  config.vm.provider :libvirt do |lv|
+    lv.machine_arch = "aarch64"
+    lv.machine_type = "virt"
+    lv.cpu_mode = "host-passthrough"
+    lv.loader = "/usr/share/AAVMF/AAVMF_CODE.fd"
+    lv.disk_bus = "virtio"
+    lv.nic_model_type = "virtio"
+    lv.graphics_type = "none"
+    lv.video_type = "none"
+  end
+end
+VF
+fi
 cp "$root/etc/minicontainer-box.json" "$lv/info.json"
 
-say "VirtualBox box (OVF + VMDK)"
 vb=$work/virtualbox
+if [ "$arch" = amd64 ]; then
+say "VirtualBox box (OVF + VMDK)"
 mkdir "$vb"
 vmdk=$stem-disk001.vmdk
 qemu-img convert -O vmdk -o subformat=streamOptimized "$disk" "$vb/$vmdk"
@@ -368,17 +461,20 @@ Vagrant.configure("2") do |config|
 end
 VF
 cp "$root/etc/minicontainer-box.json" "$vb/info.json"
+fi
 rm -f "$disk"
 say "formats: $(($(date +%s) - t)) s"
 
 tar -cf "$out/$stem-libvirt-$arch.box.tmp" -C "$lv" metadata.json Vagrantfile info.json box.img
-tar -cf "$out/$stem-virtualbox-$arch.box.tmp" -C "$vb" box.ovf "$vmdk" metadata.json Vagrantfile info.json
 mv "$out/$stem-libvirt-$arch.box.tmp" "$out/$stem-libvirt-$arch.box"
-mv "$out/$stem-virtualbox-$arch.box.tmp" "$out/$stem-virtualbox-$arch.box"
+if [ "$arch" = amd64 ]; then
+  tar -cf "$out/$stem-virtualbox-$arch.box.tmp" -C "$vb" box.ovf "$vmdk" metadata.json Vagrantfile info.json
+  mv "$out/$stem-virtualbox-$arch.box.tmp" "$out/$stem-virtualbox-$arch.box"
+fi
 cp "$work/manifest.txt" "$out/$stem-$arch.packages"
 box_entry() { # PROVIDER
   local file=$stem-$1-$arch.box
-  printf '    {"provider": "%s", "file": "%s", "size": %d, "sha256": "%s"}' "$1" "$file" \
+  printf '    {"provider": "%s", "file": "%s", "size": %d, "sha256": "%s"}\n' "$1" "$file" \
     "$(stat -c %s "$out/$file")" "$(sha256sum "$out/$file" | cut -d' ' -f1)"
 }
 cat >"$info" <<JSON
@@ -394,10 +490,9 @@ cat >"$info" <<JSON
   "built": "$built",
   "build_seconds": $(($(date +%s) - started)),
   "boxes": [
-$(box_entry libvirt),
-$(box_entry virtualbox)
+$(for provider in $providers; do box_entry "$provider"; done | sed '$!s/$/,/')
   ]
 }
 JSON
-say "done in $(($(date +%s) - started)) s: $(du -h "$out/$stem-libvirt-$arch.box" | cut -f1) libvirt, $(du -h "$out/$stem-virtualbox-$arch.box" | cut -f1) VirtualBox ($out)"
+say "done in $(($(date +%s) - started)) s: $(for provider in $providers; do printf '%s %s, ' "$(du -h "$out/$stem-$provider-$arch.box" | cut -f1)" "$provider"; done)in $out"
 [ -z "$catalog_base" ] || write_catalog
