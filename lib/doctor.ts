@@ -10,7 +10,7 @@ import { isRoot, platformName } from './host-requirements.ts'
 import { minimumNode, nodeIsNewEnough, versionAtLeast } from './node-version.ts'
 import { currentRootfs, minicontainerHome } from './rootfs/location.ts'
 import { PROJECT_ROOT } from './steps.ts'
-import { FIX, WORKSHOP_BOX, catalogEntry, catalogFile, downloadProblem, hostArch } from './vm/advice.ts'
+import { FIX, WORKSHOP_BOX, cachedBox, catalogEntry, catalogFile, downloadProblem, hostArch } from './vm/advice.ts'
 import { VM_REPO, adviceFor, cgroupStatus, hostCanRunContainers, runInVm, vmStatus } from './vm/remote.ts'
 
 type Level = 'ok' | 'warn' | 'fail'
@@ -224,6 +224,8 @@ async function checkBox(providers: string[]): Promise<void> {
   }
   const provider = process.env.VAGRANT_DEFAULT_PROVIDER || (providers.includes('virtualbox') || providers.length === 0 ? 'virtualbox' : providers[0]!)
   const arch = hostArch()
+  const offline = cachedBox(provider, arch)
+  if (offline) return report('ok', 'box', `${WORKSHOP_BOX} (${provider}, ${arch}): \`vagrant up\` takes it from ${path.relative(PROJECT_ROOT, offline)}, no download`)
   const found = catalogEntry(provider, arch)
   if ('problem' in found) return report('fail', 'box', `${WORKSHOP_BOX} is not installed and ${found.problem}`, FIX.boxWaysOut(provider, arch))
   const problem = await downloadProblem(found.entry.url)

@@ -54,6 +54,21 @@ export function catalogEntry(provider: string, arch = hostArch()): { entry: Cata
   return { problem: `the box catalog (${path.relative(PROJECT_ROOT, file) || file}) has no download for ${provider} on ${arch} yet` }
 }
 
+/** A workshop box file for this provider and CPU in the offline copy's folder (the Vagrantfile uses it first). */
+export function cachedBox(provider: string, arch = hostArch()): string | undefined {
+  const dir = process.env.MINICONTAINER_CACHE || path.join(PROJECT_ROOT, 'cache')
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return undefined
+  }
+  const version = (name: string): string => /^minicontainer-workshop-([\d.]+)-/.exec(name)?.[1] ?? '0'
+  const found = names.filter((n) => n.startsWith('minicontainer-workshop-') && n.endsWith(`-${provider}-${arch}.box`))
+  const newest = found.sort((a, b) => compareVersions(version(b), version(a)))[0]
+  return newest ? path.join(dir, newest) : undefined
+}
+
 /** Vagrant's name for this CPU (MINICONTAINER_BOX_ARCH wins, as in the Vagrantfile). */
 export function hostArch(): string {
   const arch = process.env.MINICONTAINER_BOX_ARCH || os.arch()

@@ -139,3 +139,64 @@ describe.skipIf(!hasLibvirtPlugin)('`vagrant up` when the workshop box cannot be
   })
 
 })
+
+describe("doctor's box source (lib/vm/advice.ts)", () => {
+  const saved = { ...process.env }
+  afterAll(() => {
+    process.env = { ...saved }
+  })
+
+  it('the catalog: the newest version with a download for this provider and CPU, or why there is none', async () => {
+    const { catalogEntry } = await import('../../lib/vm/advice.ts')
+    const file = path.join(tmp, 'doctor-catalog.json')
+    const provider = (name: string, architecture: string, url: string) => ({ name, architecture, url })
+    fs.writeFileSync(file, JSON.stringify({
+      name: 'minicontainer/workshop',
+      versions: [
+        { version: '1.0.0', providers: [provider('virtualbox', 'amd64', 'file:///old.box')] },
+        { version: '1.2.0', providers: [provider('virtualbox', 'arm64', 'file:///arm.box'), provider('libvirt', 'amd64', 'file:///lv.box')] },
+        { version: '1.1.0', providers: [provider('virtualbox', 'amd64', 'file:///new.box')] },
+      ],
+    }))
+    process.env.MINICONTAINER_BOX_CATALOG = file
+    expect(catalogEntry('virtualbox', 'amd64')).toEqual({ entry: { version: '1.1.0', provider: 'virtualbox', architecture: 'amd64', url: 'file:///new.box' } })
+    expect(catalogEntry('virtualbox', 'arm64')).toMatchObject({ entry: { url: 'file:///arm.box' } })
+    expect(catalogEntry('parallels', 'amd64')).toEqual({ problem: expect.stringMatching(/has no download for parallels on amd64 yet/) })
+    process.env.MINICONTAINER_BOX_CATALOG = path.join(tmp, 'missing.json')
+    expect(catalogEntry('virtualbox', 'amd64')).toEqual({ problem: expect.stringMatching(/cannot be read/) })
+  })
+
+  it('an offline copy in the cache folder: the newest version for this provider and CPU', async () => {
+    const { cachedBox } = await import('../../lib/vm/advice.ts')
+    const cache = fs.mkdtempSync(path.join(tmp, 'doctor-cache-'))
+    for (const v of ['1.0.0', '1.10.0', '1.9.0']) fs.writeFileSync(path.join(cache, `minicontainer-workshop-${v}-virtualbox-amd64.box`), '')
+    process.env.MINICONTAINER_CACHE = cache
+    expect(cachedBox('virtualbox', 'amd64')).toBe(path.join(cache, 'minicontainer-workshop-1.10.0-virtualbox-amd64.box'))
+    expect(cachedBox('libvirt', 'amd64')).toBeUndefined()
+  })
+
+  it('whether a download can be had: file:// exists, http answers (here: refused on loopback)', async () => {
+    const { downloadProblem } = await import('../../lib/vm/advice.ts')
+    const file = path.join(tmp, 'x.box')
+    fs.writeFileSync(file, 'x')
+    expect(await downloadProblem(`file://${file}`)).toBeUndefined()
+    expect(await downloadProblem(`file://${file}.missing`)).toMatch(/no such file/)
+    const http = await import('node:http')
+    const server = http.createServer((req, res) => {
+      if (req.url === '/ok.box' && req.headers.range === 'bytes=0-0') res.writeHead(206).end('x')
+      else res.writeHead(404).end()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as { port: number }).port
+    expect(await downloadProblem(`http://127.0.0.1:${port}/ok.box`)).toBeUndefined()
+    expect(await downloadProblem(`http://127.0.0.1:${port}/gone.box`)).toMatch(/HTTP 404/)
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+    const closed = http.createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const nobody = (closed.address() as { port: number }).port
+    await new Promise((resolve) => closed.close(resolve))
+    expect(await downloadProblem(`http://127.0.0.1:${nobody}/ok.box`)).toMatch(/ECONNREFUSED/)
+    expect(await downloadProblem('ftp://example/x.box')).toMatch(/not a file, http or https URL/)
+  })
+})
