@@ -39,7 +39,7 @@ export interface CarryPlan {
 }
 
 export type CarryResult =
-  | { ok: true; shared: boolean; sent: number; removed: number; bytes: number; ms: number; transport: 'rsync' | 'tar' | 'none' }
+  | { ok: true; shared: boolean; sent: number; removed: number; bytes: number; ms: number; transport: 'rsync' | 'tar' | 'none'; files: string[] }
   | { ok: false; message: string }
 
 /** The files of the repository to carry: regular files, paths relative and with `/`, outside NOT_CARRIED. */
@@ -217,7 +217,7 @@ export async function carryToVm(ssh: SshTarget, options: CarryOptions): Promise<
     return { ok: false, message: `cannot read the VM's copy of the repository in ${options.vmRepo} (ssh: ${listing.stderr.trim() || `status ${listing.status}`}); \`vagrant provision\` makes the folder` }
   }
   const [where, rsyncInVm, ...lines] = listing.stdout.split('\n')
-  if (where === 'shared') return { ok: true, shared: true, sent: 0, removed: 0, bytes: 0, ms: performance.now() - started, transport: 'none' }
+  if (where === 'shared') return { ok: true, shared: true, sent: 0, removed: 0, bytes: 0, ms: performance.now() - started, transport: 'none', files: [] }
   const sentBefore = readSent(options.dotfileDir, options.machine)
   const plan = planCarry(local, parseRemoteTree(lines.join('\n')), sentBefore)
   if (plan.conflicts.length) {
@@ -249,7 +249,7 @@ export async function carryToVm(ssh: SshTarget, options: CarryOptions): Promise<
     if (done.status !== 0) return { ok: false, message: `could not remove deleted files in the VM: ${done.stderr.trim()}` }
   }
   if (plan.send.length || plan.remove.length || sentBefore.size !== local.size) writeSent(options.dotfileDir, options.machine, local)
-  return { ok: true, shared: false, sent: plan.send.length, removed: plan.remove.length, bytes, ms: performance.now() - started, transport }
+  return { ok: true, shared: false, sent: plan.send.length, removed: plan.remove.length, bytes, ms: performance.now() - started, transport, files: [...plan.send, ...plan.remove] }
 }
 
 /** The VM's learner progress (written by the checker there) copied back, so `npm run status` on the laptop knows it. */

@@ -216,7 +216,8 @@ async function carry(ssh: SshTarget): Promise<boolean> {
   const seconds = (result.ms / 1000).toFixed(1)
   if (result.sent || result.removed) {
     const what = [result.sent ? `${result.sent} file(s), ${Math.ceil(result.bytes / 1024)} KiB` : '', result.removed ? `${result.removed} deletion(s)` : '']
-    say(`carried ${what.filter(Boolean).join(', ')} into the VM (${result.transport}, ${seconds} s)`)
+    const named = result.files.length <= 3 ? `: ${result.files.join(', ')}` : ''
+    say(`carried ${what.filter(Boolean).join(', ')} into the VM (${result.transport}, ${seconds} s)${named}`)
   } else if (process.env.MINICONTAINER_CARRY_REPORT === '1') {
     say(`the VM's copy is up to date (${result.shared ? 'a synced folder' : 'compared'} in ${seconds} s)`)
   }
