@@ -10,7 +10,7 @@ import { isRoot, platformName } from './host-requirements.ts'
 import { minimumNode, nodeIsNewEnough, versionAtLeast } from './node-version.ts'
 import { currentRootfs, minicontainerHome } from './rootfs/location.ts'
 import { PROJECT_ROOT } from './steps.ts'
-import { FIX, WORKSHOP_BOX, cachedBox, catalogEntry, catalogFile, downloadProblem, hostArch } from './vm/advice.ts'
+import { FIX, hostArch, installedBoxes, workshopBoxSource } from './vm/advice.ts'
 import { VM_REPO, adviceFor, cgroupStatus, hostCanRunContainers, runInVm, vmStatus } from './vm/remote.ts'
 
 type Level = 'ok' | 'warn' | 'fail'
@@ -212,25 +212,17 @@ function checkVirtualization(): void {
 /** Where the VM's box comes from: installed already, or the catalog's download for this provider and CPU (tried). */
 async function checkBox(providers: string[]): Promise<void> {
   const named = process.env.MINICONTAINER_BOX
-  const box = named || WORKSHOP_BOX
-  const list = output('vagrant', ['box', 'list', '--machine-readable'])
-  if (list === undefined) return report('warn', 'box', 'could not list the boxes (vagrant box list failed)', 'vagrant box list')
-  const rows = list.split(/\r?\n/).map((line) => line.split(','))
-  const installed = rows.filter((p) => p[2] === 'box-name').map((p) => p[3])
-  if (installed.includes(box)) return report('ok', 'box', `${box} is installed`)
   if (named) {
-    return report('warn', 'box', `${box} is not installed: \`vagrant up\` downloads it${process.env.MINICONTAINER_BOX_URL ? ` from ${process.env.MINICONTAINER_BOX_URL}` : " from HashiCorp's registry (closing 2026-12-31)"}`,
-      `offline: vagrant box add --name ${box} /path/to/the.box`)
+    const installed = installedBoxes()
+    if (installed === undefined) return report('warn', 'box', 'could not list the boxes (vagrant box list failed)', 'vagrant box list')
+    if (installed.includes(named)) return report('ok', 'box', `${named} is installed`)
+    return report('warn', 'box', `${named} is not installed: \`vagrant up\` downloads it${process.env.MINICONTAINER_BOX_URL ? ` from ${process.env.MINICONTAINER_BOX_URL}` : " from HashiCorp's registry (closing 2026-12-31)"}`,
+      `offline: vagrant box add --name ${named} /path/to/the.box`)
   }
   const provider = process.env.VAGRANT_DEFAULT_PROVIDER || (providers.includes('virtualbox') || providers.length === 0 ? 'virtualbox' : providers[0]!)
-  const arch = hostArch()
-  const offline = cachedBox(provider, arch)
-  if (offline) return report('ok', 'box', `${WORKSHOP_BOX} (${provider}, ${arch}): \`vagrant up\` takes it from ${path.relative(PROJECT_ROOT, offline)}, no download`)
-  const found = catalogEntry(provider, arch)
-  if ('problem' in found) return report('fail', 'box', `${WORKSHOP_BOX} is not installed and ${found.problem}`, FIX.boxWaysOut(provider, arch))
-  const problem = await downloadProblem(found.entry.url)
-  if (problem) return report('fail', 'box', `${WORKSHOP_BOX} is not installed and its download fails (${problem})`, FIX.boxWaysOut(provider, arch))
-  report('ok', 'box', `${WORKSHOP_BOX} ${found.entry.version} (${provider}, ${arch}): \`vagrant up\` downloads it from ${found.entry.url} (catalog ${path.relative(PROJECT_ROOT, catalogFile())})`)
+  const source = await workshopBoxSource(provider)
+  if (source.ok) report('ok', 'box', source.detail)
+  else report('fail', 'box', source.detail, FIX.boxWaysOut(provider, hostArch()))
 }
 
 /** Inside the VM: which box it was made from (the workshop box records its recipe). */

@@ -1,5 +1,6 @@
 // The fixes a laptop user is told, one home for `npm run doctor` and the host -> VM path (remote.ts): each is the
 // command (or the one thing to install) that makes the problem go away.
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -104,4 +105,24 @@ export async function downloadProblem(url: string): Promise<string | undefined> 
     const cause = (error as { cause?: { code?: string; message?: string } }).cause
     return `${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`
   }
+}
+
+/** The boxes Vagrant has (names), or undefined when `vagrant box list` fails. */
+export function installedBoxes(): string[] | undefined {
+  const result = spawnSync('vagrant', ['box', 'list', '--machine-readable'], { encoding: 'utf8', timeout: 60_000 })
+  if (result.status !== 0) return undefined
+  return result.stdout.split(/\r?\n/).map((line) => line.split(',')).filter((p) => p[2] === 'box-name').map((p) => p[3]!)
+}
+
+/** Where `vagrant up` would get the workshop box for this provider and CPU (installed, cache/, the catalog's
+ * download, tried), or why it cannot: the one home for doctor's box check and the host -> VM path's message. */
+export async function workshopBoxSource(provider: string, arch = hostArch()): Promise<{ ok: boolean; detail: string }> {
+  if (installedBoxes()?.includes(WORKSHOP_BOX)) return { ok: true, detail: `${WORKSHOP_BOX} is installed` }
+  const offline = cachedBox(provider, arch)
+  if (offline) return { ok: true, detail: `${WORKSHOP_BOX} (${provider}, ${arch}): \`vagrant up\` takes it from ${path.relative(PROJECT_ROOT, offline)}, no download` }
+  const found = catalogEntry(provider, arch)
+  if ('problem' in found) return { ok: false, detail: `${WORKSHOP_BOX} is not installed and ${found.problem}` }
+  const problem = await downloadProblem(found.entry.url)
+  if (problem) return { ok: false, detail: `${WORKSHOP_BOX} is not installed and its download fails (${problem})` }
+  return { ok: true, detail: `${WORKSHOP_BOX} ${found.entry.version} (${provider}, ${arch}): \`vagrant up\` downloads it from ${found.entry.url} (catalog ${path.relative(PROJECT_ROOT, catalogFile())})` }
 }

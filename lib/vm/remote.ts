@@ -15,7 +15,7 @@ import { cgroupStatus } from '../cgroupfs.ts'
 import { containerHostProblem } from '../host-requirements.ts'
 import { shellQuote } from '../shell.ts'
 import { PROJECT_ROOT } from '../steps.ts'
-import { FIX } from './advice.ts'
+import { FIX, hostArch, workshopBoxSource } from './advice.ts'
 import { carryToVm, fetchFromVm, localTree, sshArgs, type SshTarget, type Tree } from './carry.ts'
 
 /** Where the repository lives inside the VM (carried over, or the provider's synced folder for a named box). */
@@ -182,12 +182,15 @@ const say = (text: string): void => {
 }
 
 /** ssh into the VM, or undefined after saying (one line) what is wrong and what fixes it. */
-function reachVm(): SshTarget | undefined {
+async function reachVm(): Promise<SshTarget | undefined> {
   let ssh = cachedSshConfig()
   if (ssh && sshWorks(ssh)) return ssh
-  const advice = adviceFor(vmStatus())
+  const status = vmStatus()
+  const advice = adviceFor(status)
   if (advice) {
-    say(advice)
+    // Not created, and the workshop box cannot be had: `vagrant up` would fail, so say what would.
+    const box = status.state === 'not_created' && !process.env.MINICONTAINER_BOX && status.provider ? await workshopBoxSource(status.provider) : undefined
+    say(box && !box.ok ? `the workshop VM does not exist yet, and ${box.detail}: ${FIX.boxWaysOut(status.provider!, hostArch())}` : advice)
     return undefined
   }
   ssh = refreshSshConfig()
@@ -260,7 +263,7 @@ function changedSince(before: Tree): boolean {
  * VM's copy changes only when it is carried over): every change carries the files and checks again.
  */
 export async function runInVm(script: string, args: string[]): Promise<number> {
-  const ssh = reachVm()
+  const ssh = await reachVm()
   if (!ssh) return EXIT.ENGINE_FAILED
   if (script !== 'check' || !args.some((a) => WATCH_FLAGS.has(a))) return await roundInVm(ssh, script, args)
   const once = args.filter((a) => !WATCH_FLAGS.has(a))

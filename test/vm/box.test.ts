@@ -128,6 +128,26 @@ describe.skipIf(!hasLibvirtPlugin)('`vagrant up` when the workshop box cannot be
     threeWaysOut(result.output)
     expect(result.created).toBe(false)
   })
+  it('`npm run check` on a laptop with no VM and no box: one line, the three ways out', () => {
+    const home = fs.mkdtempSync(path.join(tmp, 'laptop-'))
+    const catalog = path.join(tmp, 'empty-for-check.json')
+    fs.writeFileSync(catalog, JSON.stringify({ name: 'minicontainer/workshop', versions: [] }))
+    const result = spawnSync(process.execPath, [path.join(root, 'test/vm/run-in-vm.ts'), 'check', 'step-01'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: {
+        ...process.env, MINICONTAINER_FORCE_VM: '1', VAGRANT_HOME: path.join(home, 'home'), VAGRANT_DOTFILE_PATH: path.join(home, 'dot'),
+        VAGRANT_DEFAULT_PROVIDER: 'libvirt', VAGRANT_CHECKPOINT_DISABLE: '1', MINICONTAINER_BOX_CATALOG: catalog, MINICONTAINER_BOX: '',
+        MINICONTAINER_BOX_ARCH: 'amd64', MINICONTAINER_CACHE: path.join(tmp, 'no-cache'),
+      },
+    })
+    expect(result.status).toBe(125)
+    const lines = result.stderr.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(/^minicontainer: the workshop VM does not exist yet, and minicontainer\/workshop is not installed and the box catalog .* has no download for libvirt on amd64 yet: your instructor's box file: vagrant box add --name minicontainer\/workshop .*; or build it .*sudo npm run vm:box; or a public box: MINICONTAINER_BOX=bento\/ubuntu-24.04 vagrant up$/)
+  })
+
   it('an offline copy in the cache folder: no message, `vagrant up` goes on offline (to the provider here, which has no daemon)', () => {
     const cache = fs.mkdtempSync(path.join(tmp, 'cache-'))
     fs.writeFileSync(path.join(cache, 'minicontainer-workshop-1.0.0-libvirt-amd64.box'), 'a stand-in: only its name counts here')
