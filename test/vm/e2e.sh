@@ -256,6 +256,21 @@ todo_on_the_host() {
   rm -rf "$state/steps-backup"
 }
 
+work_inside_the_vm() {
+  # A learner who works inside the VM (vagrant ssh, edit /vagrant, sudo npm run check there): it works, and the next
+  # command from the host refuses to overwrite that edit, naming the file, until the learner chooses.
+  local file=steps/04-network/network.ts rc=0
+  in_ns vagrant ssh -c "cd /vagrant && cp solutions/04-network/network.ts $file && sudo env MINICONTAINER_TIMEOUT_SCALE=${MINICONTAINER_TIMEOUT_SCALE:-8} npm run --silent check step-04 -- --only 04.lo-up" -- -T >&2 ||
+    { echo "the check inside the VM, on the file edited there, should pass" >&2; return 1; }
+  (cd "$repo" && in_ns env MINICONTAINER_FORCE_VM=1 npm run --silent check step-04 -- --only 04.lo-up) >"$state/inside.log" 2>&1 || rc=$?
+  cat "$state/inside.log" >&2
+  [ "$rc" = 125 ] || { echo "the host's check should stop (125) before overwriting the VM's edit, got $rc" >&2; return 1; }
+  grep -q "not overwriting the VM's copy of $file" "$state/inside.log" || { echo "the message should name $file" >&2; return 1; }
+  in_ns vagrant ssh -c "cmp -s /vagrant/$file /vagrant/solutions/04-network/network.ts" -- -T ||
+    { echo "the VM's edit was overwritten" >&2; return 1; }
+  in_ns vagrant ssh -c "rm /vagrant/$file" -- -T # the message's first way out: keep the laptop's
+}
+
 run_engine_tests() {
   # The engine's own test suite inside the VM: the one place here where the kernel offers cgroup v2 (this CI host
   # has its memory controller on v1). Its rootfs fixture is the tarball baked into the box.
@@ -277,4 +292,5 @@ stage "vagrant up (box via catalog)" vagrant_up
 stage "doctor from the host via the VM" run_doctor
 stage "check from the host via the VM" run_check
 stage "a TODO done on the host, in VM" todo_on_the_host
+stage "working inside the VM" work_inside_the_vm
 [ "${E2E_ENGINE_TESTS:-1}" = 0 ] || stage "engine tests in the VM (cgroup v2)" run_engine_tests
