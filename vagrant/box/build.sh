@@ -458,6 +458,10 @@ Vagrant.configure("2") do |config|
   config.vm.base_mac = "$mac"
   # No Guest Additions in this box: the workshop carries the repository into the VM over ssh instead.
   config.vm.synced_folder ".", "/vagrant", disabled: true
+  config.vm.provider :virtualbox do |vb|
+    # A generic OVF leaves VirtualBox's defaults: more than one CPU needs the I/O APIC; the guest keeps UTC.
+    vb.customize ["modifyvm", :id, "--ioapic", "on", "--rtcuseutc", "on", "--graphicscontroller", "vmsvga"]
+  end
 end
 VF
 cp "$root/etc/minicontainer-box.json" "$vb/info.json"
