@@ -169,7 +169,7 @@ build_box() {
   # Other recipes' boxes (older commits, other branches on a shared machine) go when unused for two days; so does
   # the Debian 12 box earlier versions of this test built.
   find "$ci_cache" -maxdepth 1 \( -name 'box-*' ! -name "box-$hash" -o -name 'debian12-libvirt-*.box' \) -mtime +2 -exec rm -rf {} +
-  touch "$box_dir" 2>/dev/null || true
+  [ ! -d "$box_dir" ] || touch "$box_dir" # in use
   # Built once per recipe (cached), then the catalog a learner's `vagrant up` would read, with file:// URLs.
   "$repo/vagrant/box/build.sh" --alpine "$alpine" --out "$box_dir" --deb-cache "$ci_cache/debs" \
     --catalog "file://$box_dir" --catalog-file "$MINICONTAINER_BOX_CATALOG"
