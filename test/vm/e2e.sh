@@ -258,6 +258,25 @@ todo_on_the_host() {
   rm -rf "$state/steps-backup"
 }
 
+watch_from_the_host() {
+  # `check --watch` typed on the host: the host watches (the VM's copy changes only when carried over); an edit on the
+  # host carries the file over and checks again, in the VM.
+  local log=$state/watch.log pid rounds=0
+  (cd "$repo" && exec setsid env MINICONTAINER_FORCE_VM=1 MINICONTAINER_TIMEOUT_SCALE="${MINICONTAINER_TIMEOUT_SCALE:-8}" \
+    ip netns exec "$ns" npm run --silent check step-04 -- --solution --only 04.netns --watch) >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 120); do rounds=$(grep -c 'watching for changes on the laptop' "$log" || true); [ "$rounds" -ge 1 ] && break; sleep 2; done
+  printf '\n' >>"$repo/solutions/04-network/README.md" # an edit on the host
+  for _ in $(seq 120); do rounds=$(grep -c 'watching for changes on the laptop' "$log" || true); [ "$rounds" -ge 2 ] && break; sleep 2; done
+  kill -TERM -- "-$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  truncate -s -1 "$repo/solutions/04-network/README.md" # the edit undone
+  sed 's/^\([0-9]* passed, [0-9]* failed\)/(watch round) \1/' "$log" >&2
+  [ "$rounds" -ge 2 ] || { echo "the edit on the host did not start a second round (rounds: $rounds)" >&2; return 1; }
+  grep -q 'carried 1 file(s), .*: solutions/04-network/README.md$' "$log" || { echo "the second round should carry the edited file" >&2; return 1; }
+  [ "$(grep -c '^1 passed, 0 failed' "$log")" -ge 2 ] || { echo "both rounds should pass" >&2; return 1; }
+}
+
 work_inside_the_vm() {
   # A learner who works inside the VM (vagrant ssh, edit /vagrant, sudo npm run check there): it works, and the next
   # command from the host refuses to overwrite that edit, naming the file, until the learner chooses.
@@ -294,5 +313,6 @@ stage "vagrant up (box via catalog)" vagrant_up
 stage "doctor from the host via the VM" run_doctor
 stage "check from the host via the VM" run_check
 stage "a TODO done on the host, in VM" todo_on_the_host
+stage "check --watch from the host" watch_from_the_host
 stage "working inside the VM" work_inside_the_vm
 [ "${E2E_ENGINE_TESTS:-1}" = 0 ] || stage "engine tests in the VM (cgroup v2)" run_engine_tests
