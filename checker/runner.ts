@@ -9,9 +9,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { PROJECT_ROOT } from '../lib/steps.ts'
-import { cgroupDirsOf, cgroupPids, hierarchies, killAndRemoveCgroup } from './cgroups.ts'
+import { cgroupDirsOf, cgroupPids, isCheckersCgroupOrAncestor, killAndRemoveCgroup } from './cgroups.ts'
 import { allProcs, cmdline, descendants, killQuietly, sleep, type ProcInfo } from './proc.ts'
 import { describe } from './host.ts'
+import { inWorld, type MountWorld } from './worlds.ts'
 
 const OUTPUT_CAP = 64 * 1024
 
@@ -54,8 +55,10 @@ export interface RunOptions {
   script?: string
   /** Or a plain command. */
   command?: string[]
-  /** Run the engine inside a throw-away mount namespace whose mounts are all shared (as systemd makes them). */
-  sharedMounts?: boolean
+  /** Run the engine inside a throw-away mount namespace that plays a host whose mounts are shared (worlds.ts). */
+  world?: MountWorld
+  /** Variables added to the engine's environment (e.g. a canary the command must not get). */
+  env?: Record<string, string>
   timeoutMs?: number
   /** Called when the probe printed `@mc ready`; the container waits until this returns. */
   onReady?: (ctx: ReadyContext) => Promise<void> | void
@@ -114,21 +117,13 @@ function findContainerPid(rootPid: number, token: string): number | undefined {
   const procs = allProcs()
   const candidates = descendants(rootPid, procs).filter((p) => {
     const argv = cmdline(p.pid)
-    return argv !== undefined && argv.length >= 2 && argv.at(-1) === token && !/node/.test(path.basename(argv[0] ?? ''))
+    // Exactly [sh, -c, script, token]: a wrapper whose arguments end with the engine's (worlds.ts) is not it.
+    return argv !== undefined && argv.length === 4 && argv[1] === '-c' && argv.at(-1) === token && !/node/.test(path.basename(argv[0] ?? ''))
   })
   // Command substitutions fork copies of the shell: take the top-most one.
   const pids = new Set(candidates.map((c) => c.pid))
   const top = candidates.find((c) => !pids.has(c.ppid))
   return top?.pid
-}
-
-let ownCgroups: string[] | undefined
-/** The checker's own cgroups and their parents: never killed nor removed, whatever a broken engine did. */
-function isOwnCgroupOrAncestor(dir: string): boolean {
-  ownCgroups ??= Object.values(cgroupDirsOf(process.pid) ?? {}).map((d) => d.replace(/\/+$/, ''))
-  const clean = dir.replace(/\/+$/, '')
-  if (hierarchies().some((h) => h.mountPoint === clean)) return true
-  return ownCgroups.some((own) => own === clean || own.startsWith(clean + '/'))
 }
 
 export function parseFacts(stdout: string): Map<string, string> {
@@ -145,13 +140,13 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : (options.command ?? ['/bin/true'])
   const main = path.join(engineDir, 'main.ts')
   const engineArgv = [process.execPath, main, 'run', ...(options.flags ?? []), '--', ...command]
-  const argv = options.sharedMounts ? ['unshare', '--mount', '--propagation', 'shared', '--fork', '--', ...engineArgv] : engineArgv
-  const shown = [options.sharedMounts ? 'unshare --mount --propagation shared --fork --' : '', 'node', displayPath(main), 'run', ...(options.flags ?? []), '--', ...command].filter(Boolean)
-  const commandLine = formatCommandLine(shown)
+  const argv = options.world ? inWorld(options.world, engineArgv) : engineArgv
+  const shownEngine = ['node', displayPath(main), 'run', ...(options.flags ?? []), '--', ...command]
+  const commandLine = formatCommandLine(options.world ? inWorld(options.world, shownEngine) : shownEngine)
   const timeoutMs = (options.timeoutMs ?? 15_000) * timeoutScale()
   const started = Date.now()
 
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env } })
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...options.env } })
   const rootPid = child.pid
   if (rootPid !== undefined) ourPids.add(rootPid)
   let stdout = ''
@@ -177,7 +172,7 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
       seenTree.set(p.pid, p.startTime)
       ourPids.add(p.pid)
       const dirs = cgroupDirsOf(p.pid)
-      if (dirs) for (const d of new Set(Object.values(dirs))) if (d && !isOwnCgroupOrAncestor(d)) cgroupDirs.add(d)
+      if (dirs) for (const d of new Set(Object.values(dirs))) if (d && !isCheckersCgroupOrAncestor(d)) cgroupDirs.add(d)
     }
   }
 
@@ -239,7 +234,7 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
       }
       remember()
       try {
-        await options.onReady?.({ token, pid: containerPid, rootPid, hostMountinfoPid: options.sharedMounts ? rootPid : 'self', facts: parseFacts(stdout) })
+        await options.onReady?.({ token, pid: containerPid, rootPid, hostMountinfoPid: options.world ? rootPid : 'self', facts: parseFacts(stdout) })
       } catch (error) {
         readyError = error
       }
