@@ -6,7 +6,8 @@ import path from 'node:path'
 import { placement, readLimits, type CgroupLimits, type Placement } from './cgroups.ts'
 import { cwdInsideRoot, devProblems, environmentOf, extraOpenFiles, procDevice, unexpectedMounts } from './containerfs.ts'
 import { allProcs, descendants, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
-import { randomToken, runEngine, type RunResult } from './runner.ts'
+import { randomToken } from './random.ts'
+import { runEngine, type RunResult } from './runner.ts'
 
 /** The probe pauses here until the checker has looked at it from the host. */
 export const PAUSE = 'echo "@mc ready"; read _ignored'

@@ -46,7 +46,7 @@ export function formatResult(r: CheckResult, verbose: boolean): string {
   if (verbose) {
     for (const note of r.notes) lines.push(kleur.cyan(`    measured: ${note}`))
     for (const run of r.runs) {
-      lines.push(kleur.dim(`    run (${run.durationMs} ms, exit ${run.exitCode ?? run.signal}${run.timedOut ? ', timed out' : ''}): ${run.commandLine}`))
+      lines.push(kleur.dim(`    run (${run.durationMs} ms, exit ${run.exitCode ?? run.signal}${run.timedOut ? ', timed out' : ''}): ${run.fullCommandLine}`))
       if (r.passed) lines.push(...engineOutput({ ...r, stdout: run.stdout, stderr: run.stderr }, true))
     }
   }
@@ -63,16 +63,11 @@ export function formatRootCause(cause: RootCause, verbose: boolean): string {
   lines.push(indent('error:    ', kleur.red([cause.message, ...cause.detail].map((l) => (l.length > 300 && !verbose ? l.slice(0, 300) + '...' : l)).join('\n'))))
   if (cause.where) lines.push(indent('where:    ', describeWhere(cause.where)))
   if (cause.hint) lines.push(indent('hint:     ', kleur.yellow(cause.hint)))
-  if (cause.command) lines.push(indent('ran:      ', verbose ? cause.command : shortenScript(cause.command)))
+  if (cause.command) lines.push(indent('ran:      ', cause.command))
   const again = reproduce(cause.command)
   if (again) lines.push(indent('try:      ', again))
   lines.push(`    ${cause.checks.length === 1 ? 'The failure' : `The ${cause.checks.length} failures`} marked ↳ below follow from it.`)
   return lines.join('\n')
-}
-
-/** The probe's script says nothing about an engine that never ran it: `-c '...'`. */
-function shortenScript(command: string): string {
-  return command.replace(/ -c '(?:[^']|'\\'')*'/, " -c '...'")
 }
 
 /** The same engine and flags with a trivial command, to see the failure by hand. */
@@ -133,7 +128,7 @@ export function toJson(report: Report): unknown {
       ...(r.passed ? {} : { expected: r.expected, got: r.got, why: r.why, hint: r.hint, todo: r.todo ?? null, followsFromRootCause: r.followsFromRootCause ?? false, command: r.command, exitCode: r.exitCode, stdout: tail(r.stdout), stderr: tail(r.stderr) }),
       durationMs: r.durationMs,
       notes: r.notes,
-      runs: r.runs.map((run) => ({ command: run.commandLine, exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs })),
+      runs: r.runs.map((run) => ({ command: run.fullCommandLine, exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs })),
     })),
   }
 }

@@ -7,7 +7,8 @@ import path from 'node:path'
 import { parseFrame } from '../lib/errors.ts'
 import { courseTodos } from '../learner/course.ts'
 import type { TodoId } from './check.ts'
-import { displayPath, type RunResult } from './runner.ts'
+import { projectPath } from '../lib/steps.ts'
+import type { RunResult } from './runner.ts'
 
 export interface EngineFailure {
   /** The engine's first error, one line ("minicontainer: mount(...): ENOENT (...)"), or what happened instead. */
@@ -111,7 +112,7 @@ export function todoAt(engineDir: string, file: string, line: number, fn: string
 
 /** "populateDev() at steps/02-chroot/rootfs.ts:29" */
 export function describeWhere(where: NonNullable<EngineFailure['where']>): string {
-  return `${where.fn ? `${where.fn}() at ` : ''}${displayPath(where.file)}:${where.line}`
+  return `${where.fn ? `${where.fn}() at ` : ''}${projectPath(where.file)}:${where.line}`
 }
 
 /** The same failure in two runs: the same message once random names and numbers are taken out. */

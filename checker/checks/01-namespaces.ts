@@ -3,7 +3,7 @@
 // host's own hostname and mount table.
 import { fail, howItEnded, randomInt, requireFact, requireHost, requireLive, type Check } from '../check.ts'
 import { mountsOf, nsLink, procStat, sleep } from '../proc.ts'
-import { timeoutScale } from '../runner.ts'
+import { timeoutScale } from '../../lib/timeouts.ts'
 import { PAUSE } from '../probe.ts'
 
 /** The UTS namespace is made in enterNamespaces(), not where the hostname is set. */
