@@ -129,7 +129,7 @@ export const checks: Check[] = [
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
-      if (h.openFiles.length) fail("only fds 0, 1 and 2 open in the command (/proc/<pid>/fd on the host; execCommand() in lib/process.ts marks every other one close-on-exec before execve)", h.openFiles.slice(0, 6).join(', '), p.run)
+      if (h.openFiles.length) fail("only fds 0, 1 and 2 open in the command (/proc/<pid>/fd on the host; execCommand() in lib/init/container.ts marks every other one close-on-exec before execve)", h.openFiles.slice(0, 6).join(', '), p.run)
     },
   },
   {

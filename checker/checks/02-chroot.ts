@@ -1,14 +1,15 @@
 // Step 02: the container sees Alpine's root filesystem, its own /proc and a working minimal /dev, and none of
 // the mounts it makes stay on the host.
 import { fail, requireFact, requireHost, requireLive, type Check, type TodoId } from '../check.ts'
+import { containerEnvironment } from '../../lib/environment.ts'
 import { rootOf } from '../containerfs.ts'
 import { mountsOf, nsLink, type MountEntry } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
 import { isWorldMount, type MountWorld } from '../worlds.ts'
 import { MOUNT_NS_HINT } from './01-namespaces.ts'
 
-/** The variables a container's command gets (containerEnvironment() in lib/process.ts; CONTRIBUTING.md). */
-const CONTAINER_ENV = ['PATH', 'HOME', 'TERM', 'HOSTNAME']
+/** The variables a container's command gets: the names of the project's containerEnvironment() (lib/environment.ts). */
+const CONTAINER_ENV = Object.keys(containerEnvironment('x'))
 
 export const checks: Check[] = [
   {
@@ -161,7 +162,7 @@ export const checks: Check[] = [
       const extra = [...h.environment.keys()].filter((name) => !CONTAINER_ENV.includes(name))
       const canary = [...h.environment].filter(([name, value]) => name === p.canary.name || value.includes(p.canary.value)).map(([name]) => name)
       if (extra.length || canary.length) {
-        fail(`only ${CONTAINER_ENV.join(', ')} in the command's environment (/proc/<pid>/environ; containerEnvironment() in lib/process.ts, given to the command in run())`,
+        fail(`only ${CONTAINER_ENV.join(', ')} in the command's environment (/proc/<pid>/environ; the engine gives it containerEnvironment(), lib/environment.ts, in run())`,
           `${extra.length} variable(s) of the engine's environment: ${extra.slice(0, 8).join(', ')}${extra.length > 8 ? ', ...' : ''}${canary.length ? ` (with the checker's canary ${p.canary.name})` : ''}`, p.run)
       }
     },

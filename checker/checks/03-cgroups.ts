@@ -6,6 +6,7 @@ import { CONTROLLERS, describePlacement, placement, readLimits, type CgroupLimit
 import type { RunResult } from '../runner.ts'
 import { allProcs, descendants, procStat, sleep } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
+import { timeoutScale } from '../../lib/timeouts.ts'
 
 const MiB = 1024 * 1024
 const CLK_TCK = 100
@@ -235,12 +236,12 @@ export const checks: Check[] = [
             onReady: async ({ pid: b, rootPid: bRoot }) => {
               viewB = cgroupView(b, bRoot)
               bReady()
-              await Promise.race([aFinished, sleep(10_000)])
+              await Promise.race([aFinished, sleep(10_000 * timeoutScale())])
               if (b !== undefined) bAfterA = { alive: ['Z', undefined].every((s) => procStat(b)?.state !== s), limit: readLimits(b)?.memoryLimit }
             },
           })
           // B may fail before it gets ready: then A's own run ends, and B's result tells why.
-          await Promise.race([ready, bStarted, sleep(10_000)])
+          await Promise.race([ready, bStarted, sleep(10_000 * timeoutScale())])
         },
       })
       aDone()

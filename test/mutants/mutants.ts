@@ -405,10 +405,10 @@ export const MUTANTS: Mutant[] = [
     edits: {
       'container.ts': [
         ["import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'", "import { SIGKILL, execve, keepOpenAcrossExec, setParentDeathSignal } from '../../lib/libc.ts'\nimport fs from 'node:fs'"],
-        ['  const config = receiveConfig()\n', "  const config = receiveConfig()\n  const hostRoot = fs.openSync('/', 'r')\n"],
+        ['  const { config, ignoredSignals } = receiveConfig()\n', "  const { config, ignoredSignals } = receiveConfig()\n  const hostRoot = fs.openSync('/', 'r')\n"],
         [
-          '  execCommand(config.command, config.env ?? engineEnvironment())\n',
-          "  for (const fd of [0, 1, 2, hostRoot]) keepOpenAcrossExec(fd)\n  execve(config.command[0]!, config.command, Object.entries(config.env ?? engineEnvironment()).map(([k, v]) => `${k}=${v}`))\n  execCommand(config.command, config.env ?? engineEnvironment())\n",
+          '  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n',
+          "  for (const fd of [0, 1, 2, hostRoot]) keepOpenAcrossExec(fd)\n  execve(config.command[0]!, config.command, Object.entries(config.env ?? engineEnvironment()).map(([k, v]) => `${k}=${v}`))\n  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n",
         ],
       ],
     },
@@ -437,8 +437,8 @@ export const MUTANTS: Mutant[] = [
       'container.ts': [
         ["import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'", "import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'\nimport { spawnSync } from 'node:child_process'"],
         [
-          '  execCommand(config.command, config.env ?? engineEnvironment())\n',
-          "  const child = spawnSync(config.command[0]!, config.command.slice(1), { stdio: 'inherit', env: config.env })\n  if (Date.now() > 0) process.exit(child.status ?? 137)\n  execCommand(config.command, config.env ?? engineEnvironment())\n",
+          '  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n',
+          "  const child = spawnSync(config.command[0]!, config.command.slice(1), { stdio: 'inherit', env: config.env })\n  if (Date.now() > 0) process.exit(child.status ?? 137)\n  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n",
         ],
       ],
     },
