@@ -7,6 +7,7 @@ import { placement, readLimits, type CgroupLimits, type Placement } from './cgro
 import { cwdInsideRoot, devProblems, environmentOf, extraOpenFiles, procDevice, unexpectedMounts } from './containerfs.ts'
 import { allProcs, descendants, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
 import { randomToken } from './random.ts'
+import { signalsIn } from '../lib/signals.ts'
 import { runEngine, type RunResult } from './runner.ts'
 
 /** The probe pauses here until the checker has looked at it from the host. */
@@ -46,6 +47,8 @@ export interface HostView {
   openFiles: string[]
   /** The command's environment, from /proc/PID/environ. */
   environment: Map<string, string> | undefined
+  /** The signals the command ignores (SigIgn of /proc/PID/status). */
+  ignoredSignals: number[] | undefined
   /** The process's cgroup for each controller, and what the engine made (see cgroups.ts placement). */
   placement: Placement[] | undefined
   /** Live processes in the container's PID namespace. */
@@ -106,6 +109,7 @@ export function hostView(pid: number, runPids: number[] = [pid]): HostView {
     unexpectedMounts: unexpectedMounts(pid),
     openFiles: extraOpenFiles(pid),
     environment: environmentOf(pid),
+    ignoredSignals: signalsIn(pid, 'SigIgn'),
     placement: placement(pid, runPids),
     processesInNamespace: allProcs().filter((p) => p.state !== 'Z' && nsLink(p.pid, 'pid') === pidNs).length,
     limits: readLimits(pid),

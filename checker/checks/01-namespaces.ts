@@ -6,6 +6,9 @@ import { mountsOf, nsLink, procStat, sleep } from '../proc.ts'
 import { timeoutScale } from '../../lib/timeouts.ts'
 import { PAUSE } from '../probe.ts'
 
+/** The signals Node sets to ignored in every process it runs (SIGPIPE, SIGXFSZ). */
+const NODE_IGNORES = [13, 25]
+
 /** The UTS namespace is made in enterNamespaces(), not where the hostname is set. */
 const UTS_HINT = '01.2'
 /** So is the mount namespace: without one, no propagation setting helps. */
@@ -171,6 +174,17 @@ export const checks: Check[] = [
       })
       requireLive(r)
       if (outlived) fail("the container's command to die within 1.5 s of its engine (init asks the kernel for that: prctl(PR_SET_PDEATHSIG) in init())", 'it was still running (killed by the checker)', r)
+    },
+  },
+  {
+    id: '01.signals-default',
+    title: 'the command starts with SIGPIPE and SIGXFSZ at their defaults (Node ignores them; an ignored signal stays ignored across execve)',
+    why: 'a command that finds SIGPIPE ignored never learns that its reader went away: `yes | head` never ends, and a pipeline hangs instead of stopping.',
+    async run(ctx) {
+      const p = await ctx.shared()
+      const h = requireHost(p)
+      const left = (h.ignoredSignals ?? []).filter((s) => NODE_IGNORES.includes(s))
+      if (left.length) fail("SIGPIPE and SIGXFSZ not ignored by the command (SigIgn in /proc/<pid>/status; execCommand() in lib/init/container.ts gives them back their default before execve)", `ignored: ${left.map((s) => (s === 13 ? 'SIGPIPE' : 'SIGXFSZ')).join(', ')}`, p.run)
     },
   },
 ]

@@ -496,6 +496,31 @@ export const MUTANTS: Mutant[] = [
     caughtBy: ['03.oom', '03.pids'],
     hints: { '03.oom': '03.3', '03.pids': '03.3' },
   },
+  {
+    id: 'signals-left-ignored',
+    description: 'a hand-written exec that closes the fds but leaves SIGPIPE ignored as Node had it: `yes | head` never ends',
+    step: NET,
+    edits: {
+      'container.ts': [
+        ["import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'", "import { SIGKILL, closeOnExecFrom, execve, keepOpenAcrossExec, setParentDeathSignal } from '../../lib/libc.ts'"],
+        [
+          '  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n',
+          "  for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd)\n  closeOnExecFrom(3)\n  execve(config.command[0]!, config.command, Object.entries(config.env ?? engineEnvironment()).map(([k, v]) => `${k}=${v}`))\n  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n",
+        ],
+      ],
+    },
+    caughtBy: ['01.signals-default'],
+    hints: { '01.signals-default': '' },
+  },
+  {
+    id: 'cleanup-memory-only',
+    description: 'cgroup v1: only the memory folder removed, the cpu and pids ones left behind',
+    step: NET,
+    edits: { 'cgroups.ts': [['  for (const dir of cgroupDirs(cgroup)) {\n    killCgroupProcesses(dir)', '  for (const dir of [cgroup.memory]) {\n    killCgroupProcesses(dir)']] },
+    caughtBy: ['03.cleanup'],
+    hints: { '03.cleanup': '03.5' },
+    cgroupVersion: 1,
+  },
 ]
 
 /** Applies every edit, throwing when a `find` does not occur exactly once. */
