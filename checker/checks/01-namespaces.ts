@@ -158,7 +158,7 @@ export const checks: Check[] = [
     },
   },
   {
-    id: '01.dies-with-engine',
+    id: '01.engine-killed',
     title: 'when the engine is killed (SIGKILL), the container dies with it',
     why: 'an engine can be killed without a chance to clean up (OOM, kill -9): a container that outlives it runs on with nobody to stop it, wait for it or remove its cgroup.',
     async run(ctx) {

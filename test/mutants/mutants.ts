@@ -427,7 +427,7 @@ export const MUTANTS: Mutant[] = [
     description: 'the container does not die with its engine (no PR_SET_PDEATHSIG): kill -9 on the engine leaves it running',
     step: NET,
     edits: { 'container.ts': [['  setParentDeathSignal(SIGKILL)\n', '']] },
-    caughtBy: ['01.dies-with-engine', 'host.clean'],
+    caughtBy: ['01.engine-killed', 'host.clean'],
   },
   {
     id: 'command-as-child',
