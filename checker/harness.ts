@@ -224,7 +224,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       durationMs: 0,
       ...(leaks.length
         ? {
-            expected: 'the same hostname, mount table, cgroups and no process left behind',
+            expected: 'the same hostname, mount table, cgroups, rootfs image and no process left behind',
             got: leaks.map((l) => `${l.what}${blame(l)}${l.repaired ? ' [repaired]' : ' [COULD NOT REPAIR]'}`).join('\n'),
           }
         : {}),

@@ -196,7 +196,7 @@ export function snapshotImage(rootfs: string | undefined): { dir: string; entrie
   }
 }
 
-/** What appeared in the image's dev/ since `before`; empty files, links and empty folders are removed again. */
+/** What appeared in the image's dev/ since `before` (files, links, empty folders: all the engine's) is removed again. */
 export function imageLeaks(before: ReturnType<typeof snapshotImage>): Leak[] {
   if (!before) return []
   let now: string[]
@@ -212,7 +212,7 @@ export function imageLeaks(before: ReturnType<typeof snapshotImage>): Leak[] {
     const file = path.join(before.dir, name)
     try {
       const st = fs.lstatSync(file)
-      if (st.isSymbolicLink() || (st.isFile() && st.size === 0)) fs.unlinkSync(file)
+      if (st.isSymbolicLink() || st.isFile()) fs.unlinkSync(file)
       else if (st.isDirectory()) fs.rmdirSync(file)
       else repaired = false
     } catch {

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { PROJECT_ROOT, STEPS } from '../lib/steps.ts'
 import { hostLeftovers, snapshotHost, type HostSnapshot } from './helpers/host.ts'
 import { cgroupVersion } from '../lib/cgroupfs.ts'
+import { currentRootfs } from '../lib/rootfs/location.ts'
+import { imageLeaks, snapshotImage } from '../checker/host.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 import { MUTANTS, buildMutant, mutate } from './mutants/mutants.ts'
 
@@ -133,6 +135,7 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
         const built = buildMutant(mutant)
         try {
           const hostBefore = snapshotHost()
+          const imageBefore = snapshotImage(currentRootfs()?.dir)
           const only = [...new Set([...(mutant.only ?? mutant.caughtBy), 'host.clean'])].join(',')
           const { report, exitCode } = await check(mutant.step, ['--engine', built.engineDir, '--only', only], mutant.env)
           const failed = report.checks.filter((c) => !c.passed).map((c) => c.id)
@@ -141,8 +144,9 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
           // The TODO each failure names, from its evidence ('' = none), and the engine's own failure first.
           for (const [id, todo] of Object.entries(mutant.hints ?? {})) expect(report.checks.find((c) => c.id === id)?.todo ?? '', `the TODO ${id} names for ${mutant.id}`).toBe(todo)
           if (mutant.rootCause !== undefined) expect(report.rootCauses[0]?.todo ?? '', `the root cause of ${mutant.id}`).toBe(mutant.rootCause)
-          // Whatever the mutant did, the checker repaired it.
+          // Whatever the mutant did, the checker repaired it (the rootfs image too).
           expect(hostLeftovers(hostBefore)).toEqual([])
+          expect(imageLeaks(imageBefore).map((l) => l.what)).toEqual([])
           expect(mutantStrays()).toEqual([])
         } finally {
           built.remove()
