@@ -274,7 +274,8 @@ async function pullLocked(ref: ImageReference, store: ImageStore, client: Regist
   const upToDate = previous?.digest === topDigest && store.isComplete(previous)
   let downloaded = before
   const queue = layers.map((layer, i) => async () => {
-    downloaded += await fetchLayer(store, client, layer, manifest.layers[i]!, progress)
+    const fetched = await fetchLayer(store, client, layer, manifest.layers[i]!, progress) // (not `+= await`: tasks interleave)
+    downloaded += fetched
   })
   await runLimited(queue, parallel)
 
@@ -306,7 +307,6 @@ async function fetchLayer(store: ImageStore, client: RegistryClient, layer: Laye
     if (descriptor.urls?.length) throw new FriendlyError(`layer ${layer.digest} is a "foreign" layer, served only from ${descriptor.urls[0]}`, { hint: 'minicontainer pulls from the registry only (Windows base images have such layers)' })
     const { body, size } = await client.blob(layer.digest)
     let done = 0
-    row.bytes(0, size ?? layer.size)
     await saveVerifiedBlob(store, descriptor, body, (n) => row.bytes((done += n), size ?? layer.size))
     row.status('Download complete')
     downloaded = 1
