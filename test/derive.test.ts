@@ -1,6 +1,6 @@
 // One source of truth: steps/ and solutions/ are generated from engine/all-steps and must not drift.
 import { describe, expect, test } from 'vitest'
-import { deriveFile, findDrift } from '../scripts/derive.ts'
+import { deriveFile, findDrift } from '../lib/derive.ts'
 import { STEPS } from '../lib/steps.ts'
 
 const [step1, step2, step3] = STEPS as [typeof STEPS[0], typeof STEPS[0], typeof STEPS[0]]
