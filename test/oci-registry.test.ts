@@ -12,7 +12,7 @@ import { ImageStore } from '../lib/oci/store.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 import { startRegistry, whyNoLocalRegistry, type LocalRegistry } from '../checker/registry/registry.ts'
 import { buildTestImage, pushImage, type BuiltImage, type TestImageSpec } from '../checker/registry/test-image.ts'
-import { alpineFixture } from './global-setup.ts'
+import { testTarball } from './helpers/alpine.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 
 function skipUnlessRegistry(): boolean {
@@ -23,9 +23,10 @@ function skipUnlessRegistry(): boolean {
   return true
 }
 
-const fixture = alpineFixture()
-/** The fixture's platform (x86_64 -> amd64): the image is built for it, and pulled for it. */
-const platform: Platform = { os: 'linux', architecture: /aarch64/.test(fixture) ? 'arm64' : 'amd64' }
+/** The tests' Alpine tarball (test/global-setup.ts), the base layer of every test image. */
+let fixture: string
+/** Its platform (x86_64 -> amd64): the image is built for it, and pulled for it. */
+let platform: Platform
 const token = () => randomBytes(4).toString('hex')
 
 function specFor(base: TestImageSpec['base'], extra: Partial<TestImageSpec> = {}): TestImageSpec {
@@ -55,6 +56,9 @@ describe.skipIf(skipUnlessRootOnLinux() || skipUnlessRegistry())('pulling from a
   const ref = (name: string) => `${registry.host}/${name}`
 
   beforeAll(async () => {
+    const tarball = testTarball()
+    fixture = tarball.file
+    platform = { os: 'linux', architecture: tarball.arch === 'aarch64' ? 'arm64' : 'amd64' }
     work = fs.mkdtempSync('/var/tmp/mc-oci-test-')
     registry = await startRegistry()
     image = await buildTestImage(specFor({ tarball: fixture }), path.join(work, 'layout'), '1')
