@@ -1,13 +1,17 @@
 // The image machinery's pure parts: references, platform choice, the config's rules, users, challenges; and the
 // whiteout conversion on a real folder (root: device nodes and trusted.* attributes).
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import zlib from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
 import { getxattr } from '../lib/libc.ts'
 import { chooseManifest, convertWhiteouts, processSpec, resolveUser, type ImageIndex } from '../lib/oci/image.ts'
 import { formatReference, familiarReference, mayUsePlainHttp, parseReference } from '../lib/oci/reference.ts'
 import { parseChallenge } from '../lib/oci/registry.ts'
 import { digestHex } from '../lib/oci/store.ts'
+import { decompressorFor, unpackLayer } from '../lib/oci/unpack.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 
 const D = `sha256:${'ab'.repeat(32)}`
@@ -158,5 +162,28 @@ describe.skipIf(skipUnlessRootOnLinux())('whiteouts: OCI\'s files become overlay
     // Deleted and made again in the same layer: the new one stays; the folder hides the old one's contents.
     expect(getxattr(path.join(dir, 'again/dir'), 'trusted.overlay.opaque')).toBe('y')
     expect(fs.readFileSync(path.join(dir, 'again/file'), 'utf8')).toBe('f')
+  })
+
+  it('unpacking hashes every byte of the tar (its diff_id), also the padding tar itself never reads', async () => {
+    dir = fs.mkdtempSync(path.join('/var/tmp', 'mc-unpack-'))
+    fs.mkdirSync(path.join(dir, 'src/etc'), { recursive: true })
+    fs.writeFileSync(path.join(dir, 'src/etc/hello'), 'hello\n')
+    const tar = Buffer.concat([execFileSync('tar', ['-C', path.join(dir, 'src'), '-cf', '-', '.']), Buffer.alloc(1024 * 1024)])
+    const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`
+    const cases: [string, Buffer][] = [
+      ['application/vnd.oci.image.layer.v1.tar', tar],
+      ['application/vnd.oci.image.layer.v1.tar+gzip', zlib.gzipSync(tar)],
+      ['application/vnd.docker.image.rootfs.diff.tar.gzip', zlib.gzipSync(tar)],
+      ['application/vnd.oci.image.layer.v1.tar+zstd', zlib.zstdCompressSync(tar)],
+    ]
+    for (const [mediaType, blob] of cases) {
+      const into = fs.mkdtempSync(path.join(dir, 'into-'))
+      fs.writeFileSync(path.join(dir, 'blob'), blob)
+      expect(await unpackLayer(path.join(dir, 'blob'), mediaType, into), mediaType).toEqual({ diffId, bytes: tar.length })
+      expect(fs.readFileSync(path.join(into, 'etc/hello'), 'utf8')).toBe('hello\n')
+    }
+    fs.writeFileSync(path.join(dir, 'blob'), zlib.gzipSync(Buffer.from('not a tar at all'.repeat(100))))
+    await expect(unpackLayer(path.join(dir, 'blob'), 'application/vnd.oci.image.layer.v1.tar+gzip', fs.mkdtempSync(path.join(dir, 'bad-')))).rejects.toThrow(/could not unpack the layer .*tar: /)
+    expect(() => decompressorFor('application/vnd.oci.image.layer.v1.tar+lz4')).toThrow(/unsupported layer media type/)
   })
 })

@@ -39,16 +39,17 @@ export class PullProgress {
     this.quiet = !!options.quiet
   }
 
-  /** A line above the rows (on a terminal) or in order (elsewhere). */
+  /** A line below everything so far: on a terminal the rows drawn until now stay as they are, finished. */
   say(text: string): void {
     if (this.quiet) return
-    if (this.tty) {
-      this.erase()
-      this.out.write(text + '\n')
+    if (this.tty && this.rows.length) {
+      clearTimeout(this.timer)
+      this.timer = undefined
       this.draw(true)
-    } else {
-      this.out.write(text + '\n')
+      this.rows.length = 0
+      this.drawn = 0
     }
+    this.out.write(text + '\n')
   }
 
   row(id: string, initial: string): ProgressRow {
@@ -79,7 +80,7 @@ export class PullProgress {
   end(): void {
     clearTimeout(this.timer)
     this.timer = undefined
-    if (this.tty) this.draw(true)
+    if (this.tty && this.rows.length) this.draw(true)
   }
 
   private plain(row: Row): void {

@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import { Transform, type Readable } from 'node:stream'
+import { Transform, Writable, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import zlib from 'node:zlib'
 import { FriendlyError } from '../errors.ts'
@@ -58,21 +58,40 @@ export async function unpackLayer(blobFile: string, mediaType: string, into: str
       next(null, chunk)
     },
   })
+  // tar may stop reading at the archive's end marker, before the padding after it: the rest is still hashed (the
+  // diff_id covers every byte), just not written to a pipe nobody reads any more.
+  let stdinGone = false
+  let waiting: (() => void) | undefined
+  const resume = () => {
+    const next = waiting
+    waiting = undefined
+    next?.()
+  }
+  tar.stdin.on('error', () => ((stdinGone = true), resume()))
+  tar.stdin.on('close', () => ((stdinGone = true), resume()))
+  tar.stdin.on('drain', resume)
+  const toTar = new Writable({
+    write(chunk: Buffer, _encoding, next) {
+      if (stdinGone || tar.stdin.write(chunk)) next()
+      else waiting = next
+    },
+    final(next) {
+      if (!stdinGone) tar.stdin.end()
+      next()
+    },
+  })
   const source: Readable = fs.createReadStream(blobFile)
   if (onBytes) source.on('data', (chunk) => onBytes(chunk.length))
   let streamError: unknown
   try {
-    if (decompress) await pipeline(source, decompress(), measure, tar.stdin)
-    else await pipeline(source, measure, tar.stdin)
+    if (decompress) await pipeline(source, decompress(), measure, toTar)
+    else await pipeline(source, measure, toTar)
   } catch (error) {
     streamError = error
     tar.kill('SIGKILL')
   }
   const code = await tarDone
-  if (streamError) {
-    const why = (streamError as NodeJS.ErrnoException).code === 'EPIPE' ? firstLine(stderr) || 'tar stopped reading' : (streamError as Error).message
-    throw new FriendlyError(`could not unpack the layer ${blobFile}: ${why}`)
-  }
+  if (streamError) throw new FriendlyError(`could not unpack the layer ${blobFile}: ${(streamError as Error).message}`)
   if (code !== 0) throw new FriendlyError(`could not unpack the layer ${blobFile}: tar: ${firstLine(stderr) || `exit status ${code}`}`)
   return { diffId: `sha256:${hash.digest('hex')}`, bytes }
 }
