@@ -186,4 +186,26 @@ describe.skipIf(skipUnlessRootOnLinux())('whiteouts: OCI\'s files become overlay
     await expect(unpackLayer(path.join(dir, 'blob'), 'application/vnd.oci.image.layer.v1.tar+gzip', fs.mkdtempSync(path.join(dir, 'bad-')))).rejects.toThrow(/could not unpack the layer .*tar: /)
     expect(() => decompressorFor('application/vnd.oci.image.layer.v1.tar+lz4')).toThrow(/unsupported layer media type/)
   })
+
+  it('a hostile layer is refused: nothing written through its symlinks, nothing outside with ..', async () => {
+    dir = fs.mkdtempSync(path.join('/var/tmp', 'mc-hostile-'))
+    const outside = path.join(dir, 'outside')
+    for (const d of ['outside', 'links', 'files/evil', 'up/sub']) fs.mkdirSync(path.join(dir, d), { recursive: true })
+    fs.symlinkSync(outside, path.join(dir, 'links/evil'))
+    fs.writeFileSync(path.join(dir, 'files/evil/pwned'), 'pwned')
+    fs.writeFileSync(path.join(dir, 'up/escape'), 'escaped')
+    // Three archives in one: 512-byte records, each one's end marker (two zero blocks) cut off but the last one's.
+    const part = (args: string[]) => execFileSync('tar', ['-b1', '-cf', '-', ...args])
+    const tar = Buffer.concat([
+      part(['-C', path.join(dir, 'links'), 'evil']).subarray(0, -1024),
+      part(['-C', path.join(dir, 'files'), 'evil/pwned']).subarray(0, -1024),
+      part(['-C', path.join(dir, 'up/sub'), '-P', '../escape']),
+    ])
+    fs.writeFileSync(path.join(dir, 'blob'), tar)
+    const into = path.join(dir, 'into/deeper')
+    fs.mkdirSync(into, { recursive: true })
+    await expect(unpackLayer(path.join(dir, 'blob'), 'application/vnd.oci.image.layer.v1.tar', into)).rejects.toThrow(/could not unpack the layer/)
+    expect(fs.readdirSync(outside)).toEqual([])
+    expect(fs.existsSync(path.join(dir, 'into/escape'))).toBe(false)
+  })
 })
