@@ -7,6 +7,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getxattr } from '../lib/libc.ts'
+import { formatImages, removeImages } from '../lib/oci/cli.ts'
 import { lowerDirs, pullImage, type Platform } from '../lib/oci/image.ts'
 import { ImageStore } from '../lib/oci/store.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
@@ -197,6 +198,10 @@ describe.skipIf(skipUnlessRootOnLinux() || skipUnlessRegistry())('pulling from a
     const [base, top, otherTop] = [image.layers[0]!, image.layers[1]!, other.layers[1]!].map((l) => l.diffId.slice(7))
     expect(store.listImages().map((r) => r.reference)).toEqual([ref('test/alpine:1'), ref('test/alpine:docker'), ref('test/other:1')])
     expect(layers()).toEqual([base, top, otherTop].sort())
+    const table = formatImages(store.listImages(), store).split('\n')
+    expect(table[0]).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+SIZE$/)
+    expect(table[1]).toMatch(new RegExp(`^${ref('test/alpine')}\\s+1\\s+${image.config.digest.slice(7, 19)}\\s+\\d+\\.\\d MB$`))
+    expect(table).toHaveLength(4)
 
     store.removeImage(ref('test/alpine:1'))
     expect(layers()).toEqual([base, top, otherTop].sort()) // :docker still has them
@@ -204,7 +209,7 @@ describe.skipIf(skipUnlessRootOnLinux() || skipUnlessRegistry())('pulling from a
     const { removedLayers } = store.removeImage(ref('test/alpine:docker'))
     expect(removedLayers).toEqual([image.layers[1]!.diffId])
     expect(layers()).toEqual([base, otherTop].sort()) // the base is other's too
-    store.removeImage(ref('test/other:1'))
+    expect(await removeImages([ref('test/other:1')], store)).toContain(`Deleted layer: ${other.layers[0]!.diffId}`)
     expect(layers()).toEqual([])
     expect(listDir(path.join(store.root, 'blobs/sha256'))).toEqual([])
     expect(() => store.removeImage(ref('test/other:1'))).toThrow(/no such image/)

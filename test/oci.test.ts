@@ -7,6 +7,7 @@ import path from 'node:path'
 import zlib from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
 import { getxattr } from '../lib/libc.ts'
+import { parseImageCommand } from '../lib/oci/cli.ts'
 import { chooseManifest, convertWhiteouts, processSpec, resolveUser, type ImageIndex } from '../lib/oci/image.ts'
 import { formatReference, familiarReference, mayUsePlainHttp, parseReference } from '../lib/oci/reference.ts'
 import { parseChallenge } from '../lib/oci/registry.ts'
@@ -61,6 +62,26 @@ describe('image references (docker\'s defaults)', () => {
   it('digests become file names only when they are sha256 and 64 hex digits', () => {
     expect(digestHex(D)).toBe('ab'.repeat(32))
     for (const bad of ['sha256:../../etc/passwd', `sha512:${'a'.repeat(128)}`, `sha256:${'A'.repeat(64)}`, 'sha256:']) expect(() => digestHex(bad)).toThrow(/unsupported digest/)
+  })
+})
+
+describe('the image commands', () => {
+  it('pull, images, rmi', () => {
+    expect(parseImageCommand(['pull', 'alpine:3.20'])).toEqual({ kind: 'pull', image: 'alpine:3.20', insecureRegistries: [] })
+    expect(parseImageCommand(['pull', '--insecure-registry', '10.0.0.5:5000', '--insecure-registry=reg.lan', '10.0.0.5:5000/a'])).toEqual({ kind: 'pull', image: '10.0.0.5:5000/a', insecureRegistries: ['10.0.0.5:5000', 'reg.lan'] })
+    expect(parseImageCommand(['images'])).toEqual({ kind: 'images' })
+    expect(parseImageCommand(['rmi', 'a', 'b:1'])).toEqual({ kind: 'rmi', images: ['a', 'b:1'] })
+  })
+  it.each([
+    [['pull'], /which image/],
+    [['pull', 'a', 'b'], /one image, got 2/],
+    [['pull', '--insecure-registry'], /needs a HOST/],
+    [['pull', '--quiet', 'a'], /unknown option --quiet/],
+    [['pull', 'UPPER'], /invalid image reference/],
+    [['images', 'x'], /no arguments/],
+    [['rmi'], /which image/],
+  ])('refuses %j', (argv, why) => {
+    expect(() => parseImageCommand(argv)).toThrow(why)
   })
 })
 
