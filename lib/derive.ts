@@ -49,10 +49,13 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
       return
     }
     if (!region) return void out.push(line)
+    // Starter-only code is a comment in the master, so that the master is the solution and valid TypeScript.
+    const starter = region.part === 'starter' ? /^(\s*)\/\/ ?(.*)$/.exec(line) : undefined
+    if (region.part === 'starter' && !starter && line.trim()) throw new Error(`${where}: starter code must be commented out in the master (// return 0)`)
     if (region.step > target) return // a later step's code: not there yet
     const learnersTurn = region.kind === 'todo' && region.step === target && kind === 'steps'
     const keep = region.part === 'since' || (learnersTurn ? region.part !== 'solution' : region.part === 'solution')
-    if (keep) out.push(line)
+    if (keep) out.push(starter ? starter[1]! + starter[2]! : line)
   })
   if (region) throw new Error(`${fileName}: a region is not closed with // @end`)
   // Dropped regions can leave two blank lines in a row.
