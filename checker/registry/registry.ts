@@ -13,6 +13,7 @@ import fs from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { timeoutScale } from '../../lib/timeouts.ts'
 import { ISSUER, SERVICE, startTokenIssuer, type TokenIssuer } from './token-issuer.ts'
 
 export interface AccessLogEntry {
@@ -170,7 +171,7 @@ export async function startRegistry(options: { timeoutMs?: number } = {}): Promi
       child.stdout!.on('data', onData)
       child.stderr!.on('data', onData)
       const exited = new Promise<string>((resolve) => child!.once('exit', (code, signal) => resolve(`exited with ${signal ?? code}`)))
-      const ready = await waitUntilAnswering(`http://127.0.0.1:${port}/v2/`, exited, options.timeoutMs ?? 15_000)
+      const ready = await waitUntilAnswering(`http://127.0.0.1:${port}/v2/`, exited, options.timeoutMs ?? 15_000 * timeoutScale())
       if (ready === true) {
         const host = `127.0.0.1:${port}`
         const accessLog = () => log.flatMap((line) => {
