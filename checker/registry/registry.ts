@@ -15,6 +15,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { timeoutScale } from '../../lib/timeouts.ts'
 import { ISSUER, SERVICE, startTokenIssuer, type TokenIssuer } from './token-issuer.ts'
+import { isAlive } from '../../lib/pid.ts'
 
 export interface AccessLogEntry {
   method: string
@@ -77,15 +78,6 @@ function onPath(program: string): boolean {
       return false
     }
   })
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** Folders of registries whose owner was killed before it could remove them. */

@@ -15,6 +15,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { FriendlyError } from '../errors.ts'
 import { minicontainerHome } from '../rootfs/location.ts'
+import { isAlive } from '../pid.ts'
 
 export interface LayerRecord {
   /** The compressed blob's digest (what the manifest and the registry call it). */
@@ -72,15 +73,6 @@ export function digestHex(digest: string): string {
 /** A short, stable, file-name-safe name for a reference (images/NAME.json). */
 function recordName(reference: string): string {
   return encodeURIComponent(reference).replace(/%/g, '_') + '.json'
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 export function defaultStoreRoot(): string {
