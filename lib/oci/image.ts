@@ -232,7 +232,7 @@ async function pullLocked(ref: ImageReference, store: ImageStore, client: Regist
     if (response.claimedDigest && response.claimedDigest !== topDigest) {
       throw new FriendlyError(`refused ${name}: the registry says the manifest is ${response.claimedDigest}, but its sha256 is ${topDigest}`)
     }
-    await saveVerifiedBlob(store, { mediaType: response.mediaType, digest: topDigest, size: response.body.length }, [response.body])
+    if (!store.hasBlob(topDigest)) await saveVerifiedBlob(store, { mediaType: response.mediaType, digest: topDigest, size: response.body.length }, [response.body])
     top = response.body
     topType = response.mediaType
   }
@@ -279,7 +279,7 @@ async function pullLocked(ref: ImageReference, store: ImageStore, client: Regist
   })
   await runLimited(queue, parallel)
 
-  const record: ImageRecord = {
+  const record: ImageRecord = upToDate ? previous : {
     reference: name,
     digest: topDigest,
     manifest: manifestDescriptor.digest,
@@ -288,7 +288,7 @@ async function pullLocked(ref: ImageReference, store: ImageStore, client: Regist
     platform: `${platform.os}/${platform.architecture}`,
     pulledAt: new Date().toISOString(),
   }
-  store.writeImage(record)
+  if (!upToDate) store.writeImage(record)
   progress.say(`Digest: ${topDigest}`)
   progress.say(upToDate ? `Status: Image is up to date for ${familiarReference(ref)}` : `Status: Downloaded newer image for ${familiarReference(ref)}`)
   return { record, downloadedBlobs: downloaded, upToDate }
