@@ -3,14 +3,14 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import kleur from 'kleur'
-import { STEPS, findStep, stepDir, type Step } from '../lib/steps.ts'
+import { STEPS, findStep, projectPath, stepDir, type Step } from '../lib/steps.ts'
 import { currentRootfs } from '../lib/rootfs/location.ts'
 import { runSession, sessionSnapshot, type Report } from './harness.ts'
 import { diffAndRepair } from './host.ts'
 import { hostProblems, setupProblems } from './preflight.ts'
 import { readProgress, recordCheck } from '../learner/progress.ts'
 import { formatResult, neverStarted, summaryLine, toJson } from './report.ts'
-import { displayPath, killAllRuns, ourPids } from './runner.ts'
+import { killAllRuns, ourPids } from './runner.ts'
 import { removeHostFiles } from './probe.ts'
 import { checksFor, matchesOnly } from './harness.ts'
 import { cgroupVersion } from './cgroups.ts'
@@ -114,7 +114,7 @@ function engineFiles(dir: string): Map<string, number> {
 }
 
 async function checkOnce(args: Args, step: Step, engineDir: string): Promise<Report> {
-  const shown = displayPath(engineDir)
+  const shown = projectPath(engineDir)
   const steps = STEPS.filter((s) => s.number <= step.number).map((s) => String(s.number).padStart(2, '0'))
   const which = args.only ? `only ${args.only}` : `checks of step${steps.length > 1 ? 's' : ''} ${steps.reverse().join(', ')}`
   if (!args.json) console.log(kleur.bold(`Checking ${shown} (step ${step.id}: ${step.title}), ${which}; cgroup v${cgroupVersion()}`))

@@ -7,10 +7,10 @@
 // answer of one of the step's experiments (predict first: the lesson asks the question).
 import { parseArgs } from 'node:util'
 import kleur from 'kleur'
-import { STEPS, findStep, stepDir, type Step } from '../lib/steps.ts'
+import { STEPS, findStep, stepDir, type Step, projectPath } from '../lib/steps.ts'
 import { experimentsOf, findTodo, todosOf, type CourseTodo } from './course.ts'
 import { readProgress, recordHintLevel, type Progress } from './progress.ts'
-import { UsageError, findTodos, relative, runCommand } from './shared.ts'
+import { UsageError, findTodos, runCommand } from './shared.ts'
 import { DEFAULT_WIDTH, renderMarkdown } from './terminal.ts'
 
 export const LEVELS = ['a nudge', 'the API', 'the code'] as const
@@ -68,7 +68,7 @@ export function answerHint(request: HintRequest, progress: Progress = readProgre
 function where(todo: CourseTodo, dir: string): string {
   const fn = todo.fn ? `, in ${todo.fn}()` : ''
   const comment = findTodos(dir).find((t) => t.id === todo.id)
-  return comment ? `${relative(comment.file)}:${comment.line}${fn}` : `${relative(dir)}/${todo.file}${fn}`
+  return comment ? `${projectPath(comment.file)}:${comment.line}${fn}` : `${projectPath(dir)}/${todo.file}${fn}`
 }
 
 function todoText(todo: CourseTodo, level: number, why: string, dir: string): string {

@@ -3,6 +3,7 @@
 // the checker's progress file.
 import fs from 'node:fs'
 import path from 'node:path'
+import { compareTodoIds } from '../lib/derive.ts'
 import { PROJECT_ROOT, STEPS, findStep, stepDir, type Step } from '../lib/steps.ts'
 
 /** An error a person caused (a typo in a step name...): one line, no stack trace. */
@@ -132,15 +133,5 @@ export function findTodos(dir: string): Todo[] {
       todos.push({ id: m[1]!, file, line: i + 1, text: joined, lesson })
     })
   }
-  return todos.sort((a, b) => compareIds(a.id, b.id))
-}
-
-function compareIds(a: string, b: string): number {
-  const [a1, a2] = a.split('.').map(Number) as [number, number]
-  const [b1, b2] = b.split('.').map(Number) as [number, number]
-  return a1 - b1 || a2 - b2
-}
-
-export function relative(file: string): string {
-  return path.relative(PROJECT_ROOT, file) || '.'
+  return todos.sort((a, b) => compareTodoIds(a.id, b.id))
 }

@@ -152,3 +152,10 @@ export function todoRegions(): TodoRegion[] {
   }
   return out
 }
+
+/** TODO ids in course order: 01.2 before 01.10. */
+export function compareTodoIds(a: string, b: string): number {
+  const [a1, a2] = a.split('.').map(Number) as [number, number]
+  const [b1, b2] = b.split('.').map(Number) as [number, number]
+  return a1 - b1 || a2 - b2
+}
