@@ -215,6 +215,18 @@ describe.skipIf(skipUnlessRootOnLinux() || skipUnlessRegistry())('pulling from a
     expect(() => store.removeImage(ref('test/other:1'))).toThrow(/no such image/)
   })
 
+  it('an image in use by a running container keeps its layers after rmi, until the container is gone', async () => {
+    const inUse = newStore()
+    const { record } = await pullImage(ref('test/alpine:1'), { store: inUse, platform, quiet: true })
+    const unpin = inUse.pin(record)
+    inUse.removeImage(ref('test/alpine:1'))
+    expect(inUse.listImages()).toEqual([])
+    for (const l of record.layers) expect(inUse.hasLayer(l.diffId)).toBe(true)
+    unpin()
+    inUse.collectGarbage()
+    for (const l of record.layers) expect(inUse.hasLayer(l.diffId)).toBe(false)
+  })
+
   it('a pull killed halfway leaves nothing that is taken for good; the next pull cleans up and finishes', async () => {
     const big = await buildTestImage(specFor({ tarball: fixture }, { paddingBytes: 64 * 1024 * 1024 }), path.join(work, 'big'), '1')
     await pushImage(big, registry, 'test/big:1')
