@@ -62,7 +62,6 @@ function bindLibc(koffi: Koffi) {
     socket: libc.func('int socket(int domain, int type, int protocol)'),
     ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
     close: libc.func('int close(int fd)'),
-    getpid: libc.func('int getpid()'),
     closeRange: libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
     // Files the image store makes: overlayfs whiteouts (a 0/0 character device) and opaque folders (an xattr).
     mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
@@ -246,10 +245,6 @@ export function getxattr(path: string, name: string): string | undefined {
     throw new SyscallError(`lgetxattr(${path}, ${name})`, errno)
   }
   return value.subarray(0, length).toString()
-}
-
-export function getpid(): number {
-  return c.getpid()
 }
 
 // ---- Readable flag names, for error messages ---------------------------------------------------
