@@ -3,6 +3,7 @@
 //   main.ts images
 //   main.ts rmi IMAGE...
 // and the table `images` prints, like docker's.
+import { UsageError, parseCommandLine } from '../args.ts'
 import { FriendlyError } from '../errors.ts'
 import { familiarName, formatReference, parseReference } from './reference.ts'
 import { formatSize } from './progress.ts'
@@ -21,55 +22,40 @@ export type ImageCommand =
 
 export const IMAGE_COMMANDS = ['pull', 'images', 'rmi'] as const
 
-function usageError(message: string): FriendlyError {
-  return new FriendlyError(message, { hint: IMAGE_USAGE.split('\n')[0] })
-}
+const PULL_OPTIONS = {
+  'insecure-registry': { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const
+const NO_OPTIONS = { help: { type: 'boolean', short: 'h' } } as const
 
-/** `--insecure-registry HOST` / `--insecure-registry=HOST`, removed from args; the rest returned. */
-export function takeInsecureRegistries(args: string[]): { insecureRegistries: string[]; rest: string[] } {
-  const insecureRegistries: string[] = []
-  const rest: string[] = []
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!
-    if (arg === '--') {
-      rest.push(...args.slice(i))
-      break
-    }
-    if (arg === '--insecure-registry' || arg.startsWith('--insecure-registry=')) {
-      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[++i]
-      if (!value) throw usageError('--insecure-registry needs a HOST (or HOST:PORT)')
-      insecureRegistries.push(value)
-    } else {
-      rest.push(arg)
-    }
-  }
-  return { insecureRegistries, rest }
-}
-
-/** Parses `pull ...`, `images`, `rmi ...` (argv[0] is the command). */
+/** Parses `pull ...`, `images`, `rmi ...` (argv[0] is the command); a mistake is a one-line UsageError. */
 export function parseImageCommand(argv: string[]): ImageCommand {
   const [command, ...args] = argv
-  if (args.includes('--help') || args.includes('-h')) throw new FriendlyError(IMAGE_USAGE, { exitCode: 0 })
+  const usage = IMAGE_USAGE
   if (command === 'pull') {
-    const { insecureRegistries, rest } = takeInsecureRegistries(args)
-    const unknown = rest.find((a) => a.startsWith('-'))
-    if (unknown) throw usageError(`unknown option ${unknown} for pull`)
-    if (rest.length !== 1) throw usageError(rest.length ? `pull takes one image, got ${rest.length}: ${rest.join(' ')}` : 'pull: which image? e.g. main.ts pull alpine:3.20')
-    parseReference(rest[0]!) // a bad reference is refused before anything else happens
-    return { kind: 'pull', image: rest[0]!, insecureRegistries }
+    const { values, positionals } = parseCommandLine(args, PULL_OPTIONS, { usage, positionals: true })
+    if (values.help) throw new FriendlyError(usage, { exitCode: 0 })
+    if (positionals.length !== 1) {
+      throw new UsageError(positionals.length ? `pull takes one image, got ${positionals.length}: ${positionals.join(' ')}` : 'pull: which image? e.g. main.ts pull alpine:3.20', usage)
+    }
+    const insecureRegistries = values['insecure-registry'] ?? []
+    if (insecureRegistries.some((h) => !h)) throw new UsageError('--insecure-registry needs a HOST (or HOST:PORT)', usage)
+    parseReference(positionals[0]!) // a bad reference is refused before anything else happens
+    return { kind: 'pull', image: positionals[0]!, insecureRegistries }
   }
   if (command === 'images') {
-    if (args.length) throw usageError(`images takes no arguments, got: ${args.join(' ')}`)
+    const { values } = parseCommandLine(args, NO_OPTIONS, { usage })
+    if (values.help) throw new FriendlyError(usage, { exitCode: 0 })
     return { kind: 'images' }
   }
   if (command === 'rmi') {
-    if (!args.length) throw usageError('rmi: which image? (main.ts images lists them)')
-    const unknown = args.find((a) => a.startsWith('-'))
-    if (unknown) throw usageError(`unknown option ${unknown} for rmi`)
-    for (const a of args) parseReference(a)
-    return { kind: 'rmi', images: args }
+    const { values, positionals } = parseCommandLine(args, NO_OPTIONS, { usage, positionals: true })
+    if (values.help) throw new FriendlyError(usage, { exitCode: 0 })
+    if (!positionals.length) throw new UsageError('rmi: which image? (main.ts images lists them)', usage)
+    for (const image of positionals) parseReference(image)
+    return { kind: 'rmi', images: positionals }
   }
-  throw usageError(`unknown command ${JSON.stringify(command)}`)
+  throw new UsageError(`unknown command ${JSON.stringify(command)}`, usage)
 }
 
 /** The table of `main.ts images`: REPOSITORY, TAG, IMAGE ID (the config digest, like docker), SIZE (unpacked). */
