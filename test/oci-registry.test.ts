@@ -158,6 +158,15 @@ describe.skipIf(skipUnlessRootOnLinux() || skipUnlessRegistry())('pulling from a
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(merged)
   })
 
+  it('plain HTTP only on this machine: elsewhere it takes --insecure-registry (0.0.0.0 reaches the same registry over lo)', async () => {
+    const port = registry.host.split(':')[1]
+    const elsewhere = `0.0.0.0:${port}`
+    await expect(pullImage(`${elsewhere}/test/alpine:1`, { store: newStore(), platform, quiet: true }))
+      .rejects.toThrow(expect.objectContaining({ hint: expect.stringContaining(`--insecure-registry ${elsewhere}`) }))
+    const { record } = await pullImage(`${elsewhere}/test/alpine:1`, { store: newStore(), platform, quiet: true, insecureRegistries: [elsewhere] })
+    expect(record.manifest).toBe(image.manifest.digest)
+  })
+
   it('another platform, when asked, gets the other manifest of the index', async () => {
     const other: Platform = { os: 'linux', architecture: platform.architecture === 'amd64' ? 'arm64' : 'amd64' }
     const { record } = await pullImage(ref('test/alpine:1'), { store: newStore(), platform: other, quiet: true })
