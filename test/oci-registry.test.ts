@@ -8,7 +8,8 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getxattr } from '../lib/libc.ts'
 import { formatImages, removeImages } from '../lib/oci/cli.ts'
-import { lowerDirs, pullImage, type Platform } from '../lib/oci/image.ts'
+import type { Platform } from '../lib/oci/documents.ts'
+import { lowerDirs, pullImage } from '../lib/oci/image.ts'
 import { ImageStore } from '../lib/oci/store.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 import { startRegistry, whyNoLocalRegistry, type LocalRegistry } from '../checker/registry/registry.ts'
@@ -138,7 +139,7 @@ describe.skipIf(skipUnlessRootOnLinux() || skipUnlessRegistry())('pulling from a
     const { spec } = image
     // A private mount namespace of its own: the mount is gone with the process, whatever happens.
     const script = [
-      `mount -t overlay overlay -o lowerdir=${lowerDirs(record, store)} ${merged}`,
+      `mount -t overlay overlay -o lowerdir=${lowerDirs(record, store).join(':')} ${merged}`,
       `if [ -e ${merged}/${spec.deleted} ]; then echo deleted=visible; else echo deleted=gone; fi`,
       `echo opaque=$(ls -A ${merged}/${spec.opaqueDir})`,
       `echo replaced=$(cat ${merged}/${spec.replaced[0]})`,

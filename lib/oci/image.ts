@@ -1,80 +1,21 @@
 // Pulling an image: reference -> (index -> this platform's manifest) -> config -> layers, every blob verified by its
 // sha256 while it streams, each layer unpacked once and its whiteouts turned into overlayfs' own. Then what `run`
-// needs from it: the layer folders (the overlay's lowerdirs) and the config (Env, Entrypoint/Cmd, WorkingDir, User).
+// needs from it: the layer folders (the overlay's lowerdirs) and the config (Env, Entrypoint/Cmd, WorkingDir).
 //
-// The registry's HTTP is in registry.ts, the store's files in store.ts, tar in unpack.ts; this file is the part that
-// decides (it becomes the engine's step-09 code: the learner's TODOs are the concepts here).
+// The registry's HTTP is in registry.ts, the store's files in store.ts, tar in unpack.ts, the documents' shapes in
+// documents.ts, users in user.ts; this file is the part that decides (it becomes the engine's step-09 code: the
+// learner's TODOs are the concepts here).
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { FriendlyError } from '../errors.ts'
 import { S_IFCHR, makedev, mknod, setxattr } from '../libc.ts'
 import { PullProgress } from './progress.ts'
+import { machinePlatform, parseJson, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './documents.ts'
 import { formatReference, familiarReference, parseReference, type ImageReference } from './reference.ts'
 import { CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES, RegistryClient } from './registry.ts'
 import { ImageStore, type ImageRecord, type LayerRecord } from './store.ts'
 import { unpackLayer } from './unpack.ts'
-
-// ---- The documents ----------------------------------------------------------------------------------------------
-export interface Descriptor {
-  mediaType: string
-  digest: string
-  size: number
-  platform?: Platform
-  urls?: string[]
-}
-
-export interface Platform {
-  os: string
-  architecture: string
-  variant?: string
-}
-
-/** An OCI image index or a Docker manifest list: one manifest per platform. */
-export interface ImageIndex {
-  schemaVersion: number
-  mediaType?: string
-  manifests: Descriptor[]
-}
-
-/** One image: its config and its layers, bottom first. */
-export interface ImageManifest {
-  schemaVersion: number
-  mediaType?: string
-  config: Descriptor
-  layers: Descriptor[]
-}
-
-/** The parts of the image config (OCI image-spec config.md) a runtime uses. */
-export interface ImageConfig {
-  architecture?: string
-  os?: string
-  variant?: string
-  config?: {
-    Env?: string[] | null
-    Entrypoint?: string[] | null
-    Cmd?: string[] | null
-    WorkingDir?: string
-    User?: string
-  }
-  rootfs?: { type: string; diff_ids: string[] }
-}
-
-/** This machine's platform, in the OCI image-spec's words (Go's GOARCH names). */
-export function machinePlatform(): Platform {
-  const architecture = ({ x64: 'amd64', arm64: 'arm64' } as Record<string, string>)[os.arch()]
-  if (!architecture) throw new FriendlyError(`no images for this machine's architecture (${os.arch()})`, { hint: 'minicontainer pulls linux/amd64 and linux/arm64 images' })
-  return { os: 'linux', architecture }
-}
-
-function parseJson<T>(bytes: Buffer, what: string): T {
-  try {
-    return JSON.parse(bytes.toString('utf8')) as T
-  } catch {
-    throw new FriendlyError(`${what} is not valid JSON`)
-  }
-}
 
 const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`
 
@@ -345,22 +286,12 @@ async function runLimited(tasks: (() => Promise<void>)[], limit: number): Promis
 }
 
 // ---- 5. What `run IMAGE` needs ------------------------------------------------------------------------------------
-/** The pulled image of a reference, complete in the store, or a FriendlyError saying how to get it. */
-export function findImage(text: string, store = new ImageStore()): { record: ImageRecord; config: ImageConfig } {
-  const name = formatReference(parseReference(text))
-  const record = store.readImage(name)
-  if (!record || !store.isComplete(record)) {
-    throw new FriendlyError(`no such image here: ${name}${record ? ' (its layers are incomplete)' : ''}`, { hint: `pull it first: main.ts pull ${text}` })
-  }
-  return { record, config: parseJson<ImageConfig>(store.readBlob(record.config), `config ${record.config}`) }
-}
-
 /**
- * The overlay's lowerdir option for an image: its layer folders, TOP layer FIRST (overlayfs looks up a path in the
- * leftmost lowerdir first), separated by colons.
+ * The overlay's lower layers for an image: its layer folders, TOP layer FIRST (overlayfs looks a path up in the
+ * leftmost lowerdir first, so the first one listed wins).
  */
-export function lowerDirs(record: ImageRecord, store = new ImageStore()): string {
-  return record.layers.map((l) => store.layerFs(l.diffId)).reverse().join(':')
+export function lowerDirs(record: ImageRecord, store = new ImageStore()): string[] {
+  return record.layers.map((l) => store.layerFs(l.diffId)).reverse()
 }
 
 export interface ProcessSpec {
@@ -386,48 +317,4 @@ export function processSpec(config: ImageConfig, command: string[], defaults: Re
     if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1)
   }
   return { command: argv, env, workingDir: c.WorkingDir || '/', user: c.User ?? '' }
-}
-
-export interface ResolvedUser {
-  uid: number
-  gid: number
-  /** Supplementary groups (from /etc/group). */
-  groups: number[]
-  /** The user's home from /etc/passwd, when known. */
-  home: string | undefined
-}
-
-/**
- * The image's User ("", "name", "uid", "name:group", "uid:gid") in numbers, from the container's /etc/passwd and
- * /etc/group texts (undefined when the file does not exist). Like docker: an unknown uid is allowed (gid 0), an
- * unknown name is an error.
- */
-export function resolveUser(user: string, passwd: string | undefined, group: string | undefined): ResolvedUser {
-  const [userPart = '', groupPart] = user.split(':')
-  const users = (passwd ?? '').split('\n').map((l) => l.split(':')).filter((f) => f.length >= 7)
-  const groups = (group ?? '').split('\n').map((l) => l.split(':')).filter((f) => f.length >= 4)
-  const isNumber = (s: string) => /^\d+$/.test(s)
-  let uid = 0
-  let gid = 0
-  let home: string | undefined
-  let userName: string | undefined
-  if (userPart !== '') {
-    const entry = users.find((f) => (isNumber(userPart) ? f[2] === userPart : f[0] === userPart))
-    if (!entry && !isNumber(userPart)) throw new FriendlyError(`the image's user ${JSON.stringify(userPart)} is not in its /etc/passwd`)
-    uid = entry ? Number(entry[2]) : Number(userPart)
-    gid = entry ? Number(entry[3]) : 0
-    home = entry?.[5]
-    userName = entry?.[0]
-  } else {
-    const root = users.find((f) => f[2] === '0')
-    home = root?.[5]
-    userName = root?.[0]
-  }
-  if (groupPart !== undefined && groupPart !== '') {
-    const entry = groups.find((f) => (isNumber(groupPart) ? f[2] === groupPart : f[0] === groupPart))
-    if (!entry && !isNumber(groupPart)) throw new FriendlyError(`the image's group ${JSON.stringify(groupPart)} is not in its /etc/group`)
-    gid = entry ? Number(entry[2]) : Number(groupPart)
-  }
-  const supplementary = userName === undefined ? [] : groups.filter((f) => f[3]!.split(',').includes(userName)).map((f) => Number(f[2]))
-  return { uid, gid, groups: [...new Set([gid, ...supplementary])], home }
 }
