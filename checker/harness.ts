@@ -2,7 +2,7 @@
 // left as it was: a leak becomes the failing check "host.clean", with its likely cause, and is repaired.
 import { STEPS, type Step } from '../lib/steps.ts'
 import { CheckFailure, resolveHint, type Check, type CheckContext } from './check.ts'
-import { diffAndRepair, imageLeaks, killTrees, snapshotHost, snapshotImage, type HostSnapshot, type Leak } from './host.ts'
+import { diffAndRepair, imageLeaks, killTrees, snapshotHost, snapshotImage, sweepImage, type HostSnapshot, type Leak } from './host.ts'
 import { descendants } from './proc.ts'
 import { ourPids, runEngine, type RunOptions, type RunResult } from './runner.ts'
 import { runSharedProbe, type SharedProbe } from './probe.ts'
@@ -105,6 +105,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   const started = Date.now()
   const list = (await checksFor(options.step)).filter(({ check }) => matchesOnly(check.id, options.only))
   const before = snapshotHost()
+  const swept = sweepImage(options.rootfs)
   const image = snapshotImage(options.rootfs)
   currentSnapshot = before
   const marks = new Map<string, Set<string>>()
@@ -220,7 +221,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       why: "a broken run must not leave the learner's machine broken: leaked mounts, cgroups and processes pile up with every run.",
       hint: leaks.length ? [...new Set(leaks.map((l) => l.cause))].join('\n') : '',
       runs: [],
-      notes: [],
+      notes: swept.length ? [`removed from the rootfs image's dev/ before the checks (left by an earlier run): ${swept.join(', ')}`] : [],
       durationMs: 0,
       ...(leaks.length
         ? {

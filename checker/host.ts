@@ -196,6 +196,33 @@ export function snapshotImage(rootfs: string | undefined): { dir: string; entrie
   }
 }
 
+/**
+ * Removes what an earlier broken run left in the image's dev/ (files and links: device nodes are never regular
+ * files, and Alpine ships the folder empty), so that what this session's engine writes there shows. Returns the names.
+ */
+export function sweepImage(rootfs: string | undefined): string[] {
+  if (!rootfs) return []
+  const dir = path.join(rootfs, 'dev')
+  const swept: string[] = []
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+  for (const name of names) {
+    try {
+      const st = fs.lstatSync(path.join(dir, name))
+      if (!st.isFile() && !st.isSymbolicLink()) continue
+      fs.unlinkSync(path.join(dir, name))
+      swept.push(name)
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return swept
+}
+
 /** What appeared in the image's dev/ since `before` (files, links, empty folders: all the engine's) is removed again. */
 export function imageLeaks(before: ReturnType<typeof snapshotImage>): Leak[] {
   if (!before) return []
