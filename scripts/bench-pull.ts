@@ -7,6 +7,8 @@
 //   - skopeo copy + `umoci unpack` cold: the same work as ours (the layers unpacked into a root filesystem)
 //   - `node -e 0`: one Node start-up, which every minicontainer row pays
 // Prints a markdown table (medians) with the machine it ran on. The image: --from, else the installed rootfs.
+import { UsageError, parseCommandLine } from '../lib/args.ts'
+import { FriendlyError, formatError } from '../lib/errors.ts'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -58,14 +60,10 @@ const median = (xs: number[]) => {
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 
 async function main(argv: string[]): Promise<void> {
-  let runs = 10
-  let from: string | undefined
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--runs') runs = Number(argv[++i])
-    else if (argv[i] === '--from') from = argv[++i]
-    else throw new Error(`unknown option ${argv[i]} (options: --runs N, --from TARBALL|ROOTFS_DIR)`)
-  }
-  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a whole number >= 1')
+  const { values } = parseCommandLine(argv, { runs: { type: 'string' }, from: { type: 'string' } }, { usage: 'usage: npm run bench:pull [-- --runs N] [--from TARBALL|ROOTFS_DIR]' })
+  const runs = Number(values.runs ?? 10)
+  const from = values.from
+  if (!Number.isInteger(runs) || runs < 1) throw new UsageError('--runs needs a whole number >= 1')
   const base = from ? (fs.statSync(from).isDirectory() ? { dir: from } : { tarball: from }) : { dir: requireRootfs() }
   const work = fs.mkdtempSync('/var/tmp/mc-bench-pull-')
   let registry: LocalRegistry | undefined
@@ -118,6 +116,6 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error) => {
-  console.error(`bench:pull: ${error instanceof Error ? error.message : String(error)}`)
-  process.exitCode = 1
+  console.error(formatError('bench:pull', error))
+  process.exitCode = error instanceof FriendlyError ? error.exitCode : 1
 })
