@@ -81,6 +81,7 @@ describe('every npm script runs with no shell', () => {
     check: { args: ['--help'], answer: /usage: npm run check/ },
     status: { args: [], answer: /^Next: |Every step passes/m },
     bench: { args: ['--help'], answer: /^bench: .*--help/m },
+    'bench:pull': { args: ['--help'], answer: /^bench:pull: .*--help/m },
     lesson: { args: ['1', '--no-pager'], answer: /namespace/i },
     'lessons:html': { args: ['--help'], answer: /^lessons:html: .*--help/m },
     hint: { args: ['--help'], answer: /^hint: .*--help/m },
@@ -90,7 +91,7 @@ describe('every npm script runs with no shell', () => {
   }
   // Maintainers' scripts that run a bash script on a Linux CI machine, never on a learner's laptop. bash's -n
   // (read the script, run nothing) shows that the command line starts it.
-  const LINUX_ONLY: Record<string, string[]> = { 'vm:e2e': ['-n'] }
+  const LINUX_ONLY: Record<string, string[]> = { 'vm:e2e': ['-n'], 'vm:box': ['-n'] }
   // What cmd.exe, PowerShell or a POSIX shell would read differently, or at all.
   const SHELL_SYNTAX = /[&|;<>()$%^"'`\\*?!{}[\]~\n]/
 
