@@ -40,7 +40,7 @@ export const checks: Check[] = [
       const stop = (['SIGTERM', 'SIGHUP', 'SIGINT'] as const)[randomInt(0, 2)]!
       const [killed, crashed, stopped] = await Promise.all([
         ctx.run({ script: `${PAUSE}; sleep 10`, onReady: ({ pid }) => void (pid !== undefined && process.kill(pid, 'SIGKILL')) }),
-        ctx.run({ script: 'ulimit -s 256; f() { f; }; f' }),
+        ctx.run({ script: 'echo "@mc crashing=yes"; ulimit -s 256; f() { f; }; f' }),
         ctx.run({ script: `${PAUSE}; sleep 10`, onReady: ({ rootPid }) => void process.kill(rootPid, stop) }),
       ])
       const expect = (r: typeof killed, signal: NodeJS.Signals, how: string): void => {
@@ -49,6 +49,7 @@ export const checks: Check[] = [
       }
       requireLive(killed)
       expect(killed, 'SIGKILL', 'the checker killed the command from the host')
+      requireFact(crashed, 'crashing')
       expect(crashed, 'SIGSEGV', 'the command crashed: the kernel killed it with SIGSEGV')
       requireLive(stopped)
       expect(stopped, stop, `the checker sent ${stop} to the engine, which stops the container with it`)
