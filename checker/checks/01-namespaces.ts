@@ -29,33 +29,6 @@ export const checks: Check[] = [
     },
   },
   {
-    id: '01.signal-exit',
-    title: 'a command killed by a signal makes the engine exit 128 + its number (killed from the host, crashed, stopped)',
-    why: 'scripts, CI and docker read 128 + n as "died of signal n" (137: killed, 139: crashed): an engine that exits 125 or 0 instead hides a crash or a kill.',
-    hint: '01.5',
-    async run(ctx) {
-      // Three ways to die of a signal, none of them sent by the container to itself (PID 1 ignores those):
-      // SIGKILL from the host, which the kernel always delivers; SIGSEGV from the kernel itself (a shell
-      // recursing into a small stack); a stop signal (random) sent to the engine, which stops the container.
-      const stop = (['SIGTERM', 'SIGHUP', 'SIGINT'] as const)[randomInt(0, 2)]!
-      const [killed, crashed, stopped] = await Promise.all([
-        ctx.run({ script: `${PAUSE}; sleep 10`, onReady: ({ pid }) => void (pid !== undefined && process.kill(pid, 'SIGKILL')) }),
-        ctx.run({ script: 'echo "@mc crashing=yes"; ulimit -s 256; f() { f; }; f' }),
-        ctx.run({ script: `${PAUSE}; sleep 10`, onReady: ({ rootPid }) => void process.kill(rootPid, stop) }),
-      ])
-      const expect = (r: typeof killed, signal: NodeJS.Signals, how: string): void => {
-        const status = 128 + os.constants.signals[signal]
-        if (r.exitCode !== status) fail(`exit status ${status} (128 + ${signal}=${os.constants.signals[signal]}): ${how}`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
-      }
-      requireLive(killed)
-      expect(killed, 'SIGKILL', 'the checker killed the command from the host')
-      requireFact(crashed, 'crashing')
-      expect(crashed, 'SIGSEGV', 'the command crashed: the kernel killed it with SIGSEGV')
-      requireLive(stopped)
-      expect(stopped, stop, `the checker sent ${stop} to the engine, which stops the container with it`)
-    },
-  },
-  {
     id: '01.pid1',
     title: 'the command is PID 1 in a PID namespace of its own',
     why: "in its own PID namespace the container cannot see or signal the host's processes, and its first process is the init that reaps the others.",
@@ -151,6 +124,33 @@ export const checks: Check[] = [
       const p = await ctx.shared()
       const h = requireHost(p)
       if (h.ns.ipc.inside === h.ns.ipc.host) fail(`the container's IPC namespace to differ from the host's (${h.ns.ipc.host})`, `the same one: ${h.ns.ipc.inside}`, p.run)
+    },
+  },
+  {
+    id: '01.signal-exit',
+    title: 'a command killed by a signal makes the engine exit 128 + its number (killed from the host, crashed, stopped)',
+    why: 'scripts, CI and docker read 128 + n as "died of signal n" (137: killed, 139: crashed): an engine that exits 125 or 0 instead hides a crash or a kill.',
+    hint: '01.5',
+    async run(ctx) {
+      // Three ways to die of a signal, none of them sent by the container to itself (PID 1 ignores those):
+      // SIGKILL from the host, which the kernel always delivers; SIGSEGV from the kernel itself (a shell
+      // recursing into a small stack); a stop signal (random) sent to the engine, which stops the container.
+      const stop = (['SIGTERM', 'SIGHUP', 'SIGINT'] as const)[randomInt(0, 2)]!
+      const [killed, crashed, stopped] = await Promise.all([
+        ctx.run({ script: `${PAUSE}; sleep 10`, onReady: ({ pid }) => void (pid !== undefined && process.kill(pid, 'SIGKILL')) }),
+        ctx.run({ script: 'echo "@mc crashing=yes"; ulimit -s 256; f() { f; }; f' }),
+        ctx.run({ script: `${PAUSE}; sleep 10`, onReady: ({ rootPid }) => void process.kill(rootPid, stop) }),
+      ])
+      const expect = (r: typeof killed, signal: NodeJS.Signals, how: string): void => {
+        const status = 128 + os.constants.signals[signal]
+        if (r.exitCode !== status) fail(`exit status ${status} (128 + ${signal}=${os.constants.signals[signal]}): ${how}`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
+      }
+      requireLive(killed)
+      expect(killed, 'SIGKILL', 'the checker killed the command from the host')
+      requireFact(crashed, 'crashing')
+      expect(crashed, 'SIGSEGV', 'the command crashed: the kernel killed it with SIGSEGV')
+      requireLive(stopped)
+      expect(stopped, stop, `the checker sent ${stop} to the engine, which stops the container with it`)
     },
   },
   {
