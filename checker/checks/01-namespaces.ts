@@ -135,7 +135,8 @@ export const checks: Check[] = [
       // Three ways to die of a signal, none of them sent by the container to itself (PID 1 ignores those):
       // SIGKILL from the host, which the kernel always delivers; SIGSEGV from the kernel itself (a shell
       // recursing into a small stack); a stop signal (random) sent to the engine, which stops the container.
-      const stop = (['SIGTERM', 'SIGHUP', 'SIGINT'] as const)[randomInt(0, 2)]!
+      // Not SIGINT: busybox sh catches it, and what a command does with a signal it handles is its own business.
+      const stop = (['SIGTERM', 'SIGHUP'] as const)[randomInt(0, 1)]!
       const [killed, crashed, stopped] = await Promise.all([
         ctx.run({ script: `${PAUSE}; sleep 10`, onReady: ({ pid }) => void (pid !== undefined && process.kill(pid, 'SIGKILL')) }),
         ctx.run({ script: 'echo "@mc crashing=yes"; ulimit -s 256; f() { f; }; f' }),
