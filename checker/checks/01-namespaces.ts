@@ -58,13 +58,15 @@ export const checks: Check[] = [
         }),
       ])
       const h = requireHost(p)
-      const named = requireFact(p.run, 'hostname')
-      if (named !== p.hostname) fail(`hostname "${p.hostname}" inside the container (--hostname ${p.hostname})`, `"${named}"`, p.run)
+      // The namespaces first: without a UTS namespace of its own, both runs rename the one host, and whichever
+      // was last decides what each probe printed.
       if (h.ns.uts.inside === h.ns.uts.host) fail(`the container's UTS namespace to differ from the host's (${h.ns.uts.host})`, `the same one: ${h.ns.uts.inside}`, p.run, UTS_HINT)
       requireLive(plain)
+      if (plainNs.inside === plainNs.host) fail(`the container's UTS namespace to differ from the host's (${plainNs.host})`, `the same one: ${plainNs.inside}`, plain, UTS_HINT)
+      const named = requireFact(p.run, 'hostname')
+      if (named !== p.hostname) fail(`hostname "${p.hostname}" inside the container (--hostname ${p.hostname})`, `"${named}"`, p.run)
       const dflt = requireFact(plain, 'hostname')
       if (dflt !== 'container') fail('hostname "container" inside the container (no --hostname)', `"${dflt}"`, plain)
-      if (plainNs.inside === plainNs.host) fail(`the container's UTS namespace to differ from the host's (${plainNs.host})`, `the same one: ${plainNs.inside}`, plain, UTS_HINT)
     },
   },
   {
