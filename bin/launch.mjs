@@ -7,7 +7,7 @@
 //    `engines.node` (THE minimum version: read from there, written nowhere else); else the one installed in
 //    .tools/node; else installs one there, once, from the npm registry (Node 24, the LTS the VM and CI run).
 // 2. Runs `npm ci` when node_modules is missing or older than package-lock.json (MINICONTAINER_SKIP_NPM_CI=1: not).
-// 3. Sets NODE_COMPILE_CACHE (lib/compile-cache.ts): the stripped and compiled .ts files are kept on disk.
+// 3. Sets NODE_COMPILE_CACHE (lib/compile-cache.js): the stripped and compiled .ts files are kept on disk.
 // 4. Runs FILE.ts [ARG...] as `node FILE.ts ARG...` would, so its exit status and signals are its own. With the
 //    Node running this file: in this same process, the way Node's command line starts a main module (saves one
 //    Node start-up, ~25 ms). With another Node: that Node replaces this process (process.execve: POSIX, Node >=
@@ -21,6 +21,7 @@ import fs from 'node:fs'
 import Module from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { COMPILE_CACHE_DIR } from '../lib/compile-cache.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const PREFERRED_MAJOR = 24 // the Node installed when the machine's cannot run the project: the LTS of the VM and CI
@@ -343,7 +344,7 @@ function prepare(args) {
   const range = enginesRange()
   const { node } = pickNode(range)
   let env = { ...process.env }
-  const cacheDir = env.NODE_COMPILE_CACHE || path.join(ROOT, 'node_modules', '.cache', 'node-compile-cache') // as lib/compile-cache.ts
+  const cacheDir = env.NODE_COMPILE_CACHE || COMPILE_CACHE_DIR
   env.NODE_COMPILE_CACHE = cacheDir
   // A Node from .tools (or MINICONTAINER_NODE) is the `node` of everything the program starts, too.
   if (node !== process.execPath) env = withPathFirst(env, path.dirname(node))

@@ -90,8 +90,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   await delegateToVmIfNeeded(argv, say)
-  if (!fs.existsSync(path.join(engineDir, 'main.ts'))) {
-    say(`no engine at ${engineDir} (main.ts is missing)`)
+  if (!fs.existsSync(path.join(engineDir, 'main.js'))) {
+    say(`no engine at ${engineDir} (main.js is missing)`)
     return 2
   }
   const setup = setupProblems(step.number >= 2)

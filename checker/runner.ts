@@ -101,7 +101,7 @@ function probePlaceholder(script: string | undefined): string | undefined {
 export async function runEngine(engineDir: string, options: RunOptions): Promise<RunResult> {
   const token = randomToken()
   const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : (options.command ?? ['/bin/true'])
-  const main = path.join(engineDir, 'main.ts')
+  const main = path.join(engineDir, 'main.js')
   const engineArgv = [process.execPath, main, 'run', ...(options.flags ?? []), '--', ...command]
   const wrap = (argv: string[]): string[] => (options.world ? inWorld(options.world, argv) : argv)
   const shown = (placeholder?: string): string => {

@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { PROJECT_ROOT, stepDir, type Step, projectPath } from '../lib/steps.ts'
-import { deriveStep, writeStep } from '../lib/derive.ts'
+import { deriveStep, isEngineFile, writeStep } from '../lib/derive.ts'
 import { parseCommandLine } from '../lib/args.ts'
 import { runCommand, stepFromArg } from './shared.ts'
 
@@ -24,12 +24,12 @@ function stamp(now: Date): string {
 
 /**
  * Backs up then restores one step's starter. `dir` is the learner's folder (tests pass a copy).
- * Only the engine's .ts files are touched; README.md (the lesson) and other files stay.
+ * Only the engine's files (.ts, and main.js) are touched; README.md (the lesson) and other files stay.
  */
 export function resetStep(step: Step, options: { dir?: string; backupRoot?: string; now?: Date } = {}): ResetResult {
   const dir = options.dir ?? stepDir(step, 'steps')
   const starter = deriveStep(step, 'steps')
-  const present = fs.existsSync(dir) ? fs.readdirSync(dir).filter((n) => n.endsWith('.ts')) : []
+  const present = fs.existsSync(dir) ? fs.readdirSync(dir).filter(isEngineFile) : []
   const changed = [...new Set([...present, ...starter.keys()])].sort().filter((name) => {
     const file = path.join(dir, name)
     const actual = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined

@@ -1,5 +1,5 @@
 // The engine's command line, shared by every step (CONTRIBUTING.md has the contract):
-//   main.ts run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--] CMD [ARG...]
+//   main.js run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--] CMD [ARG...]
 import os from 'node:os'
 import { parseCommandLine } from './args.ts'
 import { FriendlyError } from './errors.ts'
@@ -18,7 +18,7 @@ export const DEFAULTS = { hostname: 'container', memory: '100M', cpus: 0.5, pids
 const MIN_MEMORY = 32 * 1024 ** 2
 const MIN_PIDS = 16
 
-export const USAGE = `usage: main.ts run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--] CMD [ARG...]
+export const USAGE = `usage: main.js run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--] CMD [ARG...]
   --rootfs DIR     the container's root filesystem (default: the Alpine rootfs from \`npm run rootfs\`)
   --hostname NAME  the hostname inside (default: ${DEFAULTS.hostname})
   --memory SIZE    memory limit, swap included: 100M, 100MB, 1G or bytes (default: ${DEFAULTS.memory})

@@ -1,8 +1,8 @@
 // `npm run bench [-- --quick] [-- --runs N] [-- --no-check]`: how fast does a container start?
 //
 // Side by side, in ONE run, interleaved (a noisy machine slows every row alike), on the same Alpine rootfs:
-//   - step 04's solution: `node solutions/04-network/main.ts run --rootfs ROOTFS /bin/true`
-//   - the same, started with NODE_COMPILE_CACHE already in its environment (what a caller such as bin/node could set)
+//   - step 04's solution as a learner types it: `node solutions/04-network/main.js run --rootfs ROOTFS /bin/true`
+//   - the same through the npm scripts' way in: `node bin/launch.mjs solutions/04-network/main.js run ...`
 //   - util-linux `unshare --fork --pid --mount --uts --ipc --net --root=ROOTFS /bin/true`: the floor, no runtime at all
 //   - `runc run` (the reference runtime) of a generated OCI bundle whose rootfs is the same folder
 //   - `node -e 0`: ONE Node start-up, for reference (the engine needs two)
@@ -192,17 +192,17 @@ function main(): void {
   const problem = containerHostProblem()
   if (problem) fail(`${problem.problem}: ${problem.fix}`)
   const rootfs = requireRootfs()
-  const engine = path.join(PROJECT_ROOT, 'solutions', '04-network', 'main.ts')
+  const engine = path.join(PROJECT_ROOT, 'solutions', '04-network', 'main.js')
   const runc = prepareRunc(rootfs)
   const node = process.execPath
-  // The plain engine row runs as a learner types it: no compile cache in the environment, so the engine
-  // enables it itself (main.ts), after Node has stripped main.ts's types.
-  // The second row has it from the start (same folder as main.ts's), as its caller could set it.
+  // The bare row runs as a learner types it: no compile cache in the environment, so the engine's JavaScript
+  // entry turns it on itself before its first .ts file (lib/compile-cache.js). The npm row goes through the
+  // launcher every npm script uses, which sets the cache up before it runs the entry in its own process.
   const { NODE_COMPILE_CACHE: _ignored, ...plainEnv } = process.env
-  const cachedEnv = { ...plainEnv, NODE_COMPILE_CACHE: path.join(PROJECT_ROOT, 'node_modules', '.cache', 'node-compile-cache') }
+  const launcher = path.join(PROJECT_ROOT, 'bin', 'launch.mjs')
   const contenders: Contender[] = [
-    { name: 'minicontainer (step 04) `run /bin/true`', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
-    { name: 'minicontainer, NODE_COMPILE_CACHE set by the caller', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: cachedEnv, wall: [], cpu: [] },
+    { name: 'minicontainer (step 04), bare: `node main.js run /bin/true`', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
+    { name: 'minicontainer, npm path: `node bin/launch.mjs main.js run ...`', argv: [node, launcher, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: { ...plainEnv, MINICONTAINER_SKIP_NPM_CI: '1' }, wall: [], cpu: [] },
     { name: '`unshare --fork --pid --mount --uts --ipc --net --root` (floor)', argv: ['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', `--root=${rootfs}`, '/bin/true'], wall: [], cpu: [] },
     { name: '`runc run` (reference)', argv: runc.argv, wall: [], cpu: [] },
     { name: '`node -e 0`: one Node start-up', argv: [node, '-e', '0'], env: plainEnv, wall: [], cpu: [] },

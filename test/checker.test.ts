@@ -115,7 +115,7 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       '04-network': ['04.netns', '04.lo-up', '04.host-interfaces'],
     }
     for (const step of STEPS) {
-      const starter = path.join(PROJECT_ROOT, 'steps', step.id, 'main.ts')
+      const starter = path.join(PROJECT_ROOT, 'steps', step.id, 'main.js')
       test.skipIf(!fs.existsSync(starter))(`steps/${step.id} fails ${EXPECTED_FAILING[step.id]?.join(', ')}`, async () => {
         const { report, exitCode } = await check(step.id, [])
         const failed = report.checks.filter((c) => !c.passed).map((c) => c.id)

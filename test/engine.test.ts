@@ -215,6 +215,6 @@ describe.skipIf(skipUnlessRootOnLinux())('engine, as a learner meets it', () => 
   test('--help prints the usage on stdout and exits 0', async () => {
     const r = await execa(process.execPath, [engineMain('04-network'), 'run', '--help'], { reject: false })
     expect(r.exitCode).toBe(0)
-    expect(r.stdout).toMatch(/^usage: main.ts run /)
+    expect(r.stdout).toMatch(/^usage: main.js run /)
   })
 })

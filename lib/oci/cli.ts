@@ -1,7 +1,7 @@
 // The image commands of the engine's command line (the engine's main dispatches to them):
-//   main.ts pull [--insecure-registry HOST]... IMAGE
-//   main.ts images
-//   main.ts rmi IMAGE...
+//   main.js pull [--insecure-registry HOST]... IMAGE
+//   main.js images
+//   main.js rmi IMAGE...
 // and the table `images` prints, like docker's.
 import { UsageError, parseCommandLine } from '../args.ts'
 import { FriendlyError } from '../errors.ts'
@@ -9,9 +9,9 @@ import { familiarName, formatReference, parseReference } from './reference.ts'
 import { formatSize } from './progress.ts'
 import { ImageStore, type ImageRecord } from './store.ts'
 
-export const IMAGE_USAGE = `usage: main.ts pull [--insecure-registry HOST]... IMAGE
-       main.ts images
-       main.ts rmi IMAGE...
+export const IMAGE_USAGE = `usage: main.js pull [--insecure-registry HOST]... IMAGE
+       main.js images
+       main.js rmi IMAGE...
   IMAGE is [REGISTRY/]NAME[:TAG|@sha256:DIGEST]: alpine:3.20, ghcr.io/owner/app@sha256:..., 127.0.0.1:5000/test/alpine:1
   --insecure-registry HOST  allow plain HTTP to HOST (a registry on this machine may always use it)`
 
@@ -36,7 +36,7 @@ export function parseImageCommand(argv: string[]): ImageCommand {
     const { values, positionals } = parseCommandLine(args, PULL_OPTIONS, { usage, positionals: true })
     if (values.help) throw new FriendlyError(usage, { exitCode: 0 })
     if (positionals.length !== 1) {
-      throw new UsageError(positionals.length ? `pull takes one image, got ${positionals.length}: ${positionals.join(' ')}` : 'pull: which image? e.g. main.ts pull alpine:3.20', usage)
+      throw new UsageError(positionals.length ? `pull takes one image, got ${positionals.length}: ${positionals.join(' ')}` : 'pull: which image? e.g. main.js pull alpine:3.20', usage)
     }
     const insecureRegistries = values['insecure-registry'] ?? []
     if (insecureRegistries.some((h) => !h)) throw new UsageError('--insecure-registry needs a HOST (or HOST:PORT)', usage)
@@ -51,14 +51,14 @@ export function parseImageCommand(argv: string[]): ImageCommand {
   if (command === 'rmi') {
     const { values, positionals } = parseCommandLine(args, NO_OPTIONS, { usage, positionals: true })
     if (values.help) throw new FriendlyError(usage, { exitCode: 0 })
-    if (!positionals.length) throw new UsageError('rmi: which image? (main.ts images lists them)', usage)
+    if (!positionals.length) throw new UsageError('rmi: which image? (main.js images lists them)', usage)
     for (const image of positionals) parseReference(image)
     return { kind: 'rmi', images: positionals }
   }
   throw new UsageError(`unknown command ${JSON.stringify(command)}`, usage)
 }
 
-/** The table of `main.ts images`: REPOSITORY, TAG, IMAGE ID (the config digest, like docker), SIZE (unpacked). */
+/** The table of `main.js images`: REPOSITORY, TAG, IMAGE ID (the config digest, like docker), SIZE (unpacked). */
 export function formatImages(records: ImageRecord[], store: ImageStore): string {
   const rows = records.map((r) => {
     const ref = parseReference(r.reference)
@@ -70,7 +70,7 @@ export function formatImages(records: ImageRecord[], store: ImageStore): string 
   return table.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n')
 }
 
-/** `main.ts rmi IMAGE...`: each record removed, then what no other image (or running container) uses. */
+/** `main.js rmi IMAGE...`: each record removed, then what no other image (or running container) uses. */
 export async function removeImages(images: string[], store = new ImageStore()): Promise<string[]> {
   store.init()
   const release = await store.lock()

@@ -75,7 +75,7 @@ export function findImage(text: string, store = new ImageStore()): { record: Ima
   const name = formatReference(parseReference(text))
   const record = store.readImage(name)
   if (!record || !store.isComplete(record)) {
-    throw new FriendlyError(`no such image here: ${name}${record ? ' (its layers are incomplete)' : ''}`, { hint: `pull it first: main.ts pull ${text}` })
+    throw new FriendlyError(`no such image here: ${name}${record ? ' (its layers are incomplete)' : ''}`, { hint: `pull it first: main.js pull ${text}` })
   }
   return { record, config: parseJson<ImageConfig>(store.readBlob(record.config), `config ${record.config}`) }
 }

@@ -136,7 +136,7 @@ export interface PullResult {
 
 const shortId = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12)
 
-/** `main.ts pull IMAGE`. */
+/** `main.js pull IMAGE`. */
 export async function pullImage(text: string, options: PullOptions = {}): Promise<PullResult> {
   const ref = parseReference(text)
   const store = options.store ?? new ImageStore()
@@ -310,7 +310,7 @@ export function processSpec(config: ImageConfig, command: string[], defaults: Re
   const c = config.config ?? {}
   const entrypoint = c.Entrypoint ?? []
   const argv = [...entrypoint, ...(command.length ? command : (c.Cmd ?? []))]
-  if (argv.length === 0) throw new FriendlyError('no command given, and the image has neither Entrypoint nor Cmd', { hint: 'give one after the image: main.ts run IMAGE -- /bin/sh' })
+  if (argv.length === 0) throw new FriendlyError('no command given, and the image has neither Entrypoint nor Cmd', { hint: 'give one after the image: main.js run IMAGE -- /bin/sh' })
   const env = { ...defaults }
   for (const entry of c.Env ?? []) {
     const eq = entry.indexOf('=')

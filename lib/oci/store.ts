@@ -248,7 +248,7 @@ export class ImageStore {
   /** Removes a record, then every blob and layer that no other record (nor a running container) uses. */
   removeImage(reference: string): { removedBlobs: string[]; removedLayers: string[] } {
     const file = path.join(this.root, 'images', recordName(reference))
-    if (!fs.existsSync(file)) throw new FriendlyError(`no such image: ${reference}`, { hint: 'see which there are: main.ts images' })
+    if (!fs.existsSync(file)) throw new FriendlyError(`no such image: ${reference}`, { hint: 'see which there are: main.js images' })
     fs.rmSync(file)
     return this.collectGarbage()
   }

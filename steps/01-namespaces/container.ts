@@ -23,7 +23,7 @@ import { assertHostCanRunContainers, spawnInit, trapStopSignals, type InitEnd } 
 import { INIT_SUBCOMMAND, type InitConfig } from '../../lib/init/protocol.ts'
 import { createPidNamespace, enterNamespaces, makeMountsPrivate, setHostname } from './namespaces.ts'
 
-/** The entry point: `main.ts run ...` on the host, `main.ts __init` inside the container. */
+/** The entry point: `main.js run ...` on the host, `main.js __init` inside the container. */
 export async function main(argv: string[]): Promise<void> {
   try {
     if (argv[0] === INIT_SUBCOMMAND) init()

@@ -27,7 +27,7 @@ import { containerEnvironment } from '../../lib/environment.ts'
 import { requireRootfs } from '../../lib/rootfs/location.ts'
 import { enterRootfs } from './rootfs.ts'
 
-/** The entry point: `main.ts run ...` on the host, `main.ts __init` inside the container. */
+/** The entry point: `main.js run ...` on the host, `main.js __init` inside the container. */
 export async function main(argv: string[]): Promise<void> {
   try {
     if (argv[0] === INIT_SUBCOMMAND) init()

@@ -29,7 +29,7 @@ import { enterRootfs } from './rootfs.ts'
 import { formatBytes } from '../../lib/cli.ts'
 import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.ts'
 
-/** The entry point: `main.ts run ...` on the host, `main.ts __init` inside the container. */
+/** The entry point: `main.js run ...` on the host, `main.js __init` inside the container. */
 export async function main(argv: string[]): Promise<void> {
   try {
     if (argv[0] === INIT_SUBCOMMAND) init()

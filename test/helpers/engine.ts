@@ -24,7 +24,7 @@ const FORCE_KILL_AFTER = scaled(20_000)
 export type StepId = (typeof SOLUTIONS)[number]
 
 export function engineMain(step: string, kind: 'solutions' | 'steps' = 'solutions'): string {
-  return path.join(PROJECT_ROOT, kind, step, 'main.ts')
+  return path.join(PROJECT_ROOT, kind, step, 'main.js')
 }
 
 export interface EngineResult {
@@ -33,7 +33,7 @@ export interface EngineResult {
   stderr: string
 }
 
-/** `main.ts run ARGS...`, to the end. */
+/** `main.js run ARGS...`, to the end. */
 export async function runEngine(step: string, args: string[], options: { input?: string; timeout?: number } = {}): Promise<EngineResult> {
   const child = execa(process.execPath, [engineMain(step), ...args], {
     reject: false, input: options.input ?? '', timeout: scaled(options.timeout ?? 30_000), stripFinalNewline: false,
@@ -50,7 +50,7 @@ export interface RunningEngine {
   result: Promise<EngineResult>
 }
 
-/** Starts `main.ts run ARGS...` without waiting; the command should run for a while. */
+/** Starts `main.js run ARGS...` without waiting; the command should run for a while. */
 export function startEngine(step: string, args: string[]): RunningEngine {
   const child = execa(process.execPath, [engineMain(step), ...args], { reject: false, timeout: scaled(60_000), forceKillAfterDelay: FORCE_KILL_AFTER, stdin: 'ignore' })
   const result = child.then((r) => ({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }))

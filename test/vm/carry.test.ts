@@ -59,7 +59,7 @@ describe.each(['tar', 'rsync'] as const)('carrying files over %s', (transport) =
     )
     process.env.PATH = `${path.join(dir, 'bin')}:${saved}`
     write('package.json', '{}', 1_700_000_000)
-    write('steps/01/main.ts', 'starter\n', 1_700_000_000)
+    write('steps/01/main.js', 'starter\n', 1_700_000_000)
     write('node_modules/x/index.js', 'never carried', 1_700_000_000)
     write('.git/HEAD', 'never carried', 1_700_000_000)
   })
@@ -71,18 +71,18 @@ describe.each(['tar', 'rsync'] as const)('carrying files over %s', (transport) =
   it.skipIf(transport === 'rsync' && spawnSync('rsync', ['--version']).status !== 0)('first round: everything but the per-machine folders, times kept', async () => {
     const result = await carry()
     expect(result).toMatchObject({ ok: true, sent: 2, removed: 0, transport })
-    expect(fs.readFileSync(path.join(vm, 'steps/01/main.ts'), 'utf8')).toBe('starter\n')
+    expect(fs.readFileSync(path.join(vm, 'steps/01/main.js'), 'utf8')).toBe('starter\n')
     expect(fs.existsSync(path.join(vm, 'node_modules'))).toBe(false)
     expect(fs.existsSync(path.join(vm, '.git'))).toBe(false)
-    expect(Math.floor(fs.statSync(path.join(vm, 'steps/01/main.ts')).mtimeMs / 1000)).toBe(1_700_000_000)
+    expect(Math.floor(fs.statSync(path.join(vm, 'steps/01/main.js')).mtimeMs / 1000)).toBe(1_700_000_000)
     expect(await carry()).toMatchObject({ ok: true, sent: 0, removed: 0 })
   })
 
   it.skipIf(transport === 'rsync' && spawnSync('rsync', ['--version']).status !== 0)('a file changed on the laptop goes over, alone; a deleted one goes away', async () => {
-    write('steps/01/main.ts', 'TODO done\n', 1_700_000_100)
+    write('steps/01/main.js', 'TODO done\n', 1_700_000_100)
     write('steps/01/extra.ts', 'x', 1_700_000_100)
     expect(await carry()).toMatchObject({ ok: true, sent: 2 })
-    expect(fs.readFileSync(path.join(vm, 'steps/01/main.ts'), 'utf8')).toBe('TODO done\n')
+    expect(fs.readFileSync(path.join(vm, 'steps/01/main.js'), 'utf8')).toBe('TODO done\n')
     fs.rmSync(path.join(laptop, 'steps/01/extra.ts'))
     fs.writeFileSync(path.join(vm, 'made-in-the-vm.txt'), 'keep me')
     expect(await carry()).toMatchObject({ ok: true, sent: 0, removed: 1 })
@@ -91,13 +91,13 @@ describe.each(['tar', 'rsync'] as const)('carrying files over %s', (transport) =
   })
 
   it.skipIf(transport === 'rsync' && spawnSync('rsync', ['--version']).status !== 0)('stops and names the file edited inside the VM, and overwrites nothing', async () => {
-    fs.writeFileSync(path.join(vm, 'steps/01/main.ts'), 'edited in the VM\n')
+    fs.writeFileSync(path.join(vm, 'steps/01/main.js'), 'edited in the VM\n')
     write('package.json', '{"changed": true}', 1_700_000_200)
     const result = await carry()
     expect(result.ok).toBe(false)
     expect(!result.ok && result.message).toMatch(/not overwriting the VM's copy of steps\/01\/main\.ts .*newer in the VM/)
     expect(!result.ok && result.message).toMatch(/vagrant ssh -c "rm .*steps\/01\/main\.ts"/)
-    expect(fs.readFileSync(path.join(vm, 'steps/01/main.ts'), 'utf8')).toBe('edited in the VM\n')
+    expect(fs.readFileSync(path.join(vm, 'steps/01/main.js'), 'utf8')).toBe('edited in the VM\n')
     expect(fs.readFileSync(path.join(vm, 'package.json'), 'utf8')).toBe('{}')
   })
 
