@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { parseCommandLine } from '../lib/args.ts'
+import { formatError } from '../lib/errors.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 
 export const MAX_LINE = 140
@@ -47,12 +48,17 @@ export function lint(): { problems: string[]; shellcheck: string } {
 }
 
 if (import.meta.main) {
-  parseCommandLine(process.argv.slice(2), {}, { usage: 'usage: npm run lint' })
-  const { problems, shellcheck } = lint()
-  for (const p of problems) console.log(p)
-  if (shellcheck) console.log(shellcheck)
-  if (problems.length || shellcheck) {
-    console.log(`lint: ${problems.length} problem(s)${shellcheck ? ', and shellcheck\'s above' : ''}`)
-    process.exitCode = 1
-  } else console.log('lint: ok')
+  try {
+    parseCommandLine(process.argv.slice(2), {}, { usage: 'usage: npm run lint (no arguments: it checks every file git knows)' })
+    const { problems, shellcheck } = lint()
+    for (const p of problems) console.log(p)
+    if (shellcheck) console.log(shellcheck)
+    if (problems.length || shellcheck) {
+      console.log(`lint: ${problems.length} problem(s)${shellcheck ? ", and shellcheck's above" : ''}`)
+      process.exitCode = 1
+    } else console.log('lint: ok')
+  } catch (error) {
+    console.error(formatError('lint', error))
+    process.exitCode = 2
+  }
 }

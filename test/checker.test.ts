@@ -170,7 +170,7 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       expect(lines.at(-1)).toBe('1 passed, 1 failed')
       expect(r.stdout).toMatch(/✔ 01\.pid1/)
       expect(r.stdout).toMatch(/✘ 01\.ipc/)
-      expect(r.stdout).toMatch(/ran: {6}node .*main\.ts run .*-- \/bin\/sh -c/)
+      expect(r.stdout).toMatch(/ran: {6}node .*main\.js run .*-- \/bin\/sh -c/)
       expect(r.stdout).toMatch(/expected: the container's IPC namespace/)
       expect(r.stdout).toMatch(/hint: {5}.*TODO\(01\.2\) of step 01, done in .*namespaces\.ts, enterNamespaces\(\)/)
     } finally {

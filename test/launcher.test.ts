@@ -76,6 +76,7 @@ describe('every npm script runs with no shell', () => {
   const PROBES: Record<string, { args: string[]; answer: RegExp }> = {
     test: { args: ['--help'], answer: /usage: npm test/ },
     typecheck: { args: ['--version'], answer: /^Version \d+\.\d+/m },
+    lint: { args: ['--help'], answer: /^lint: .*--help/m },
     rootfs: { args: ['--help'], answer: /usage: npm run rootfs/ },
     derive: { args: ['--check'], answer: /^derive: /m },
     check: { args: ['--help'], answer: /usage: npm run check/ },
@@ -307,6 +308,8 @@ function tinyProject(lock: 'in sync' | 'out of sync' = 'in sync'): string {
   const dir = tempDir('project')
   fs.mkdirSync(path.join(dir, 'bin'))
   fs.copyFileSync(LAUNCHER, path.join(dir, 'bin', 'launch.mjs'))
+  fs.mkdirSync(path.join(dir, 'lib'))
+  fs.copyFileSync(path.join(PROJECT_ROOT, 'lib', 'compile-cache.js'), path.join(dir, 'lib', 'compile-cache.js')) // its one import
   fs.writeFileSync(path.join(dir, 'program.ts'), PROGRAM)
   const realLock = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> }
   const manifest = { name: 'tiny', version: '1.0.0', private: true, type: 'module', engines: packageJson.engines, dependencies: { kleur: '^4.1.5' } }
