@@ -228,7 +228,11 @@ function installNode(prefix, range) {
     for (const spec of [preferred, range]) {
       cleanUp()
       fs.mkdirSync(partial, { recursive: true })
-      result = runNpm(process.execPath, ['install', '--prefix', partial, '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', `${pkg}@${spec}`], { cwd: partial })
+      result = runNpm(
+        process.execPath,
+        ['install', '--prefix', partial, '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error', `${pkg}@${spec}`],
+        { cwd: partial },
+      )
       if (result.missing || !result.failure || result.failure.code !== 'ETARGET') break // ETARGET: no such version
     }
     if (result.missing) {
@@ -285,7 +289,10 @@ function ensurePackages(node, env) {
   if (installed !== undefined && (wanted === undefined || installed >= wanted)) return
   say('installing the npm packages (npm ci)...')
   // npm runs on the chosen Node (first on PATH, for the packages' own scripts), so `engines` is checked against it.
-  const result = runNpm(node, ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: ROOT, env: withPathFirst(env, path.dirname(node)) })
+  const result = runNpm(node, ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: ROOT,
+    env: withPathFirst(env, path.dirname(node)),
+  })
   if (result.missing) throw new LaunchError(`no npm to install the packages with: install npm (it comes with Node.js, https://nodejs.org), then run npm ci in ${ROOT}`)
   if (result.failure) {
     const { what, code, todo } = result.failure

@@ -28,7 +28,14 @@ export function hierarchies(): Hierarchy[] {
     const controllers =
       m.fsType === 'cgroup2'
         ? []
-        : superOptions.split(',').filter((o) => !['rw', 'ro', 'relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'nsdelegate'].includes(o) && !o.startsWith('release_agent') && o !== 'clone_children' && o !== 'xattr' && o !== 'noprefix')
+        : superOptions.split(',').filter(
+          (o) =>
+            !['rw', 'ro', 'relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'nsdelegate'].includes(o) &&
+            !o.startsWith('release_agent') &&
+            o !== 'clone_children' &&
+            o !== 'xattr' &&
+            o !== 'noprefix',
+        )
     out.push({ controllers, mountPoint: m.mountPoint, v2: m.fsType === 'cgroup2' })
   }
   return out

@@ -103,7 +103,9 @@ export function devProblems(pid: number): string[] {
       const pts = /^pts\/\d+$/.test(name) && major(st.rdev) >= PTS_MAJORS[0]! && major(st.rdev) <= PTS_MAJORS[1]!
       if (pts) continue
       if (!allowed) found.push(`character device /dev/${name} (${numbers})`)
-      else if (allowed[0] !== major(st.rdev) || allowed[1] !== minor(st.rdev)) found.push(`/dev/${name} is device ${numbers}, not ${allowed.join(':')}`)
+      else if (allowed[0] !== major(st.rdev) || allowed[1] !== minor(st.rdev)) {
+        found.push(`/dev/${name} is device ${numbers}, not ${allowed.join(':')}`)
+      }
     }
   }
   walk(base, '', 0)

@@ -143,7 +143,16 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       note: (text) => void notes.push(text),
     }
     const t0 = Date.now()
-    const base = { id: check.id, step: step.id, title: check.title, why: check.why, hint: resolveHint(check.hint, options.engineDir, options.step), todo: check.hint, runs, notes }
+    const base = {
+      id: check.id,
+      step: step.id,
+      title: check.title,
+      why: check.why,
+      hint: resolveHint(check.hint, options.engineDir, options.step),
+      todo: check.hint,
+      runs,
+      notes,
+    }
     try {
       await check.run(ctx)
       results[index] = { ...base, passed: true, durationMs: Date.now() - t0 }
@@ -235,7 +244,15 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   }
   const passed = final.filter((r) => r.passed).length
   const rootCauses = findRootCauses(final, options)
-  return { step: options.step.id, engineDir: options.engineDir, results: final, rootCauses, passed, failed: final.length - passed, durationMs: Date.now() - started }
+  return {
+    step: options.step.id,
+    engineDir: options.engineDir,
+    results: final,
+    rootCauses,
+    passed,
+    failed: final.length - passed,
+    durationMs: Date.now() - started,
+  }
 }
 
 /** Groups the failures that follow from the same engine failure, and marks them. */

@@ -101,7 +101,9 @@ export function hostChanges(before: HostSnapshot, options: { ours?: Set<number> 
   for (const mount of added) changes.push({ kind: 'mount', mount })
   const parents = foreignParents()
   // The engines' shared parent (.../minicontainer) may stay: only what is below it belongs to one container.
-  const newDirs = [...allCgroupDirs()].filter((d) => !before.cgroups.has(d) && !isForeign(d, parents) && !/\/minicontainer$/.test(d) && leftByOurEngine(d, options.ours))
+  const newDirs = [...allCgroupDirs()].filter(
+    (d) => !before.cgroups.has(d) && !isForeign(d, parents) && !/\/minicontainer$/.test(d) && leftByOurEngine(d, options.ours),
+  )
   // Only the top-most new directories: removing them removes their children.
   for (const dir of newDirs.filter((d) => !newDirs.some((o) => o !== d && d.startsWith(o + '/')))) {
     changes.push({ kind: 'cgroup', dir, pids: cgroupPids(dir) })

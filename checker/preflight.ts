@@ -18,7 +18,10 @@ export function setupProblems(needsRootfs: boolean): Problem[] {
   const version = cgroupVersion()
   for (const controller of ['memory', 'cpu', 'pids']) {
     const dir = version === 2 ? '/sys/fs/cgroup' : controllerDir(controller, '/', 1)
-    const ok = version === 2 ? (readText('/sys/fs/cgroup/cgroup.controllers') ?? '').split(/\s+/).includes(controller) : dir !== undefined && fs.existsSync(dir)
+    const ok =
+      version === 2
+        ? (readText('/sys/fs/cgroup/cgroup.controllers') ?? '').split(/\s+/).includes(controller)
+        : dir !== undefined && fs.existsSync(dir)
     if (!ok) {
       out.push({
         what: `the ${controller} cgroup controller is not available (cgroup v${version})`,
@@ -31,7 +34,10 @@ export function setupProblems(needsRootfs: boolean): Problem[] {
       requireRootfs()
     } catch (error) {
       const text = formatError('minicontainer', error).split('\n')
-      out.push({ what: text[0]!.replace(/^minicontainer: /, ''), todo: (text[1] ?? '').replace(/^minicontainer: hint: /, '') || 'npm run rootfs' })
+      out.push({
+        what: text[0]!.replace(/^minicontainer: /, ''),
+        todo: (text[1] ?? '').replace(/^minicontainer: hint: /, '') || 'npm run rootfs',
+      })
     }
   }
   return out

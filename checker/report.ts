@@ -86,7 +86,10 @@ function formatFollower(r: CheckResult, verbose: boolean): string {
  * Prints a session as it goes: passing checks at once, in order; from the first failure on, everything waits for the
  * end, so that the engine's own failure (if any) comes before the failures it caused.
  */
-export function reportPrinter(verbose: boolean, print: (text: string) => void = (t) => console.log(t)): { result(r: CheckResult): void; finish(report: Report): void } {
+export function reportPrinter(
+  verbose: boolean,
+  print: (text: string) => void = (t) => console.log(t),
+): { result(r: CheckResult): void; finish(report: Report): void } {
   const held: CheckResult[] = []
   return {
     result(r) {
@@ -119,16 +122,45 @@ export function toJson(report: Report): unknown {
     failed: report.failed,
     durationMs: report.durationMs,
     // The engine's own failures before its command ran: the first thing to fix (see formatRootCause).
-    rootCauses: report.rootCauses.map((c) => ({ message: c.message, detail: c.detail, where: c.where ?? null, todo: c.todo ?? null, hint: c.hint, ended: c.ended, command: c.command, checks: c.checks, runs: c.runs, ofRuns: c.ofRuns })),
+    rootCauses: report.rootCauses.map((c) => ({
+      message: c.message,
+      detail: c.detail,
+      where: c.where ?? null,
+      todo: c.todo ?? null,
+      hint: c.hint,
+      ended: c.ended,
+      command: c.command,
+      checks: c.checks,
+      runs: c.runs,
+      ofRuns: c.ofRuns,
+    })),
     checks: report.results.map((r) => ({
       id: r.id,
       step: r.step,
       title: r.title,
       passed: r.passed,
-      ...(r.passed ? {} : { expected: r.expected, got: r.got, why: r.why, hint: r.hint, todo: r.todo ?? null, followsFromRootCause: r.followsFromRootCause ?? false, command: r.command, exitCode: r.exitCode, stdout: tail(r.stdout), stderr: tail(r.stderr) }),
+      ...(r.passed
+        ? {}
+        : {
+            expected: r.expected,
+            got: r.got,
+            why: r.why,
+            hint: r.hint,
+            todo: r.todo ?? null,
+            followsFromRootCause: r.followsFromRootCause ?? false,
+            command: r.command,
+            exitCode: r.exitCode,
+            stdout: tail(r.stdout),
+            stderr: tail(r.stderr),
+          }),
       durationMs: r.durationMs,
       notes: r.notes,
-      runs: r.runs.map((run) => ({ command: run.fullCommandLine, exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs })),
+      runs: r.runs.map((run) => ({
+        command: run.fullCommandLine,
+        exitCode: run.exitCode,
+        timedOut: run.timedOut,
+        durationMs: run.durationMs,
+      })),
     })),
   }
 }

@@ -50,7 +50,11 @@ export function engineFailure(r: RunResult, engineDir: string): EngineFailure | 
   const error = firstError(r.stderr, engineDir)
   if (error) return probe || r.exitCode !== 0 ? { ...error, ended: ended(r) } : undefined
   if (!probe) return undefined // a plain command may well print nothing
-  return { message: r.timedOut ? '(no error printed: the engine hung before the command ran)' : '(no error printed, and the command never ran)', detail: [], ended: ended(r) }
+  return {
+    message: r.timedOut ? '(no error printed: the engine hung before the command ran)' : '(no error printed, and the command never ran)',
+    detail: [],
+    ended: ended(r),
+  }
 }
 
 /** The first error in an engine's stderr, with where it came from (and so its TODO). */
@@ -104,7 +108,10 @@ export function todoAt(engineDir: string, file: string, line: number, fn: string
     }
   }
   const known = new Set(courseTodos().map((t) => t.id))
-  const commented = text.slice(Math.max(start, 0), line).flatMap((l) => [...l.matchAll(/TODO\((\d\d\.\d+)\)/g)].map((m) => m[1]!)).filter((id) => known.has(id))
+  const commented = text
+    .slice(Math.max(start, 0), line)
+    .flatMap((l) => [...l.matchAll(/TODO\((\d\d\.\d+)\)/g)].map((m) => m[1]!))
+    .filter((id) => known.has(id))
   if (commented.length) return commented.at(-1)
   const byName = courseTodos().filter((t) => t.file === path.basename(file) && t.fn === enclosing)
   return byName.length === 1 ? byName[0]!.id : undefined

@@ -26,7 +26,10 @@ function setup(world: MountWorld, rootfs: string | undefined): string {
 
 /** The command line that runs `engineArgv` in `world`: util-linux unshare, then the world's set-up, then the engine. */
 export function inWorld(world: MountWorld, engineArgv: string[], rootfs = currentRootfs()?.dir): string[] {
-  return ['unshare', '--mount', '--propagation', 'private', '--fork', '--', '/bin/sh', '-c', `${setup(world, rootfs)} && exec "$@"`, 'world', ...engineArgv]
+  return [
+    'unshare', '--mount', '--propagation', 'private', '--fork', '--',
+    '/bin/sh', '-c', `${setup(world, rootfs)} && exec "$@"`, 'world', ...engineArgv,
+  ]
 }
 
 /**

@@ -25,7 +25,14 @@ function editScript(a: string[], b: string[]): Op[] {
 }
 
 /** `diff -u` of two texts; '' when they are equal. */
-export function unifiedDiff(oldText: string | undefined, newText: string | undefined, oldName: string, newName: string, context = 3, color = false): string {
+export function unifiedDiff(
+  oldText: string | undefined,
+  newText: string | undefined,
+  oldName: string,
+  newName: string,
+  context = 3,
+  color = false,
+): string {
   const split = (t: string | undefined) => (t === undefined || t === '' ? [] : t.replace(/\n$/, '').split('\n'))
   const a = split(oldText)
   const b = split(newText)

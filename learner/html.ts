@@ -58,8 +58,14 @@ const CSS = `
 }
 * { box-sizing: border-box; }
 html { font-size: 20px; }
-body { margin: 0; color: var(--fg); background: var(--bg); font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; line-height: 1.5; }
-nav { position: sticky; top: 0; background: var(--bg); border-bottom: 2px solid var(--border); padding: .4rem 1rem; display: flex; gap: 1rem; flex-wrap: wrap; font-size: .85rem; z-index: 1; }
+body {
+  margin: 0; color: var(--fg); background: var(--bg); font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif;
+  line-height: 1.5;
+}
+nav {
+  position: sticky; top: 0; background: var(--bg); border-bottom: 2px solid var(--border); padding: .4rem 1rem;
+  display: flex; gap: 1rem; flex-wrap: wrap; font-size: .85rem; z-index: 1;
+}
 nav a { color: var(--accent); text-decoration: none; font-weight: bold; }
 nav a.current { color: var(--fg); border-bottom: 3px solid var(--accent); }
 main { max-width: 52rem; margin: 0 auto; padding: 1rem 1.25rem 4rem; }
@@ -72,7 +78,10 @@ h1:hover a.anchor, h2:hover a.anchor, h3:hover a.anchor { visibility: visible; }
 a { color: var(--accent); }
 code, pre { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 :not(pre) > code { background: var(--code-bg); padding: .05rem .3rem; border-radius: 4px; font-size: .9em; }
-pre { background: var(--code-bg); border-left: 5px solid var(--accent); padding: .8rem 1rem; overflow-x: auto; font-size: .8rem; line-height: 1.35; white-space: pre-wrap; overflow-wrap: anywhere; }
+pre {
+  background: var(--code-bg); border-left: 5px solid var(--accent); padding: .8rem 1rem; overflow-x: auto; font-size: .8rem;
+  line-height: 1.35; white-space: pre-wrap; overflow-wrap: anywhere;
+}
 table { border-collapse: collapse; margin: 1rem 0; font-size: .85rem; display: block; overflow-x: auto; }
 th, td { border: 1px solid var(--border); padding: .35rem .6rem; text-align: left; vertical-align: top; }
 th { background: var(--code-bg); }

@@ -21,7 +21,10 @@ export function page(text: string, usePager: boolean): void {
 }
 
 async function main(args: string[]): Promise<number> {
-  const { values, positionals: rest } = parseCommandLine(args, { 'no-pager': { type: 'boolean' } }, { positionals: true, usage: 'usage: npm run lesson [STEP] [-- --no-pager]' })
+  const { values, positionals: rest } = parseCommandLine(args, { 'no-pager': { type: 'boolean' } }, {
+    positionals: true,
+    usage: 'usage: npm run lesson [STEP] [-- --no-pager]',
+  })
   if (rest.length === 0) {
     console.log('The lessons (read one with `npm run lesson N`):')
     for (const s of STEPS) console.log(`  ${s.number}  ${s.id.padEnd(14)} ${s.summary}`)

@@ -37,12 +37,19 @@ async function confirm(step: Step): Promise<boolean> {
 }
 
 async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandLine(args, { yes: { type: 'boolean', short: 'y' } }, { positionals: true, usage: 'usage: npm run solution STEP [-- --yes]' })
+  const { values, positionals } = parseCommandLine(args, { yes: { type: 'boolean', short: 'y' } }, {
+    positionals: true,
+    usage: 'usage: npm run solution STEP [-- --yes]',
+  })
   const step = stepFromArg(positionals[0], 'solution')
   const allowed = values.yes || stepPassed(step)
   if (!allowed) {
     if (!process.stdin.isTTY) {
-      throw new FriendlyError(`step ${step.id} has not passed \`npm run check step-${String(step.number).padStart(2, '0')}\` yet: add --yes to see its solution anyway`, { exitCode: 1 })
+      throw new FriendlyError(
+        `step ${step.id} has not passed \`npm run check step-${String(step.number).padStart(2, '0')}\` yet: ` +
+          'add --yes to see its solution anyway',
+        { exitCode: 1 },
+      )
     }
     if (!(await confirm(step))) {
       console.log(`Not shown. Stuck? \`npm run hint ${step.number}\` shows the next TODO and its lesson section.`)

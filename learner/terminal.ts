@@ -137,13 +137,17 @@ export function inline(tokens: Token[] | undefined): string {
         return kleur.italic(inline((token as Tokens.Em).tokens))
       case 'codespan':
         // Without colours the backticks stay: they are what marks `ls /` as a command.
-        return kleur.enabled ? kleur.green(decodeEntities((token as Tokens.Codespan).text)) : '`' + decodeEntities((token as Tokens.Codespan).text) + '`'
+        return kleur.enabled
+          ? kleur.green(decodeEntities((token as Tokens.Codespan).text))
+          : '`' + decodeEntities((token as Tokens.Codespan).text) + '`'
       case 'del':
         return kleur.strikethrough(inline((token as Tokens.Del).tokens))
       case 'link': {
         const t = token as Tokens.Link
         const text = inline(t.tokens)
-        return stripAnsi(text) === t.href || t.href.startsWith('#') ? kleur.underline(text) : `${kleur.underline(text)} ${kleur.gray(`(${t.href})`)}`
+        return stripAnsi(text) === t.href || t.href.startsWith('#')
+          ? kleur.underline(text)
+          : `${kleur.underline(text)} ${kleur.gray(`(${t.href})`)}`
       }
       case 'image':
         return `[image: ${(token as Tokens.Image).text}]`

@@ -88,7 +88,9 @@ export function removeCgroupDir(dir: string): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ENOENT') return
-      if (code !== 'EBUSY' || attempt >= 200) throw new FriendlyError(`rmdir ${dir}: ${code}`, { hint: `processes still inside: cat ${dir}/cgroup.procs`, locate: true })
+      if (code !== 'EBUSY' || attempt >= 200) {
+        throw new FriendlyError(`rmdir ${dir}: ${code}`, { hint: `processes still inside: cat ${dir}/cgroup.procs`, locate: true })
+      }
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10) // sleep 10 ms, synchronously
     }
   }

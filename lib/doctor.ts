@@ -161,7 +161,10 @@ function checkVagrant(): boolean {
 /** The providers found (their Vagrant names), after reporting them. */
 function checkProvider(): string[] {
   const plugins = output('vagrant', ['plugin', 'list']) ?? ''
-  const vboxManage = os.platform() === 'win32' ? path.join(process.env.ProgramFiles ?? 'C:\\Program Files', 'Oracle', 'VirtualBox', 'VBoxManage.exe') : 'VBoxManage'
+  const vboxManage =
+    os.platform() === 'win32'
+      ? path.join(process.env.ProgramFiles ?? 'C:\\Program Files', 'Oracle', 'VirtualBox', 'VBoxManage.exe')
+      : 'VBoxManage'
   const found: string[] = []
   const vbox = output(vboxManage, ['--version'])
   if (vbox) found.push(`virtualbox ${vbox}`)
@@ -190,7 +193,9 @@ function checkVirtualization(): void {
     const flags = fs.readFileSync('/proc/cpuinfo', 'utf8')
     if (!/\b(vmx|svm)\b/.test(flags) && os.arch() === 'x64') {
       report('warn', 'virtualization', 'the CPU shows no VT-x/AMD-V: VMs will be very slow or not start', 'enable Intel VT-x / AMD-V (SVM) in the BIOS/UEFI settings')
-    } else report('ok', 'virtualization', fs.existsSync('/dev/kvm') ? 'hardware virtualization, /dev/kvm present' : 'hardware virtualization')
+    } else {
+      report('ok', 'virtualization', fs.existsSync('/dev/kvm') ? 'hardware virtualization, /dev/kvm present' : 'hardware virtualization')
+    }
   } else if (platform === 'win32') {
     const answer = output('powershell', ['-NoProfile', '-Command',
       '$p=Get-CimInstance Win32_Processor; $c=Get-CimInstance Win32_ComputerSystem; "$($p.VirtualizationFirmwareEnabled) $($c.HypervisorPresent)"'], 30_000)
@@ -205,8 +210,9 @@ function checkVirtualization(): void {
     if (os.arch() === 'arm64') report('ok', 'virtualization', 'Apple Silicon: the VM is arm64 (the box and the Alpine rootfs are chosen for it)')
     else {
       const features = output('sysctl', ['-n', 'machdep.cpu.features']) ?? ''
-      if (features && !/\bVMX\b/.test(features)) report('warn', 'virtualization', 'the CPU shows no VT-x', 'VMs need VT-x: use another machine')
-      else report('ok', 'virtualization', 'VT-x')
+      if (features && !/\bVMX\b/.test(features)) {
+        report('warn', 'virtualization', 'the CPU shows no VT-x', 'VMs need VT-x: use another machine')
+      } else report('ok', 'virtualization', 'VT-x')
     }
   }
 }
@@ -221,7 +227,8 @@ async function checkBox(providers: string[]): Promise<void> {
     return report('warn', 'box', `${named} is not installed: \`vagrant up\` downloads it${process.env.MINICONTAINER_BOX_URL ? ` from ${process.env.MINICONTAINER_BOX_URL}` : " from HashiCorp's registry (closing 2026-12-31)"}`,
       `offline: vagrant box add --name ${named} /path/to/the.box`)
   }
-  const provider = process.env.VAGRANT_DEFAULT_PROVIDER || (providers.includes('virtualbox') || providers.length === 0 ? 'virtualbox' : providers[0]!)
+  const provider =
+    process.env.VAGRANT_DEFAULT_PROVIDER || (providers.includes('virtualbox') || providers.length === 0 ? 'virtualbox' : providers[0]!)
   const source = await workshopBoxSource(provider)
   if (source.ok) report('ok', 'box', source.detail)
   else report('fail', 'box', source.detail, FIX.boxWaysOut(provider, hostArch()))
@@ -273,7 +280,11 @@ async function main(): Promise<number> {
   }
   const failed = findings.filter((f) => f.level === 'fail').length
   const warned = findings.filter((f) => f.level === 'warn').length
-  console.log(failed ? kleur.red(`\n${failed} problem(s) block the workshop (see fix: above)`) : kleur.green(`\nready${warned ? ` (${warned} warning(s))` : ''}`))
+  console.log(
+    failed
+      ? kleur.red(`\n${failed} problem(s) block the workshop (see fix: above)`)
+      : kleur.green(`\nready${warned ? ` (${warned} warning(s))` : ''}`),
+  )
   return failed > 0 || vmExit !== 0 ? 1 : 0
 }
 

@@ -9,7 +9,10 @@ import { findDrift, writeStep } from '../lib/derive.ts'
 
 if (import.meta.main) {
   try {
-    const { values, positionals } = parseCommandLine(process.argv.slice(2), { check: { type: 'boolean' } }, { positionals: true, usage: 'usage: npm run derive [-- --check] [STEP...]' })
+    const { values, positionals } = parseCommandLine(process.argv.slice(2), { check: { type: 'boolean' } }, {
+      positionals: true,
+      usage: 'usage: npm run derive [-- --check] [STEP...]',
+    })
     const steps = positionals.length ? positionals.map((a) => findStep(a) ?? fail(`unknown step ${JSON.stringify(a)}`)) : STEPS
     if (values.check) {
       const drift = findDrift(steps)

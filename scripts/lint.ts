@@ -24,7 +24,9 @@ export function lintText(name: string, text: string): string[] {
   if (text.length > 0 && !text.endsWith('\n')) problems.push(`${lines.length}: no newline at the end of the file`)
   lines.forEach((line, i) => {
     const at = i + 1
-    if (line.length > MAX_LINE && !EXEMPT.some((re) => re.test(line))) problems.push(`${at}: ${line.length} characters (at most ${MAX_LINE})`)
+    if (line.length > MAX_LINE && !EXEMPT.some((re) => re.test(line))) {
+      problems.push(`${at}: ${line.length} characters (at most ${MAX_LINE})`)
+    }
     if (/[ \t]+$/.test(line)) problems.push(`${at}: whitespace at the end of the line`)
     if (/\.(ts|js|mjs)$/.test(name) && line.includes('\t')) problems.push(`${at}: a tab character (indent with spaces)`)
   })

@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { currentRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 import {
-  SOLUTIONS, cgroupDirOf, engineMain, killRunningEngines, scaled, hostCgroupVersion, nsLink, oomKills, readComm, runEngine, sleep, startEngine, type StepId,
+  SOLUTIONS, cgroupDirOf, engineMain, killRunningEngines, scaled, hostCgroupVersion, nsLink, oomKills, readComm, runEngine, sleep,
+  startEngine, type StepId,
 } from './helpers/engine.ts'
 import { hostLeftovers, snapshotHost, strayProcesses, type HostSnapshot } from './helpers/host.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
@@ -69,7 +70,9 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
     })
 
     test('bad flags and a missing command: one clear line, exit 125, no stack trace', async () => {
-      for (const args of [['run', '--memory', 'lots', 'true'], ['run', '--hostname', '-bad-', 'true'], ['run'], ['jump'], ['run', '--cpus', '0', 'true']]) {
+      for (const args of [
+        ['run', '--memory', 'lots', 'true'], ['run', '--hostname', '-bad-', 'true'], ['run'], ['jump'], ['run', '--cpus', '0', 'true'],
+      ]) {
         const r = await runEngine(step, args)
         expect(r.exitCode, args.join(' ')).toBe(125)
         expect(r.stderr).toMatch(/^minicontainer: .+/)
@@ -136,7 +139,9 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
     })
 
     test.runIf(from(step, '03-cgroups'))('limits in the kernel\'s files: memory without swap, CPU quota, pids; the CPU limit holds', async () => {
-      const engine = startEngine(step, ['run', '--memory', '64MB', '--cpus', '0.5', '--pids', '42', '--', '/bin/sh', '-c', 'while :; do :; done'])
+      const engine = startEngine(step, [
+        'run', '--memory', '64MB', '--cpus', '0.5', '--pids', '42', '--', '/bin/sh', '-c', 'while :; do :; done',
+      ])
       const pid = await engine.initPid()
       const [memory, cpu, pids] = [cgroupDirOf(pid, 'memory'), cgroupDirOf(pid, 'cpu'), cgroupDirOf(pid, 'pids')]
       expect(memory).toMatch(/\/minicontainer\/mc-\d+-[0-9a-f]+$/)
@@ -167,7 +172,9 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
 
     test.runIf(from(step, '03-cgroups'))('two containers at once: both work, both clean up', async () => {
       const names = [randomHostname(), randomHostname()]
-      const results = await Promise.all(names.map((name) => runEngine(step, ['run', '--hostname', name, '--', '/bin/sh', '-c', 'sleep 0.3; hostname'])))
+      const results = await Promise.all(
+        names.map((name) => runEngine(step, ['run', '--hostname', name, '--', '/bin/sh', '-c', 'sleep 0.3; hostname'])),
+      )
       expect(results.map((r) => r.stdout.trim())).toEqual(names)
       expect(results.map((r) => r.exitCode)).toEqual([0, 0])
     })
@@ -206,7 +213,10 @@ describe.skipIf(skipUnlessRootOnLinux())('engine, as a learner meets it', () => 
   })
 
   test('no rootfs installed: says how to install it', async () => {
-    const r = await execa(process.execPath, [engineMain('02-chroot'), 'run', 'true'], { reject: false, env: { MINICONTAINER_HOME: '/var/tmp/mc-no-such-home' } })
+    const r = await execa(process.execPath, [engineMain('02-chroot'), 'run', 'true'], {
+      reject: false,
+      env: { MINICONTAINER_HOME: '/var/tmp/mc-no-such-home' },
+    })
     expect(r.exitCode).toBe(125)
     expect(r.stderr).toContain('no Alpine rootfs installed')
     expect(r.stderr).toContain('npm run rootfs')

@@ -47,13 +47,23 @@ async function check(engineDir: string | undefined, only: string): Promise<{ exi
   const args = [CHECKER, '4', '--json', '--only', only, ...(engineDir ? ['--engine', engineDir] : ['--solution'])]
   const r = await execa(process.execPath, args, { reject: false, env: { MINICONTAINER_PROGRESS: progress }, timeout: 120_000 })
   const report = JSON.parse(r.stdout) as { checks: { id: string; passed: boolean; expected?: string; got?: string }[] }
-  return { exitCode: r.exitCode ?? -1, failed: report.checks.filter((c) => !c.passed).map((c) => c.id), text: JSON.stringify(report.checks.filter((c) => !c.passed)) }
+  return {
+    exitCode: r.exitCode ?? -1,
+    failed: report.checks.filter((c) => !c.passed).map((c) => c.id),
+    text: JSON.stringify(report.checks.filter((c) => !c.passed)),
+  }
 }
 
 /** The solution, with stand-in "fallback tunnels" added by init to its new network namespace. */
 function standIns(id: string, ...ipCommands: string[][]): Mutant {
   const run = ipCommands.map((args) => `  process.getBuiltinModule('node:child_process').execFileSync('ip', ${JSON.stringify(args)})\n`).join('')
-  return { id, description: id, step: '04-network', edits: { 'network.ts': [['  unshare(CLONE_NEWNET)\n', `  unshare(CLONE_NEWNET)\n${run}`]] }, caughtBy: [] }
+  return {
+    id,
+    description: id,
+    step: '04-network',
+    edits: { 'network.ts': [['  unshare(CLONE_NEWNET)\n', `  unshare(CLONE_NEWNET)\n${run}`]] },
+    caughtBy: [],
+  }
 }
 
 // Two fallback names a new namespace does not have already on this host (where sit is loaded, sit0 is taken).

@@ -123,7 +123,9 @@ test("engines.node, as the launcher reads it, takes the Node versions that run t
   // 22.18 and 24.3 are the first with silent type stripping and import.meta.main (measured: 24.0 lacks it, 24.2
   // reports false for a .ts entry, both warn); 23.x has no import.meta.main.
   const versions = ['v18.20.8', 'v20.19.5', 'v22.17.1', 'v22.18.0', 'v22.22.0', 'v23.11.0', 'v24.2.0', 'v24.3.0', 'v24.22.3', 'v26.10.0']
-  expect(versions.filter((v) => satisfies(v, packageJson.engines.node))).toEqual(['v22.18.0', 'v22.22.0', 'v24.3.0', 'v24.22.3', 'v26.10.0'])
+  expect(versions.filter((v) => satisfies(v, packageJson.engines.node))).toEqual([
+    'v22.18.0', 'v22.22.0', 'v24.3.0', 'v24.22.3', 'v26.10.0',
+  ])
   expect(() => satisfies('24.0.0', 'lts')).toThrow(/write it as versions with >=, <, \^ or ~/)
 })
 
@@ -147,7 +149,16 @@ async function oldNode(major: number, npm: string): Promise<string> {
   const partial = `${prefix}.partial-${process.pid}`
   fs.rmSync(partial, { recursive: true, force: true })
   fs.mkdirSync(partial, { recursive: true })
-  const result = await run('npm', ['install', '--global', '--prefix', partial, '--ignore-scripts', '--loglevel=error', `node-${os.platform()}-${os.arch()}@${major}`, npm], freshEnv({}), partial, 600_000)
+  const result = await run(
+    'npm',
+    [
+      'install', '--global', '--prefix', partial, '--ignore-scripts', '--loglevel=error',
+      `node-${os.platform()}-${os.arch()}@${major}`, npm,
+    ],
+    freshEnv({}),
+    partial,
+    600_000,
+  )
   if (result.exitCode !== 0) throw new Error(`could not get Node ${major} from the npm registry: ${result.stderr}`)
   fs.rmSync(prefix, { recursive: true, force: true })
   fs.renameSync(partial, prefix)
@@ -188,13 +199,17 @@ describe.each(OLD_NODES)('under Node $major', ({ major, npm }) => {
     expect(status.stderr).toMatch(new RegExp(`^minicontainer: Node v${major}\\.`, 'm'))
     expect(status.stderr).toMatch(INSTALLING)
     expect(status.stdout).toMatch(/01 Namespaces\s+not checked yet/)
-    const installed = JSON.parse(fs.readFileSync(path.join(tools, 'node', 'node_modules', `node-linux-${os.arch()}`, 'package.json'), 'utf8')) as { version: string }
+    const installed = JSON.parse(
+      fs.readFileSync(path.join(tools, 'node', 'node_modules', `node-linux-${os.arch()}`, 'package.json'), 'utf8'),
+    ) as { version: string }
     expect(installed.version).toMatch(/^24\./)
     const before = fingerprint(tools)
 
     // The launcher itself, asked which Node it runs: the one it installed.
     const which = await run(path.join(bin, 'node'), [LAUNCHER, '-p', 'process.execPath + " " + process.version'], env)
-    expect(which.stdout.trim()).toBe(`${path.join(tools, 'node', 'node_modules', `node-linux-${os.arch()}`, 'bin', 'node')} v${installed.version}`)
+    expect(which.stdout.trim()).toBe(
+      `${path.join(tools, 'node', 'node_modules', `node-linux-${os.arch()}`, 'bin', 'node')} v${installed.version}`,
+    )
     expect(launcherLines(which.stderr)).toEqual([])
 
     if (!notRoot) {
@@ -253,7 +268,9 @@ describe('when the registry has no Node 24 that runs the project (as for Apple S
     const files = new Map<string, Buffer>()
     const server = http.createServer((request, response) => {
       const body = files.get(decodeURIComponent(request.url ?? ''))
-      response.writeHead(body ? 200 : 404, { 'content-type': request.url?.endsWith('.tgz') ? 'application/octet-stream' : 'application/json' })
+      response.writeHead(body ? 200 : 404, {
+        'content-type': request.url?.endsWith('.tgz') ? 'application/octet-stream' : 'application/json',
+      })
       response.end(body ?? '{}')
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -311,12 +328,29 @@ function tinyProject(lock: 'in sync' | 'out of sync' = 'in sync'): string {
   fs.mkdirSync(path.join(dir, 'lib'))
   fs.copyFileSync(path.join(PROJECT_ROOT, 'lib', 'compile-cache.js'), path.join(dir, 'lib', 'compile-cache.js')) // its one import
   fs.writeFileSync(path.join(dir, 'program.ts'), PROGRAM)
-  const realLock = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> }
-  const manifest = { name: 'tiny', version: '1.0.0', private: true, type: 'module', engines: packageJson.engines, dependencies: { kleur: '^4.1.5' } }
+  const realLock = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, unknown>
+  }
+  const manifest = {
+    name: 'tiny',
+    version: '1.0.0',
+    private: true,
+    type: 'module',
+    engines: packageJson.engines,
+    dependencies: { kleur: '^4.1.5' },
+  }
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2))
-  const root = { name: 'tiny', version: '1.0.0', dependencies: lock === 'in sync' ? manifest.dependencies : {}, engines: packageJson.engines }
+  const root = {
+    name: 'tiny',
+    version: '1.0.0',
+    dependencies: lock === 'in sync' ? manifest.dependencies : {},
+    engines: packageJson.engines,
+  }
   const packages = lock === 'in sync' ? { '': root, 'node_modules/kleur': realLock.packages['node_modules/kleur'] } : { '': root }
-  fs.writeFileSync(path.join(dir, 'package-lock.json'), JSON.stringify({ name: 'tiny', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2))
+  fs.writeFileSync(
+    path.join(dir, 'package-lock.json'),
+    JSON.stringify({ name: 'tiny', version: '1.0.0', lockfileVersion: 3, requires: true, packages }, null, 2),
+  )
   return dir
 }
 
@@ -325,7 +359,11 @@ async function expectPassThrough(node: string, project: string, env: Record<stri
   const launcher = [path.join(project, 'bin', 'launch.mjs'), ...nodeOptions]
   const plain = await run(node, [...launcher, 'program.ts', 'echo', '7', 'two words', '--flag'], env, project)
   expect(plain.exitCode, plain.stderr).toBe(7)
-  expect(JSON.parse(plain.stdout)).toEqual({ main: true, args: ['echo', '7', 'two words', '--flag'], cache: path.join(project, 'node_modules', '.cache', 'node-compile-cache') })
+  expect(JSON.parse(plain.stdout)).toEqual({
+    main: true,
+    args: ['echo', '7', 'two words', '--flag'],
+    cache: path.join(project, 'node_modules', '.cache', 'node-compile-cache'),
+  })
   expect(plain.stderr).toBe('')
 
   const died = await run(node, [...launcher, 'program.ts', 'die'], env, project)

@@ -2,7 +2,9 @@
 // whitespace aside, in a starter's comments, a lesson, the guide or the README, a hints file's levels 1-2 or its
 // experiments, or a string of the checker. (The helpers and the minimum a line must have: test/helpers/leaks.ts.)
 import { describe, expect, test } from 'vitest'
-import { MIN_LINE, commentsOf, findLeaks, isTrivial, learnerSources, normalize, solutionLines, stringsOf, stripLineComment } from './helpers/leaks.ts'
+import {
+  MIN_LINE, commentsOf, findLeaks, isTrivial, learnerSources, normalize, solutionLines, stringsOf, stripLineComment,
+} from './helpers/leaks.ts'
 
 describe('no solution code where a learner reads before asking for it', () => {
   test('no @solution line appears in starters\' comments, lessons, guide, hints levels 1-2, experiments or checker strings', () => {
@@ -31,7 +33,9 @@ describe('no solution code where a learner reads before asking for it', () => {
       { where: 'a checker string', text: stringsOf('c.ts', `fail('x', \`hint: ${line!.line.replace(/`/g, '\\`')}\`)`).join('\n') },
       { where: 'an innocent text', text: 'mount(2) with MS_REC and a propagation flag' },
     ]
-    expect(findLeaks([line!], sources)).toEqual([{ todo: '01.3', line: line!.line, where: ['a starter comment', 'a lesson', 'a checker string'] }])
+    expect(findLeaks([line!], sources)).toEqual([
+      { todo: '01.3', line: line!.line, where: ['a starter comment', 'a lesson', 'a checker string'] },
+    ])
   })
 
   test('lines are compared without whitespace and without trailing comments; braces and keywords do not count', () => {

@@ -150,7 +150,14 @@ describe('the lessons and the TODOs agree', () => {
 
 describe('hint', () => {
   const progress = (steps: Progress['steps']): Progress => ({ steps })
-  const failing = (todo: string, levels: Record<string, number> = {}) => ({ passed: false, everPassed: false, checkedAt: 'x', failed: ['03.oom'], todo, hintLevels: levels })
+  const failing = (todo: string, levels: Record<string, number> = {}) => ({
+    passed: false,
+    everPassed: false,
+    checkedAt: 'x',
+    failed: ['03.oom'],
+    todo,
+    hintLevels: levels,
+  })
 
   it('helps with the TODO behind the first failing check of the last check, one level at a time', () => {
     const s = step(3)
@@ -337,7 +344,15 @@ describe('solution', () => {
   it('reads the checker\'s progress file', () => {
     const file = path.join(tmp(), 'progress.json')
     expect(stepPassed(step(3), file)).toBe(false) // no file
-    fs.writeFileSync(file, JSON.stringify({ steps: { '03-cgroups': { passed: false, everPassed: true, checkedAt: 'x', failed: [] }, '04-network': { passed: false, everPassed: false, checkedAt: 'x', failed: ['04.netns'] } } }))
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        steps: {
+          '03-cgroups': { passed: false, everPassed: true, checkedAt: 'x', failed: [] },
+          '04-network': { passed: false, everPassed: false, checkedAt: 'x', failed: ['04.netns'] },
+        },
+      }),
+    )
     expect(stepPassed(step(3), file)).toBe(true)
     expect(stepPassed(step(4), file)).toBe(false)
     fs.writeFileSync(file, '{not json')
@@ -347,7 +362,8 @@ describe('solution', () => {
 
 describe('the commands on bad input: one line, a non-zero exit, no stack trace', () => {
   const run = (...args: string[]) => spawnSync(process.execPath, args, {
-    cwd: PROJECT_ROOT, encoding: 'utf8', input: '', env: { ...process.env, NO_COLOR: '1', MINICONTAINER_PROGRESS: path.join(os.tmpdir(), 'mc-no-progress.json') },
+    cwd: PROJECT_ROOT, encoding: 'utf8', input: '',
+    env: { ...process.env, NO_COLOR: '1', MINICONTAINER_PROGRESS: path.join(os.tmpdir(), 'mc-no-progress.json') },
   })
   it.each([
     ['learner/lesson.ts', 'nine'],

@@ -26,7 +26,10 @@ const ARCH = T?.arch ?? ''
 const INSTALLED_DIR = `alpine-${VERSION}-${ARCH}`
 const FIXTURE_PATH = T ? mirrorPath(T) : ''
 /** A pinned version of the same architecture that this machine has no tarball of. */
-const OTHER_VERSION = [...pinnedSums().keys()].map((n) => /^alpine-minirootfs-([\d.]+)-(\w+)\.tar\.gz$/.exec(n)).find((m) => m && m[2] === ARCH && m[1] !== VERSION)?.[1] ?? '3.1.0'
+const OTHER_VERSION =
+  [...pinnedSums().keys()]
+    .map((n) => /^alpine-minirootfs-([\d.]+)-(\w+)\.tar\.gz$/.exec(n))
+    .find((m) => m && m[2] === ARCH && m[1] !== VERSION)?.[1] ?? '3.1.0'
 
 const temps: string[] = []
 const servers: http.Server[] = []
@@ -64,7 +67,10 @@ function install(home: string, options: InstallOptions, env: Record<string, stri
     catch (error) { console.error(formatError('minicontainer rootfs', error)); process.exit(1) }`
   // No cache folders unless the test gives some: a tarball in the developer's cache/ must not hide the download.
   const all = { cacheDirs: [], ...options }
-  return execa(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(all)], { env: { MINICONTAINER_HOME: home, ...env }, reject: false })
+  return execa(process.execPath, ['--input-type=module', '-e', script, JSON.stringify(all)], {
+    env: { MINICONTAINER_HOME: home, ...env },
+    reject: false,
+  })
 }
 
 /** A local mirror on 127.0.0.1; records the paths asked for. */
@@ -122,7 +128,11 @@ describe.skipIf(skipUnlessRootOnLinux())('rootfs installer', () => {
 
     const dir = path.join(home, `rootfs/${INSTALLED_DIR}`)
     expect(fs.readlinkSync(path.join(home, 'rootfs/current'))).toBe(INSTALLED_DIR)
-    expect(JSON.parse(fs.readFileSync(path.join(dir, MARKER), 'utf8'))).toMatchObject({ version: VERSION, arch: ARCH, sha512: FIXTURE_SHA512 })
+    expect(JSON.parse(fs.readFileSync(path.join(dir, MARKER), 'utf8'))).toMatchObject({
+      version: VERSION,
+      arch: ARCH,
+      sha512: FIXTURE_SHA512,
+    })
     expect(fs.readlinkSync(path.join(dir, 'bin/sh'))).toBe('/bin/busybox')
     expect(fs.statSync(path.join(dir, 'etc/passwd')).uid).toBe(0)
     expect(currentRootfs()).toEqual({ dir, version: VERSION, arch: ARCH, sha512: FIXTURE_SHA512 })

@@ -49,7 +49,8 @@ for arch in "${archs[@]}"; do pack "node-linux-$arch" "$node_version"; done
 pack npm "$npm_version"
 
 if [ -n "$boxes" ]; then
-  newest=$(find "$boxes" -maxdepth 1 -name 'minicontainer-workshop-*.box' 2>/dev/null | sed 's|.*/minicontainer-workshop-\([0-9.]*\)-.*|\1|' | sort -V | tail -n1 || true)
+  newest=$(find "$boxes" -maxdepth 1 -name 'minicontainer-workshop-*.box' 2>/dev/null |
+    sed 's|.*/minicontainer-workshop-\([0-9.]*\)-.*|\1|' | sort -V | tail -n1 || true)
   [ -n "$newest" ] || { say "--boxes $boxes: no minicontainer-workshop-*.box there (build them with: sudo npm run vm:box)"; exit 2; }
   find "$cache" -maxdepth 1 -name 'minicontainer-workshop-*.box' ! -name "minicontainer-workshop-$newest-*" -delete
   for file in "$boxes"/minicontainer-workshop-"$newest"-*.box; do

@@ -153,7 +153,9 @@ export async function startRegistry(options: { timeoutMs?: number } = {}): Promi
       const log: string[] = []
       let output = ''
       // setpriv --pdeathsig: the kernel kills the registry if this process dies without stopping it.
-      child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', registryBinary()!, 'serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+      child = spawn('setpriv', ['--pdeathsig', 'SIGKILL', '--', registryBinary()!, 'serve', configFile], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       const onData = (chunk: Buffer) => {
         output = (output + chunk.toString()).slice(-64 * 1024)
         const lines = output.split('\n')

@@ -39,7 +39,16 @@ export interface CarryPlan {
 }
 
 export type CarryResult =
-  | { ok: true; shared: boolean; sent: number; removed: number; bytes: number; ms: number; transport: 'rsync' | 'tar' | 'none'; files: string[] }
+  | {
+      ok: true
+      shared: boolean
+      sent: number
+      removed: number
+      bytes: number
+      ms: number
+      transport: 'rsync' | 'tar' | 'none'
+      files: string[]
+    }
   | { ok: false; message: string }
 
 /** The files of the repository to carry: regular files, paths relative and with `/`, outside NOT_CARRIED. */
@@ -121,7 +130,12 @@ function writeSent(dotfileDir: string, machine: string, tree: Tree): void {
 
 /** Runs `ssh HOST COMMAND` with INPUT on stdin; its stdout, stderr and status. */
 function sshRun(ssh: SshTarget, command: string, input?: string): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync('ssh', [...sshArgs(ssh, false), command], { input, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 120_000 })
+  const result = spawnSync('ssh', [...sshArgs(ssh, false), command], {
+    input,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 120_000,
+  })
   return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? (result.error?.message ?? '') }
 }
 
@@ -158,7 +172,13 @@ function remoteFinishCommand(vmRepo: string, remove: string[], lockSent: boolean
   return steps.join(' && ')
 }
 
-function pipeTar(ssh: SshTarget, localRoot: string, files: string[], vmRepo: string, finish: string): Promise<{ status: number; stderr: string }> {
+function pipeTar(
+  ssh: SshTarget,
+  localRoot: string,
+  files: string[],
+  vmRepo: string,
+  finish: string,
+): Promise<{ status: number; stderr: string }> {
   const list = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'minicontainer-carry-')), 'files')
   fs.writeFileSync(list, files.join('\n') + '\n')
   return new Promise((resolve) => {
@@ -183,10 +203,11 @@ function runRsync(ssh: SshTarget, localRoot: string, files: string[], vmRepo: st
   const quote = (s: string): string => (/[\s"']/.test(s) ? `"${s.replace(/"/g, '\\"')}"` : s)
   const rsh = ['ssh', ...sshArgs(ssh, false).slice(0, -1)].map(quote).join(' ')
   return new Promise((resolve) => {
-    const child = spawn('rsync', ['--archive', '--no-owner', '--no-group', '--compress', '--from0', '--files-from=-', '-e', rsh, './', `${ssh.host}:${vmRepo}/`], {
-      cwd: localRoot,
-      stdio: ['pipe', 'ignore', 'pipe'],
-    })
+    const child = spawn(
+      'rsync',
+      ['--archive', '--no-owner', '--no-group', '--compress', '--from0', '--files-from=-', '-e', rsh, './', `${ssh.host}:${vmRepo}/`],
+      { cwd: localRoot, stdio: ['pipe', 'ignore', 'pipe'] },
+    )
     let stderr = ''
     child.stderr.on('data', (d) => (stderr += d))
     child.on('error', (e) => (stderr += `rsync: ${e.message}\n`))
@@ -236,7 +257,9 @@ export async function carryToVm(ssh: SshTarget, options: CarryOptions): Promise<
   let transport: 'rsync' | 'tar' = options.transport ?? (laptopHasRsync() && rsyncInVm === 'rsync' ? 'rsync' : 'tar')
   if (plan.send.length) {
     let result =
-      transport === 'rsync' ? await runRsync(ssh, localRoot, plan.send, options.vmRepo) : await pipeTar(ssh, localRoot, plan.send, options.vmRepo, finish)
+      transport === 'rsync'
+        ? await runRsync(ssh, localRoot, plan.send, options.vmRepo)
+        : await pipeTar(ssh, localRoot, plan.send, options.vmRepo, finish)
     if (transport === 'rsync' && result.status === 0 && (plan.remove.length || plan.send.includes('package-lock.json'))) {
       const done = sshRun(ssh, finish)
       result = { status: done.status ?? 1, stderr: done.stderr }
@@ -249,7 +272,16 @@ export async function carryToVm(ssh: SshTarget, options: CarryOptions): Promise<
     if (done.status !== 0) return { ok: false, message: `could not remove deleted files in the VM: ${done.stderr.trim()}` }
   }
   if (plan.send.length || plan.remove.length || sentBefore.size !== local.size) writeSent(options.dotfileDir, options.machine, local)
-  return { ok: true, shared: false, sent: plan.send.length, removed: plan.remove.length, bytes, ms: performance.now() - started, transport, files: [...plan.send, ...plan.remove] }
+  return {
+    ok: true,
+    shared: false,
+    sent: plan.send.length,
+    removed: plan.remove.length,
+    bytes,
+    ms: performance.now() - started,
+    transport,
+    files: [...plan.send, ...plan.remove],
+  }
 }
 
 /** The VM's learner progress (written by the checker there) copied back, so `npm run status` on the laptop knows it. */

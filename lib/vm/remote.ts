@@ -108,7 +108,9 @@ export function vmStatus(): VmStatus {
  * shows the same fixes); undefined when it runs. */
 export function adviceFor(status: VmStatus): string | undefined {
   if (!status.vagrant) {
-    return status.detail.startsWith('Vagrant is not installed') ? `Vagrant is not installed: ${FIX.installVagrant}` : `${status.detail}: ${FIX.vagrantBroken}`
+    return status.detail.startsWith('Vagrant is not installed')
+      ? `Vagrant is not installed: ${FIX.installVagrant}`
+      : `${status.detail}: ${FIX.vagrantBroken}`
   }
   switch (status.state) {
     case 'running':
@@ -189,7 +191,10 @@ async function reachVm(): Promise<SshTarget | undefined> {
   const advice = adviceFor(status)
   if (advice) {
     // Not created, and the workshop box cannot be had: `vagrant up` would fail, so say what would.
-    const box = status.state === 'not_created' && !process.env.MINICONTAINER_BOX && status.provider ? await workshopBoxSource(status.provider) : undefined
+    const box =
+      status.state === 'not_created' && !process.env.MINICONTAINER_BOX && status.provider
+        ? await workshopBoxSource(status.provider)
+        : undefined
     say(box && !box.ok ? `the workshop VM does not exist yet, and ${box.detail}: ${FIX.boxWaysOut(status.provider!, hostArch())}` : advice)
     return undefined
   }

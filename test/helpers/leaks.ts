@@ -71,7 +71,10 @@ export function commentsOf(fileName: string, text: string): string[] {
   const file = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true)
   const seen = new Map<number, string>()
   const visit = (node: ts.Node): void => {
-    for (const range of [...(ts.getLeadingCommentRanges(text, node.getFullStart()) ?? []), ...(ts.getTrailingCommentRanges(text, node.getFullStart()) ?? [])]) {
+    for (const range of [
+      ...(ts.getLeadingCommentRanges(text, node.getFullStart()) ?? []),
+      ...(ts.getTrailingCommentRanges(text, node.getFullStart()) ?? []),
+    ]) {
       seen.set(range.pos, text.slice(range.pos, range.end))
     }
     node.getChildren(file).forEach(visit)
@@ -85,7 +88,15 @@ export function stringsOf(fileName: string, text: string): string[] {
   const file = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true)
   const out: string[] = []
   const visit = (node: ts.Node): void => {
-    if (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node)) out.push(node.text)
+    if (
+      ts.isStringLiteral(node) ||
+      ts.isNoSubstitutionTemplateLiteral(node) ||
+      ts.isTemplateHead(node) ||
+      ts.isTemplateMiddle(node) ||
+      ts.isTemplateTail(node)
+    ) {
+      out.push(node.text)
+    }
     node.getChildren(file).forEach(visit)
   }
   visit(file)
@@ -111,8 +122,15 @@ export function learnerSources(): Source[] {
   }
   for (const doc of ['README.md', 'docs/GUIDE.md']) sources.push({ where: doc, text: fs.readFileSync(path.join(PROJECT_ROOT, doc), 'utf8') })
   for (const file of hintFilesAsWritten()) {
-    for (const todo of file.todos) sources.push({ where: `learner/hints/${file.step}.ts ${todo.id} (levels 1-2)`, text: [todo.concept, todo.nudge, todo.api].join('\n') })
-    for (const e of file.experiments) sources.push({ where: `learner/hints/${file.step}.ts ${e.id}`, text: [e.title, e.try, e.predict, e.answer].join('\n') })
+    for (const todo of file.todos) {
+      sources.push({
+        where: `learner/hints/${file.step}.ts ${todo.id} (levels 1-2)`,
+        text: [todo.concept, todo.nudge, todo.api].join('\n'),
+      })
+    }
+    for (const e of file.experiments) {
+      sources.push({ where: `learner/hints/${file.step}.ts ${e.id}`, text: [e.title, e.try, e.predict, e.answer].join('\n') })
+    }
   }
   for (const file of tsFiles(path.join(PROJECT_ROOT, 'checker'))) {
     sources.push({ where: `${rel(file)} (strings)`, text: stringsOf(file, fs.readFileSync(file, 'utf8')).join('\n') })

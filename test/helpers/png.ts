@@ -57,7 +57,10 @@ export function readPng(data: Buffer): Image {
       current[x] = value & 0xff
     }
     for (let x = 0; x < width; x++) {
-      out.set([current[x * bpp]!, current[x * bpp + 1]!, current[x * bpp + 2]!, bpp === 4 ? current[x * bpp + 3]! : 255], (y * width + x) * 4)
+      out.set(
+        [current[x * bpp]!, current[x * bpp + 1]!, current[x * bpp + 2]!, bpp === 4 ? current[x * bpp + 3]! : 255],
+        (y * width + x) * 4,
+      )
     }
     previous = current
   }

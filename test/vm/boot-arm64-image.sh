@@ -49,7 +49,9 @@ qemu-system-aarch64 -machine virt -cpu max -accel tcg -m 1536 -smp 2 -bios "$fir
 qemu_pid=$(cat "$state/qemu.pid")
 until ssh_ true 2>/dev/null; do
   if ! kill -0 "$qemu_pid" 2>/dev/null; then say "QEMU ended"; tail -n 40 "$state/console.log" >&2; exit 1; fi
-  if [ $(($(date +%s) - start)) -gt 1800 ]; then say "no ssh after 30 minutes; the console:"; tail -n 40 "$state/console.log" >&2; exit 1; fi
+  if [ $(($(date +%s) - start)) -gt 1800 ]; then
+    say "no ssh after 30 minutes; the console:"; tail -n 40 "$state/console.log" >&2; exit 1
+  fi
   sleep 10
 done
 say "ssh answered $(($(date +%s) - start)) s after power-on"

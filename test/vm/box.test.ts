@@ -15,7 +15,8 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }))
 
 describe('the box catalog', () => {
   const info = (arch: string, version = '1.0.0') => ({
-    name: 'minicontainer/workshop', version, recipe_hash: 'abc', arch, debian: '13.8', kernel: '6.12', node: '24.21.0', alpine: 'alpine.tar.gz',
+    name: 'minicontainer/workshop', version, recipe_hash: 'abc', arch,
+    debian: '13.8', kernel: '6.12', node: '24.21.0', alpine: 'alpine.tar.gz',
     boxes: [
       { provider: 'virtualbox', file: `w-${version}-virtualbox-${arch}.box`, size: 1, sha256: `vb-${arch}` },
       { provider: 'libvirt', file: `w-${version}-libvirt-${arch}.box`, size: 1, sha256: `lv-${arch}` },
@@ -50,14 +51,27 @@ describe('the box catalog', () => {
 describe("the VirtualBox image's OVF, read as VirtualBox reads it", () => {
   const vmdk = path.join(tmp, 'disk.vmdk')
   fs.writeFileSync(vmdk, 'x')
-  const made = spawnSync('bash', [path.join(root, 'vagrant/box/ovf.sh'), '--name', 't', '--vmdk', vmdk, '--capacity-gib', '20', '--cpus', '2', '--memory', '2048', '--os-type', 'Debian_64'], { encoding: 'utf8' })
+  const made = spawnSync(
+    'bash',
+    [
+      path.join(root, 'vagrant/box/ovf.sh'),
+      '--name', 't', '--vmdk', vmdk, '--capacity-gib', '20', '--cpus', '2', '--memory', '2048', '--os-type', 'Debian_64',
+    ],
+    { encoding: 'utf8' },
+  )
   const ovf = made.stdout
 
   it('the OVF the build writes: 2 CPUs, 2 GiB, the VMDK on SATA AHCI, an E1000 on NAT', () => {
     expect(made.status).toBe(0)
     const { problems, summary } = checkOvf(ovf)
     expect(problems).toEqual([])
-    expect(summary).toEqual({ cpus: 2, memoryMiB: 2048, disks: [{ href: 'disk.vmdk', capacity: 20 * 2 ** 30, controller: 'SATA AHCI' }], nics: ['E1000 on NAT'], osType: 'Debian_64' })
+    expect(summary).toEqual({
+      cpus: 2,
+      memoryMiB: 2048,
+      disks: [{ href: 'disk.vmdk', capacity: 20 * 2 ** 30, controller: 'SATA AHCI' }],
+      nics: ['E1000 on NAT'],
+      osType: 'Debian_64',
+    })
   })
 
   // Each a mistake VirtualBox's reader throws on (or a box Vagrant could not boot): the check must catch every one.
@@ -67,8 +81,16 @@ describe("the VirtualBox image's OVF, read as VirtualBox reads it", () => {
     ['no capacity', (x) => x.replace(/ ovf:capacity="\d+"/, ''), /'capacity'/],
     ['a disk file that is not referenced', (x) => x.replace('ovf:fileRef="file1"', 'ovf:fileRef="file9"'), /cannot find References\/File/],
     ['memory in GB', (x) => x.replace('<rasd:AllocationUnits>MegaBytes', '<rasd:AllocationUnits>GB'), /allocation unit/],
-    ['a type-20 controller that is not AHCI', (x) => x.replace('<rasd:ResourceSubType>AHCI', '<rasd:ResourceSubType>LsiLogic'), /SATA AHCI controllers only/],
-    ['the disk on a controller that does not exist', (x) => x.replace('<rasd:Parent>3</rasd:Parent>', '<rasd:Parent>7</rasd:Parent>'), /invalid parent 7/],
+    [
+      'a type-20 controller that is not AHCI',
+      (x) => x.replace('<rasd:ResourceSubType>AHCI', '<rasd:ResourceSubType>LsiLogic'),
+      /SATA AHCI controllers only/,
+    ],
+    [
+      'the disk on a controller that does not exist',
+      (x) => x.replace('<rasd:Parent>3</rasd:Parent>', '<rasd:Parent>7</rasd:Parent>'),
+      /invalid parent 7/,
+    ],
     ['the disk pointing at no disk', (x) => x.replace('/disk/vmdisk1', '/disk/vmdisk2'), /invalid host resource/],
     ['no NIC', (x) => x.replace(/<Item>\s*<rasd:AutomaticAllocation>[\s\S]*?<\/Item>/, ''), /no Ethernet adapter/],
     ['no OS id', (x) => x.replace('<OperatingSystemSection ovf:id="96">', '<OperatingSystemSection>'), /operating system section/],
@@ -94,11 +116,16 @@ describe.skipIf(!hasLibvirtPlugin)('`vagrant up` when the workshop box cannot be
       encoding: 'utf8',
       timeout: 120_000,
       env: {
-        ...process.env, VAGRANT_HOME: path.join(home, 'home'), VAGRANT_DOTFILE_PATH: path.join(home, 'dot'), VAGRANT_CHECKPOINT_DISABLE: '1',
+        ...process.env,
+        VAGRANT_HOME: path.join(home, 'home'), VAGRANT_DOTFILE_PATH: path.join(home, 'dot'), VAGRANT_CHECKPOINT_DISABLE: '1',
         MINICONTAINER_BOX_CATALOG: catalog, MINICONTAINER_BOX: '', MINICONTAINER_BOX_ARCH: 'amd64', MINICONTAINER_CACHE: cache,
       },
     })
-    return { ...result, output: result.stdout + result.stderr, created: fs.existsSync(path.join(home, 'dot', 'machines', 'default', 'libvirt', 'id')) }
+    return {
+      ...result,
+      output: result.stdout + result.stderr,
+      created: fs.existsSync(path.join(home, 'dot', 'machines', 'default', 'libvirt', 'id')),
+    }
   }
   const threeWaysOut = (output: string): void => {
     expect(output.match(/Three ways out/g)).toHaveLength(1)
@@ -179,7 +206,9 @@ describe("doctor's box source (lib/vm/advice.ts)", () => {
       ],
     }))
     process.env.MINICONTAINER_BOX_CATALOG = file
-    expect(catalogEntry('virtualbox', 'amd64')).toEqual({ entry: { version: '1.1.0', provider: 'virtualbox', architecture: 'amd64', url: 'file:///new.box' } })
+    expect(catalogEntry('virtualbox', 'amd64')).toEqual({
+      entry: { version: '1.1.0', provider: 'virtualbox', architecture: 'amd64', url: 'file:///new.box' },
+    })
     expect(catalogEntry('virtualbox', 'arm64')).toMatchObject({ entry: { url: 'file:///arm.box' } })
     expect(catalogEntry('parallels', 'amd64')).toEqual({ problem: expect.stringMatching(/has no download for parallels on amd64 yet/) })
     process.env.MINICONTAINER_BOX_CATALOG = path.join(tmp, 'missing.json')

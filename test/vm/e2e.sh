@@ -95,7 +95,8 @@ teardown() {
       virsh_ undefine "$name" --remove-all-storage >/dev/null 2>&1 || true
     done
     # destroy leaves the uploaded box image in the pool
-    for vol in $(virsh_ vol-list default 2>/dev/null | awk '{print $1}' | grep -E "^(minicontainer-VAGRANTSLASH-workshop|$prefix)" || true); do
+    for vol in $(virsh_ vol-list default 2>/dev/null | awk '{print $1}' |
+      grep -E "^(minicontainer-VAGRANTSLASH-workshop|$prefix)" || true); do
       virsh_ vol-delete --pool default "$vol" >/dev/null 2>&1 || true
     done
     if virsh_ net-info vagrant-libvirt >/dev/null 2>&1; then
@@ -253,7 +254,8 @@ run_check() {
 todo_on_the_host() {
   # The VM has no synced folder: a file edited on the host reaches it only because the host -> VM path carries it.
   # Step 04's starter fails 04.lo-up; the TODOs done on the host (the solution's network.ts) turn it green in the VM.
-  local check=(env MINICONTAINER_FORCE_VM=1 MINICONTAINER_TIMEOUT_SCALE="${MINICONTAINER_TIMEOUT_SCALE:-8}" npm run --silent check step-04 -- --only 04.lo-up)
+  local check=(env MINICONTAINER_FORCE_VM=1 MINICONTAINER_TIMEOUT_SCALE="${MINICONTAINER_TIMEOUT_SCALE:-8}"
+    npm run --silent check step-04 -- --only 04.lo-up)
   mkdir -p "$state/steps-backup"
   cp -p "$repo"/steps/04-network/*.ts "$state/steps-backup/"
   local rc=0
@@ -288,7 +290,8 @@ watch_from_the_host() {
   truncate -s -1 "$repo/solutions/04-network/README.md" # the edit undone
   sed 's/^\([0-9]* passed, [0-9]* failed\)/(watch round) \1/' "$log" >&2
   [ "$rounds" -ge 2 ] || { echo "the edit on the host did not start a second round (rounds: $rounds)" >&2; return 1; }
-  grep -q 'carried 1 file(s), .*: solutions/04-network/README.md$' "$log" || { echo "the second round should carry the edited file" >&2; return 1; }
+  grep -q 'carried 1 file(s), .*: solutions/04-network/README.md$' "$log" ||
+    { echo "the second round should carry the edited file" >&2; return 1; }
   [ "$(grep -c '^1 passed, 0 failed' "$log")" -ge 2 ] || { echo "both rounds should pass" >&2; return 1; }
 }
 

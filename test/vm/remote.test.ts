@@ -22,7 +22,9 @@ describe('host -> VM', () => {
 
   it('runs npm in the synced repository as root, with the arguments intact', () => {
     // Only what this test sets: the variables remoteCommand passes through come from the caller's environment.
-    for (const name of ['CI', 'NO_COLOR', 'FORCE_COLOR', 'MINICONTAINER_TIMEOUT_SCALE', 'MINICONTAINER_ALPINE_FIXTURES']) delete process.env[name]
+    for (const name of ['CI', 'NO_COLOR', 'FORCE_COLOR', 'MINICONTAINER_TIMEOUT_SCALE', 'MINICONTAINER_ALPINE_FIXTURES']) {
+      delete process.env[name]
+    }
     process.env.INIT_CWD = '/somewhere/else'
     expect(remoteCommand('check', ['step-04', '--solution', 'a b'])).toBe(
       `cd /vagrant && exec sudo npm run --silent check -- step-04 --solution 'a b'`,
@@ -32,7 +34,12 @@ describe('host -> VM', () => {
   })
 
   it('says what to do for each VM state, in one line with the command that fixes it', () => {
-    const status = (state: string | undefined, vagrant = true) => ({ vagrant, state, provider: 'virtualbox', detail: state ?? 'Vagrant is not installed (no `vagrant` on PATH)' })
+    const status = (state: string | undefined, vagrant = true) => ({
+      vagrant,
+      state,
+      provider: 'virtualbox',
+      detail: state ?? 'Vagrant is not installed (no `vagrant` on PATH)',
+    })
     expect(adviceFor(status('running'))).toBeUndefined()
     const cases: [string | undefined, boolean, RegExp][] = [
       ['not_created', true, /does not exist yet: run `vagrant up`/],

@@ -268,7 +268,8 @@ mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"
 chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root LANG=C.UTF-8 \
-  MINICONTAINER_REPO=/tmp/mc/repo MINICONTAINER_CACHE=/tmp/mc/cache MINICONTAINER_BAKE_ROOTFS="$([ "$alpine" = none ] && echo 0 || echo 1)" \
+  MINICONTAINER_REPO=/tmp/mc/repo MINICONTAINER_CACHE=/tmp/mc/cache \
+  MINICONTAINER_BAKE_ROOTFS="$([ "$alpine" = none ] && echo 0 || echo 1)" \
   bash /tmp/mc/repo/vagrant/provision.sh bake
 umount "$root/tmp/mc/repo/node_modules" "$root/dev/pts" "$root/dev" "$root/proc"
 install -d -m 755 "$root/opt/minicontainer/cache"
