@@ -25,6 +25,7 @@ export const MS_BIND = 4096
 export const MS_REC = 16384
 export const MS_PRIVATE = 1 << 18
 export const MS_SLAVE = 1 << 19
+export const MS_REMOUNT = 32
 export const MNT_DETACH = 2
 
 export const PR_SET_PDEATHSIG = 1
@@ -64,6 +65,8 @@ function bindLibc(koffi: Koffi) {
     close: libc.func('int close(int fd)'),
     getpid: libc.func('int getpid()'),
     closeRange: libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
+    /** For lib modules with calls of their own (lib/capabilities.ts, lib/seccomp.ts): binds one more function. */
+    bind: (prototype: string) => libc.func(prototype),
   }
 }
 type Libc = ReturnType<typeof bindLibc>
@@ -102,6 +105,18 @@ function check(result: number, call: string, hint?: string): number {
   if (result === -1) throw new SyscallError(call, c.errno(), hint)
   return result
 }
+
+/**
+ * One more libc function for a lib module that owns its concept (lib/capabilities.ts, lib/seccomp.ts), bound
+ * on first use; its result goes through `checkCall`. Pointers are passed as Buffers (`void *` in the prototype).
+ */
+export function libcFunction(prototype: string): (...args: unknown[]) => number {
+  let bound: ((...args: unknown[]) => number) | undefined
+  return (...args) => (bound ??= c.bind(prototype) as (...args: unknown[]) => number)(...args)
+}
+
+/** `check` for lib modules: throws a SyscallError with the errno name when a call returned -1. */
+export const checkCall = (result: number, call: string, hint?: string): number => check(result, call, hint)
 
 /** Hints for the errno values a learner meets most, by call. */
 const NEED_ROOT = 'run as root (sudo), inside the workshop VM if your laptop is not Linux'
@@ -221,7 +236,7 @@ const CLONE_FLAG_NAMES: [number, string][] = [
 ]
 const MOUNT_FLAG_NAMES: [number, string][] = [
   [MS_RDONLY, 'MS_RDONLY'], [MS_NOSUID, 'MS_NOSUID'], [MS_NODEV, 'MS_NODEV'], [MS_NOEXEC, 'MS_NOEXEC'],
-  [MS_BIND, 'MS_BIND'], [MS_REC, 'MS_REC'], [MS_PRIVATE, 'MS_PRIVATE'], [MS_SLAVE, 'MS_SLAVE'],
+  [MS_REMOUNT, 'MS_REMOUNT'], [MS_BIND, 'MS_BIND'], [MS_REC, 'MS_REC'], [MS_PRIVATE, 'MS_PRIVATE'], [MS_SLAVE, 'MS_SLAVE'],
 ]
 
 function describeFlags(flags: number, names: [number, string][]): string {
