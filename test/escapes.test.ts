@@ -10,7 +10,7 @@ import {
 import { mountsOf, readText } from '../checker/proc.ts'
 import { PAUSE } from '../checker/probe.ts'
 import { runEngine } from '../checker/runner.ts'
-import { cgroupLayout } from '../lib/cgroupfs.ts'
+import { cgroupLayout } from '../lib/cgroup-layout.ts'
 import { stepDir, STEPS } from '../lib/steps.ts'
 import { hostState, type HostState } from './helpers/engine.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
