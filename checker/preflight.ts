@@ -4,6 +4,7 @@ import os from 'node:os'
 import { formatError } from '../lib/errors.ts'
 import { requireRootfs } from '../lib/rootfs/location.ts'
 import { cgroupVersion, controllerDir } from './cgroups.ts'
+import { readText } from './proc.ts'
 
 export interface Problem {
   what: string
@@ -26,7 +27,7 @@ export function setupProblems(needsRootfs: boolean): Problem[] {
   const version = cgroupVersion()
   for (const controller of ['memory', 'cpu', 'pids']) {
     const dir = version === 2 ? '/sys/fs/cgroup' : controllerDir(controller, '/', 1)
-    const ok = version === 2 ? (fs.readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').split(/\s+/).includes(controller)) : dir !== undefined && fs.existsSync(dir)
+    const ok = version === 2 ? (readText('/sys/fs/cgroup/cgroup.controllers') ?? '').split(/\s+/).includes(controller) : dir !== undefined && fs.existsSync(dir)
     if (!ok) {
       out.push({
         what: `the ${controller} cgroup controller is not available (cgroup v${version})`,

@@ -3,7 +3,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { PROJECT_ROOT, stepDir, type Step } from '../lib/steps.ts'
-import { deriveStep, writeStep } from '../scripts/derive.ts'
+import { deriveStep, writeStep } from '../lib/derive.ts'
 import { rejectUnknownFlags, relative, runCommand, splitArgs, stepFromArg } from './shared.ts'
 
 export const BACKUP_ROOT = path.join(PROJECT_ROOT, '.minicontainer', 'backups')

@@ -7,7 +7,8 @@ import path from 'node:path'
 import readline from 'node:readline/promises'
 import { stepDir, type Step } from '../lib/steps.ts'
 import { unifiedDiff } from './diff.ts'
-import { UsageError, rejectUnknownFlags, relative, runCommand, splitArgs, stepFromArg, stepPassed } from './shared.ts'
+import { stepPassed } from './progress.ts'
+import { UsageError, rejectUnknownFlags, relative, runCommand, splitArgs, stepFromArg } from './shared.ts'
 
 /** The diff of every engine file of a step, yours -> the solution's; '' when they are the same. */
 export function solutionDiff(step: Step, options: { dir?: string; solutionDir?: string; color?: boolean } = {}): string {

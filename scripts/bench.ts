@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { cgroupVersion } from '../lib/cgroupfs.ts'
 import { requireRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 
@@ -171,7 +172,7 @@ function timeCheck(): CheckTiming {
 function machine(): string {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8')
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown CPU'
-  const cgroup = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'v2' : 'v1'
+  const cgroup = `v${cgroupVersion()}`
   const runc = /runc version (\S+)/.exec(spawnSync('runc', ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '?'
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ')
   return `${model}, ${os.availableParallelism()} cores, Linux ${os.release()}, cgroup ${cgroup}, Node ${process.versions.node}, runc ${runc}; load average at start ${load}`

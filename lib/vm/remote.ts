@@ -10,6 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { EXIT } from '../errors.ts'
+import { cgroupStatus } from '../cgroupfs.ts'
 import { PROJECT_ROOT } from '../steps.ts'
 
 /** Where the Vagrantfile syncs the repository inside the VM. */
@@ -17,30 +18,8 @@ export const VM_REPO = '/vagrant'
 
 export type HostVerdict = { ok: true } | { ok: false; reason: string }
 
-export interface CgroupStatus {
-  version: 1 | 2 | undefined
-  memory: boolean
-  /** One line for a human. */
-  detail: string
-}
-
-/** Which cgroup hierarchy /sys/fs/cgroup has, and whether the memory controller is there. */
-export function cgroupStatus(root = '/sys/fs/cgroup'): CgroupStatus {
-  const read = (file: string): string | undefined => {
-    try {
-      return fs.readFileSync(path.join(root, file), 'utf8')
-    } catch {
-      return undefined
-    }
-  }
-  const controllers = read('cgroup.controllers')
-  if (controllers !== undefined) {
-    const memory = controllers.split(/\s+/).includes('memory')
-    return { version: 2, memory, detail: `cgroup v2, controllers: ${controllers.trim() || '(none)'}` }
-  }
-  if (fs.existsSync(path.join(root, 'memory'))) return { version: 1, memory: true, detail: 'cgroup v1 with a memory hierarchy' }
-  return { version: undefined, memory: false, detail: `no cgroup hierarchy with a memory controller at ${root}` }
-}
+// Re-exported for doctor; the detection lives with the rest of the cgroup housekeeping.
+export { cgroupStatus, type CgroupStatus } from '../cgroupfs.ts'
 
 /** Can this machine run the learner's containers itself? If not, the reason (and the VM is the way). */
 export function hostCanRunContainers(): HostVerdict {
