@@ -12,7 +12,7 @@ import { PAUSE } from '../checker/probe.ts'
 import { runEngine } from '../checker/runner.ts'
 import { cgroupLayout } from '../lib/cgroup-layout.ts'
 import { stepDir, STEPS } from '../lib/steps.ts'
-import { hostState, type HostState } from './helpers/engine.ts'
+import { hostLeftovers, snapshotHost, strayProcesses, type HostSnapshot } from './helpers/host.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 
 /** The last step whose engine has no step-07 protections. */
@@ -54,15 +54,16 @@ describe('cgroupLayout: the host\'s hierarchies as a container mounts them', () 
 
 describe.skipIf(skipUnlessRootOnLinux())(`the escapes, against solutions/${OPEN.id}: every door open`, () => {
   const engine = stepDir(OPEN, 'solutions')
-  let before: HostState
+  let before: HostSnapshot
   let loopsBefore: string
   beforeEach(() => {
-    before = hostState()
+    before = snapshotHost()
     loopsBefore = loopDevices()
   })
   afterEach(() => {
     removeLoopDisksNow()
-    expect(hostState()).toEqual(before)
+    expect(hostLeftovers(before)).toEqual([])
+    expect(strayProcesses()).toEqual([])
     expect(loopDevices()).toBe(loopsBefore)
   })
 
