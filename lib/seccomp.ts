@@ -20,6 +20,7 @@
 //   jeq #272 (unshare) ─yes────► ret ERRNO | EPERM
 //   ...
 //   ret ALLOW                    everything else runs
+import fs from 'node:fs'
 import { checkCall, libcFunction } from './libc.ts'
 import { FriendlyError, errnoName } from './errors.ts'
 import { nativeArchitecture, syscallName, syscallNumber, type Architecture } from './syscalls.ts'
@@ -160,18 +161,120 @@ export function disassemble(program: SeccompProgram | Instruction[], arch: Archi
     let text: string
     let comment = ins.comment
     switch (ins.code) {
-      case BPF_LD_W_ABS: text = `ld   [${ins.k}]`.padEnd(34); break
+      case BPF_LD_W_ABS:
+        text = `ld   [${ins.k}]`.padEnd(34)
+        comment ??= ins.k === OFFSET_NR ? 'A = system call number' : ins.k === OFFSET_ARCH ? 'A = arch' : ins.k >= 16 ? `A = args[${Math.floor((ins.k - 16) / 8)}] (${ins.k % 8 ? 'high' : 'low'} 32 bits)` : undefined
+        break
       case BPF_JMP_JEQ_K:
         text = `jeq  #${ins.k < 0x10000 ? ins.k : hex(ins.k)}`.padEnd(21) + targets
         comment ??= syscallName(ins.k, archOf)
         break
       case BPF_JMP_JGE_K: text = `jge  #${hex(ins.k)}`.padEnd(21) + targets; break
       case BPF_JMP_JSET_K: text = `jset #${hex(ins.k)}`.padEnd(21) + targets; break
-      case BPF_RET_K: text = `ret  #${hex(ins.k)}`.padEnd(34); break
+      case BPF_RET_K:
+        text = `ret  #${hex(ins.k)}`.padEnd(34)
+        comment ??= describeVerdict(ins.k)
+        break
       default: text = `code ${hex(ins.code)} #${hex(ins.k)}`.padEnd(21) + targets
     }
     return `${at}  ${text}${comment ? `  ${comment}` : ''}`.trimEnd()
   })
+}
+
+// ---- Running it, as the kernel does ----------------------------------------------------------------------
+/** What a filter is asked about one call: struct seccomp_data. */
+export interface SeccompData {
+  nr: number
+  arch: number
+  instructionPointer?: bigint
+  args?: readonly (number | bigint)[]
+}
+
+/**
+ * Runs a classic BPF program on one call the way the kernel's seccomp does, and returns its verdict (e.g.
+ * SECCOMP_RET_ERRNO | EPERM). Knows every instruction the kernel accepts in a seccomp filter, so it can judge
+ * a filter read back from any process (readSeccompFilters), not only ours. Throws on what the kernel refuses.
+ */
+export function runFilter(instructions: readonly Instruction[], call: SeccompData): number {
+  const data = Buffer.alloc(64)
+  data.writeInt32LE(call.nr | 0, 0)
+  data.writeUInt32LE(call.arch >>> 0, 4)
+  data.writeBigUInt64LE(call.instructionPointer ?? 0n, 8)
+  ;(call.args ?? []).slice(0, 6).forEach((arg, i) => data.writeBigUInt64LE(BigInt.asUintN(64, BigInt(arg)), 16 + 8 * i))
+  let a = 0
+  let x = 0
+  const memory = new Uint32Array(16)
+  for (let pc = 0; pc < instructions.length; pc++) {
+    const { code, jt, jf, k } = instructions[pc]!
+    const bad = (): never => { throw new Error(`instruction ${pc}: code 0x${code.toString(16)} is not allowed in a seccomp filter`) }
+    const operand = code & 0x08 ? x : k >>> 0
+    switch (code & 0x07) {
+      case 0x00: // BPF_LD
+        if (code === 0x20) { // W | ABS
+          if (k % 4 !== 0 || k >= 64) bad()
+          a = data.readUInt32LE(k)
+        } else if (code === 0x80) a = 64 // W | LEN
+        else if (code === 0x00) a = k >>> 0 // IMM
+        else if (code === 0x60) a = memory[k & 15]! // MEM
+        else bad()
+        break
+      case 0x01: // BPF_LDX
+        if (code === 0x81) x = 64
+        else if (code === 0x01) x = k >>> 0
+        else if (code === 0x61) x = memory[k & 15]!
+        else bad()
+        break
+      case 0x02: memory[k & 15] = a; break // BPF_ST
+      case 0x03: memory[k & 15] = x; break // BPF_STX
+      case 0x04: { // BPF_ALU
+        const ops: Record<number, () => number> = {
+          0x00: () => a + operand, 0x10: () => a - operand, 0x20: () => Math.imul(a, operand), 0x30: () => (operand === 0 ? bad() : Math.floor(a / operand)),
+          0x40: () => a | operand, 0x50: () => a & operand, 0x60: () => (operand >= 32 ? 0 : a << operand), 0x70: () => (operand >= 32 ? 0 : a >>> operand),
+          0x80: () => -a, 0x90: () => (operand === 0 ? bad() : a % operand), 0xa0: () => a ^ operand,
+        }
+        a = (ops[code & 0xf0] ?? bad)() >>> 0
+        break
+      }
+      case 0x05: { // BPF_JMP
+        const op = code & 0xf0
+        if (op === 0x00) { pc += k; break } // JA
+        const taken = op === 0x10 ? a === operand : op === 0x20 ? a > operand : op === 0x30 ? a >= operand : op === 0x40 ? (a & operand) !== 0 : bad()
+        pc += taken ? jt : jf
+        break
+      }
+      case 0x06: return (code & 0x18) === 0x10 ? a : k >>> 0 // BPF_RET: A or K
+      case 0x07: if (code === 0x07) x = a; else if (code === 0x87) a = x; else bad(); break // TAX, TXA
+    }
+  }
+  throw new Error('the program ran past its end without a ret (the kernel refuses such a program)')
+}
+
+/** A verdict in words: "ERRNO(EPERM)", "ALLOW", "KILL_PROCESS". */
+export function describeVerdict(verdict: number): string {
+  const action = (verdict & 0xffff0000) >>> 0
+  if (action === SECCOMP_RET_ALLOW) return 'ALLOW'
+  if (action === SECCOMP_RET_ERRNO) return `ERRNO(${errnoName(verdict & 0xffff)[0]})`
+  if (action === SECCOMP_RET_KILL_PROCESS) return 'KILL_PROCESS'
+  if (action === 0) return 'KILL_THREAD'
+  const names: Record<number, string> = { 0x00030000: 'TRAP', 0x7fc00000: 'USER_NOTIF', 0x7ff00000: 'TRACE', 0x7ffc0000: 'LOG' }
+  return names[action] ?? `0x${verdict.toString(16)}`
+}
+
+/**
+ * The verdict of ALL of a process's filters for one call: the kernel runs every filter and the most
+ * restrictive action wins (KILL_PROCESS > KILL_THREAD > TRAP > ERRNO > USER_NOTIF > TRACE > LOG > ALLOW).
+ */
+export function runFilters(filters: readonly (readonly Instruction[])[], call: SeccompData): number {
+  const rank = (v: number): number => {
+    const action = (v & 0xffff0000) >>> 0
+    return [SECCOMP_RET_KILL_PROCESS, 0, 0x00030000, SECCOMP_RET_ERRNO, 0x7fc00000, 0x7ff00000, 0x7ffc0000, SECCOMP_RET_ALLOW].indexOf(action)
+  }
+  let verdict = SECCOMP_RET_ALLOW
+  for (const filter of filters) {
+    const v = runFilter(filter, call)
+    if (rank(v) < rank(verdict)) verdict = v
+  }
+  return verdict
 }
 
 // ---- Installing it ---------------------------------------------------------------------------------------
@@ -192,6 +295,57 @@ export function installSeccompFilter(program: SeccompProgram): void {
   checkCall(prctlWithPointer(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, fprog, 0, 0), 'prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER)',
     'EACCES: set no_new_privs first (or have CAP_SYS_ADMIN). EINVAL: the kernel refused the program (a jump out of range, a bad instruction) or has no seccomp filters (CONFIG_SECCOMP_FILTER).')
   filter.fill(0) // the kernel copied it; `filter` was kept alive until here
+}
+
+// ---- Reading a process's filters back from the kernel (host side: the checker) ----------------------------
+const ptrace = libcFunction('long ptrace(long request, int pid, unsigned long addr, void *data)')
+const waitpid = libcFunction('int waitpid(int pid, void *status, int options)')
+const PTRACE_DETACH = 17
+const PTRACE_SEIZE = 0x4206
+const PTRACE_INTERRUPT = 0x4207
+const PTRACE_SECCOMP_GET_FILTER = 0x420c
+const WALL = 0x40000000
+const ENOENT = 2
+
+function readStatus(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+/**
+ * The seccomp filters the kernel holds for process `pid`, newest first, as instructions: what the process
+ * really runs under, whatever anyone says it installed. The process is stopped for a moment with ptrace
+ * (PTRACE_SEIZE + PTRACE_INTERRUPT, then PTRACE_SECCOMP_GET_FILTER for each filter, then PTRACE_DETACH; an
+ * interrupted read or sleep is restarted). Needs CAP_SYS_ADMIN and a kernel with CONFIG_CHECKPOINT_RESTORE.
+ */
+export function readSeccompFilters(pid: number): Instruction[][] {
+  const call = (request: number, addr: unknown, data: unknown, what: string): number =>
+    checkCall(Number(ptrace(request, pid, addr, data)), `ptrace(${what}, ${pid})`, 'EPERM: needs root with CAP_SYS_ADMIN; EIO/EINVAL: the kernel has no CONFIG_CHECKPOINT_RESTORE; ESRCH: the process is gone')
+  const status = readStatus(pid)
+  if (/^Seccomp:\s*0$/m.test(status)) return [] // no filter: nothing to stop the process for
+  call(PTRACE_SEIZE, 0, null, 'PTRACE_SEIZE')
+  try {
+    call(PTRACE_INTERRUPT, 0, null, 'PTRACE_INTERRUPT')
+    checkCall(waitpid(pid, Buffer.alloc(4), WALL), `waitpid(${pid}, __WALL)`)
+    const filters: Instruction[][] = []
+    for (let index = 0; index < 1024; index++) {
+      const count = Number(ptrace(PTRACE_SECCOMP_GET_FILTER, pid, index, null))
+      if (count === -1) {
+        const errno = koffi?.errno()
+        if (errno === ENOENT) break // no filter with that index: that was all
+        checkCall(-1, `ptrace(PTRACE_SECCOMP_GET_FILTER, ${pid}, ${index})`, 'EINVAL: no seccomp filter at all (Seccomp: 0 in /proc/PID/status), or no CONFIG_CHECKPOINT_RESTORE')
+      }
+      const bytes = Buffer.alloc(count * 8)
+      call(PTRACE_SECCOMP_GET_FILTER, index, bytes, `PTRACE_SECCOMP_GET_FILTER ${index}`)
+      filters.push(decode(bytes))
+    }
+    return filters
+  } finally {
+    ptrace(PTRACE_DETACH, pid, 0, null)
+  }
 }
 
 const koffi = await import('koffi').then((m) => m.default, () => undefined)

@@ -6,12 +6,14 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
+import { spawn } from 'node:child_process'
 import {
   AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, EPERM, ENOSYS, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, X32_SYSCALL_BIT,
-  assembleDenyList, decode, disassemble, encode,
+  assembleDenyList, decode, describeVerdict, disassemble, encode, readSeccompFilters, runFilter, runFilters, type Instruction,
 } from '../lib/seccomp.ts'
 import { knownSyscalls, syscallName, syscallNumber } from '../lib/syscalls.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
+import { TEST_RULES } from './fixtures/privileges-child-rules.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 
 const CHILD = path.join(PROJECT_ROOT, 'test', 'fixtures', 'privileges-child.ts')
@@ -112,6 +114,29 @@ describe('the assembler', () => {
     expect(Math.max(...program.instructions.map((i) => Math.max(i.jt, i.jf)))).toBeLessThanOrEqual(4)
   })
 
+  test('runFilter: the verdicts of the program, as the kernel would run it', () => {
+    const x86 = assembleDenyList(rules, 'x86_64').instructions
+    const arm = assembleDenyList(rules, 'aarch64').instructions
+    const verdict = (program: Instruction[], nr: number, arch: number, args: number[] = []) => describeVerdict(runFilter(program, { nr, arch, args }))
+    expect(verdict(x86, 165, AUDIT_ARCH_X86_64)).toBe('ERRNO(EPERM)') // mount
+    expect(verdict(x86, 39, AUDIT_ARCH_X86_64)).toBe('ALLOW') // getpid
+    expect(verdict(x86, 56, AUDIT_ARCH_X86_64, [0x10000000 | 17])).toBe('ERRNO(EPERM)') // clone(CLONE_NEWUSER | SIGCHLD)
+    expect(verdict(x86, 56, AUDIT_ARCH_X86_64, [17])).toBe('ALLOW') // clone(SIGCHLD): fork
+    expect(verdict(x86, 435, AUDIT_ARCH_X86_64)).toBe('ERRNO(ENOSYS)')
+    expect(verdict(x86, 0x40000000 | 39, AUDIT_ARCH_X86_64)).toBe('KILL_PROCESS') // x32
+    expect(verdict(x86, 165, AUDIT_ARCH_AARCH64)).toBe('KILL_PROCESS') // another architecture
+    expect(verdict(arm, 40, AUDIT_ARCH_AARCH64)).toBe('ERRNO(EPERM)') // mount on aarch64
+    expect(verdict(arm, 165, AUDIT_ARCH_AARCH64)).toBe('ALLOW') // 165 is getrusage there
+    // Several filters: the most restrictive verdict wins.
+    const allowAll: Instruction[] = [{ code: 0x06, jt: 0, jf: 0, k: SECCOMP_RET_ALLOW }]
+    const killAll: Instruction[] = [{ code: 0x06, jt: 0, jf: 0, k: SECCOMP_RET_KILL_PROCESS }]
+    expect(describeVerdict(runFilters([allowAll, x86], { nr: 165, arch: AUDIT_ARCH_X86_64 }))).toBe('ERRNO(EPERM)')
+    expect(describeVerdict(runFilters([x86, killAll], { nr: 39, arch: AUDIT_ARCH_X86_64 }))).toBe('KILL_PROCESS')
+    // What the kernel refuses, refused here too.
+    expect(() => runFilter([{ code: 0x20, jt: 0, jf: 0, k: 6 }, ...allowAll], { nr: 0, arch: 0 })).toThrow(/not allowed/)
+    expect(() => runFilter([{ code: 0x20, jt: 0, jf: 0, k: 0 }], { nr: 0, arch: 0 })).toThrow(/past its end/)
+  })
+
   test('bad rules are refused with a reason', () => {
     expect(() => assembleDenyList([{ syscall: 'mount', errno: 0 }])).toThrow(/errno 0 is not an errno/)
     expect(() => assembleDenyList([{ syscall: 'clone', errno: EPERM, when: { argument: 6, anyBitOf: 1 } }])).toThrow(/argument 6/)
@@ -146,6 +171,22 @@ describe.skipIf(skipUnlessRootOnLinux())('the kernel runs it', () => {
       expect(r.child.foreign).toMatchObject({ signal: 'SIGSYS' }) // i386 getpid through int 0x80
       expect(r.child.x32).toMatchObject({ signal: 'SIGSYS' })
     }
+  })
+
+  test('readSeccompFilters reads the filter back from the kernel (ptrace), and the process goes on', async () => {
+    const proc = spawn(process.execPath, [CHILD, 'seccomp-wait'], { stdio: ['pipe', 'pipe', 'inherit'] })
+    let out = ''
+    proc.stdout.on('data', (chunk) => (out += chunk))
+    try {
+      while (!out.includes('installed\n')) await new Promise((resolve) => setTimeout(resolve, 10))
+      const filters = readSeccompFilters(proc.pid!)
+      expect(filters).toEqual([decode(encode(assembleDenyList(TEST_RULES)))])
+      expect(readSeccompFilters(process.pid)).toEqual([]) // this test process has none
+    } finally {
+      proc.stdin.end('\n')
+    }
+    await new Promise((resolve) => proc.once('exit', resolve))
+    expect(JSON.parse(out.split('\n')[1]!).after).toBe('EPERM') // stopped and let go, it carried on under its filter
   })
 
   test('the kernel checks the program: a jump past the end is refused (EINVAL)', () => {
