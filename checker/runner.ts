@@ -8,7 +8,9 @@ import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { formatCommandLine } from '../lib/shell.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
+import { timeoutScale } from '../lib/timeouts.ts'
 import { cgroupDirsOf, cgroupPids, hierarchies, killAndRemoveCgroup } from './cgroups.ts'
 import { allProcs, cmdline, descendants, killQuietly, sleep, type ProcInfo } from './proc.ts'
 import { describe } from './host.ts'
@@ -21,10 +23,6 @@ export function displayPath(file: string): string {
   return rel && !rel.startsWith('..') ? rel : file
 }
 
-export function timeoutScale(): number {
-  const scale = Number(process.env.MINICONTAINER_TIMEOUT_SCALE ?? '1')
-  return Number.isFinite(scale) && scale > 0 ? scale : 1
-}
 
 /** A random lowercase token: `mc-` + 10 characters, a valid hostname and file name. */
 export function randomToken(prefix = 'mc'): string {
@@ -100,14 +98,6 @@ export async function killAllRuns(): Promise<void> {
   await Promise.all([...active].map((r) => r.kill()))
 }
 
-function shellQuote(arg: string): string {
-  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg
-  return `'${arg.replace(/'/g, `'\\''`)}'`
-}
-
-export function formatCommandLine(argv: string[]): string {
-  return argv.map(shellQuote).join(' ')
-}
 
 /** Finds the host pid of the probe: a descendant of root whose argv is exactly [/bin/sh, -c, script, token]. */
 function findContainerPid(rootPid: number, token: string): number | undefined {

@@ -15,6 +15,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { cgroupVersion } from '../lib/cgroupfs.ts'
+import { containerHostProblem } from '../lib/host-requirements.ts'
 import { requireRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 
@@ -182,7 +183,8 @@ function machine(): string {
 
 function main(): void {
   const options = parseOptions(process.argv.slice(2))
-  if (os.platform() !== 'linux' || process.getuid?.() !== 0) fail('needs root on Linux (namespaces, cgroups, runc)')
+  const problem = containerHostProblem()
+  if (problem) fail(`${problem.problem}: ${problem.fix}`)
   const rootfs = requireRootfs()
   const engine = path.join(PROJECT_ROOT, 'solutions', '04-network', 'main.ts')
   const runc = prepareRunc(rootfs)

@@ -201,7 +201,7 @@ describe.skipIf(skipUnlessRootOnLinux())('engine, as a learner meets it', () => 
     const preload = path.join(PROJECT_ROOT, 'test/fixtures/pretend-macos.ts')
     const r = await execa(process.execPath, ['--import', preload, engineMain('04-network'), 'run', 'true'], { reject: false })
     expect(r.exitCode).toBe(125)
-    expect(r.stderr).toBe('minicontainer: containers need the Linux kernel, and this is darwin\n' +
+    expect(r.stderr).toBe('minicontainer: containers need the Linux kernel, and this is macOS\n' +
       'minicontainer: hint: work inside the workshop VM: see vagrant/README.md (`vagrant up`, then `vagrant ssh`)')
   })
 

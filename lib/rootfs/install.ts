@@ -10,10 +10,10 @@ import path from 'node:path'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream } from 'node:stream/web'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import kleur from 'kleur'
 import { FriendlyError, formatError } from '../errors.ts'
+import { isLinux, isRoot } from '../host-requirements.ts'
 import { PROJECT_ROOT } from '../steps.ts'
 import { MARKER, currentRootfs, minicontainerHome, readInstalled, rootfsRoot, type InstalledRootfs } from './location.ts'
 
@@ -168,11 +168,11 @@ export function machineArch(): string {
 
 function checkMachine(): void {
   // The engine that uses the rootfs needs Linux, and the rootfs' files must belong to root as in a real system.
-  if (os.platform() !== 'linux') {
+  if (!isLinux()) {
     const message = `the rootfs is for the Linux engine (this is ${os.platform()})`
     throw new FriendlyError(message, { hint: 'run it in the workshop VM' })
   }
-  if (process.getuid?.() !== 0) {
+  if (!isRoot()) {
     throw new FriendlyError('must run as root (the rootfs files are owned by root)', { hint: 'run: sudo npm run rootfs' })
   }
 }
@@ -479,15 +479,7 @@ function onSignal(signal: NodeJS.Signals, code: number): void {
   })
 }
 
-function isMain(): boolean {
-  try {
-    return fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url))
-  } catch {
-    return false // argv[1] is not a file: imported from `node -e` or a REPL
-  }
-}
-
-if (isMain()) {
+if (import.meta.main) {
   onSignal('SIGINT', 130)
   onSignal('SIGTERM', 143)
   main(process.argv.slice(2)).catch((error) => {

@@ -11,6 +11,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { EXIT } from '../errors.ts'
 import { cgroupStatus } from '../cgroupfs.ts'
+import { containerHostProblem } from '../host-requirements.ts'
+import { shellQuote } from '../shell.ts'
 import { PROJECT_ROOT } from '../steps.ts'
 
 /** Where the Vagrantfile syncs the repository inside the VM. */
@@ -26,14 +28,8 @@ export function hostCanRunContainers(): HostVerdict {
   if (process.env.MINICONTAINER_FORCE_VM === '1') {
     return { ok: false, reason: 'MINICONTAINER_FORCE_VM=1 asks for the workshop VM' }
   }
-  const platform = os.platform()
-  if (platform !== 'linux') {
-    const name = platform === 'darwin' ? 'macOS' : platform === 'win32' ? 'Windows' : platform
-    return { ok: false, reason: `containers need a Linux kernel (this is ${name})` }
-  }
-  if (process.getuid?.() !== 0) {
-    return { ok: false, reason: 'containers need root (on a Linux machine you may also run the command with sudo)' }
-  }
+  const problem = containerHostProblem()
+  if (problem) return { ok: false, reason: problem.problem }
   const cgroups = cgroupStatus()
   if (!cgroups.memory) return { ok: false, reason: `containers need the cgroup memory controller (${cgroups.detail})` }
   return { ok: true }
@@ -156,10 +152,7 @@ function sshWorks(ssh: { file: string; host: string }): boolean {
   return spawnSync('ssh', [...sshArgs(ssh, false), 'true'], { stdio: 'ignore', timeout: 30_000 }).status === 0
 }
 
-/** Quotes one word for the VM's POSIX shell. */
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
-}
+export { shellQuote }
 
 /** The folder inside the VM matching where the command was started on the host (the repository root otherwise). */
 function remoteCwd(): string {

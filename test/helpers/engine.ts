@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { execa, type ResultPromise } from 'execa'
 import { PROJECT_ROOT } from '../../lib/steps.ts'
+import { testTimeScale } from '../../lib/timeouts.ts'
 import { cgroupDirsOf, cgroupVersion, keyedValue, readCgroupFile } from '../../checker/cgroups.ts'
 import { allProcs, descendants, readLink, readText, sleep } from '../../checker/proc.ts'
 
@@ -13,7 +14,7 @@ export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-networ
  * Time limits grow on slow machines: MINICONTAINER_TIMEOUT_SCALE (the checker's too) is 8 in the CI's VM,
  * which runs under software emulation, where one engine run takes seconds.
  */
-export const TIME_SCALE = Math.max(1, Number(process.env.MINICONTAINER_TIMEOUT_SCALE) || 1)
+export const TIME_SCALE = testTimeScale()
 export const scaled = (ms: number) => ms * TIME_SCALE
 /**
  * execa sends SIGKILL 5 s after its SIGTERM by default; an engine that is still cleaning up its cgroup
