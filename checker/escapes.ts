@@ -143,40 +143,47 @@ export function kernelLogSince(after: number, pattern: RegExp): string[] {
 
 // ---- The scripts ------------------------------------------------------------------------------------------
 /**
- * Mounts a cgroup filesystem of its own and writes its PID into the ROOT cgroup's cgroup.procs: out of the
- * container's cgroup, out of its memory limit. Then allocates 200 MB (the limit is 100 MB). Without a
- * cgroup namespace the new mount's root is the host's root cgroup; the container's read-only
- * /sys/fs/cgroup is tried too.
+ * Leaves its memory limit two ways, then allocates 200 MB (the limit is 100 MB):
+ * 1. mounts a cgroup filesystem of its own and writes its PID into the ROOT cgroup's cgroup.procs (without a
+ *    cgroup namespace the new mount's root is the host's root cgroup);
+ * 2. writes "no limit" into its own cgroup's files through /sys/fs/cgroup, if the engine mounted it (v1: a
+ *    writable cgroupfs would let it; v2 refuses writes to a cgroup namespace's own root, whatever the mount).
  */
 export function cgroupEscapeScript(version: 1 | 2, pause: string): string {
   const mount = version === 2 ? 'mount -t cgroup2 none /mnt' : 'mount -t cgroup -o memory none /mnt'
+  const ownLimit = version === 2
+    ? ['/sys/fs/cgroup/memory.swap.max max', '/sys/fs/cgroup/memory.max max']
+    : ['/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes -1', '/sys/fs/cgroup/memory/memory.limit_in_bytes -1']
   return [
     `e=$(${mount} 2>&1); echo "@mc mount=$? $e"`,
     // $$ is the shell itself, also inside $( ): the write moves the probe's own shell.
     'if [ -e /mnt/cgroup.procs ]; then e=$( { echo $$ > /mnt/cgroup.procs; } 2>&1 ); echo "@mc moved=$? $e"; fi',
-    'for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/memory/cgroup.procs; do if [ -e $f ]; then e=$( { echo $$ > $f; } 2>&1 ); echo "@mc sysfs=$? $e"; fi; done',
+    `for w in ${ownLimit.map((x) => `'${x}'`).join(' ')}; do set -- $w; if [ -e $1 ]; then e=$( { echo $2 > $1; } 2>&1 ); echo "@mc unlimit=$? $e"; fi; done`,
     `echo "@mc cgroup=$(grep -E '^0::|:memory:' /proc/self/cgroup | tr '\\n' ' ')"`,
     'dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; echo "@mc dd=$?"',
     pause,
   ].join('; ')
 }
 
-/** mknod a block device for the checker's loop disk in /dev (a tmpfs), mount it read-only, read its token. */
+/**
+ * mknod a block device for the checker's loop disk, in /dev (a tmpfs) and in /tmp (the rootfs: from step 06 an
+ * overlay whose upper layer goes with the container), then for each node made: mount it read-only and read the
+ * token, and read the raw device (no mount needed: a device node that opens is the whole disk).
+ */
 export function diskEscapeScript(disk: Pick<LoopDisk, 'major' | 'minor'>, pause: string): string {
+  const attempt = (node: string, at: string, key: string): string =>
+    `e=$(mknod ${node} b ${disk.major} ${disk.minor} 2>&1); echo "@mc mknod-${key}=$? $e"; ` +
+    `if [ -b ${node} ]; then e=$(mount -t ext4 -o ro ${node} ${at} 2>&1); echo "@mc mount-${key}=$? $e"; echo "@mc token-${key}=$(cat ${at}/token 2>/dev/null)"; ` +
+    `r=$(head -c 4194304 ${node} 2>/dev/null | strings | grep -m1 -o 'disk-[a-z0-9]*'); e=$(head -c 1 ${node} 2>&1 >/dev/null); echo "@mc raw-${key}=$r $e"; fi`
   return [
-    `e=$(mknod /dev/mc-disk b ${disk.major} ${disk.minor} 2>&1); echo "@mc mknod=$? $e"`,
-    'e=$(mount -t ext4 -o ro /dev/mc-disk /mnt 2>&1); echo "@mc mount=$? $e"',
-    'echo "@mc token=$(cat /mnt/token 2>/dev/null)"',
-    pause,
-    'umount /mnt 2>/dev/null; rm -f /dev/mc-disk',
+    attempt('/dev/.mc-disk', '/mnt', 'dev'),
+    attempt('/tmp/.mc-disk', '/media', 'tmp'),
+    pause, // the host looks for the disk in the container's mount table now
+    'umount /mnt /media 2>/dev/null; rm -f /dev/.mc-disk /tmp/.mc-disk',
   ].join('; ')
 }
 
-/** Writes `h` (print the SysRq help to the kernel log: harmless) to /proc/sysrq-trigger. */
-export function sysrqScript(pause: string): string {
-  return [
-    'if [ -e /proc/sysrq-trigger ]; then e=$( { echo h > /proc/sysrq-trigger; } 2>&1 ); echo "@mc sysrq=$? $e"; else echo "@mc sysrq=missing"; fi',
-    `echo "@mc sysrq-type=$(stat -c '%F %t:%T' /proc/sysrq-trigger 2>/dev/null)"`,
-    pause,
-  ].join('; ')
+/** Writes `h` (print the SysRq help to the kernel log: harmless) to /proc/sysrq-trigger: one line of a probe script. */
+export function sysrqScript(): string {
+  return 'if [ -e /proc/sysrq-trigger ]; then e=$( { echo h > /proc/sysrq-trigger; } 2>&1 ); echo "@mc sysrq=$? $e"; else echo "@mc sysrq=missing"; fi'
 }

@@ -96,9 +96,10 @@ describe.skipIf(skipUnlessRootOnLinux())(`the escapes, against solutions/${OPEN.
           mounted = (mountsOf(pid!) ?? []).filter((m) => m.line.split(' ')[2] === `${disk.major}:${disk.minor}`).map((m) => `${m.mountPoint} ${m.fsType}`)
         },
       })
-      expect(r.facts.get('mknod')).toBe('0')
-      expect(r.facts.get('token')).toBe(disk.token)
-      expect(mounted).toEqual(['/mnt ext4'])
+      expect(r.facts.get('mknod-dev')).toBe('0')
+      expect(r.facts.get('token-dev')).toBe(disk.token)
+      expect(r.facts.get('raw-dev')).toBe(disk.token)
+      expect(mounted).toEqual(['/mnt ext4', '/media ext4'])
     } finally {
       await removeLoopDisk(disk)
     }
@@ -107,7 +108,7 @@ describe.skipIf(skipUnlessRootOnLinux())(`the escapes, against solutions/${OPEN.
 
   test('sysrq: `h` reaches the kernel where it has /proc/sysrq-trigger (its help in the kernel log)', async () => {
     const before = kernelLogEnd()
-    const r = await runEngine(engine, { script: sysrqScript(PAUSE), onReady: () => {} })
+    const r = await runEngine(engine, { script: `${sysrqScript()}; ${PAUSE}`, onReady: () => {} })
     if (!fs.existsSync('/proc/sysrq-trigger')) {
       expect(r.facts.get('sysrq')).toBe('missing') // this kernel has no magic SysRq (CONFIG_MAGIC_SYSRQ off)
       return
