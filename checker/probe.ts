@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { readLimits, type CgroupLimits } from './cgroups.ts'
-import { allProcs, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type Namespace } from './proc.ts'
+import { allProcs, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
 import { randomToken, runEngine, type RunResult } from './runner.ts'
 
 /** The probe pauses here until the checker has looked at it from the host. */
@@ -32,6 +32,8 @@ export interface HostView {
   /** /proc/<pid>/root/etc/os-release, read from the host. */
   osRelease: string | undefined
   procMounted: boolean
+  /** The container's mount table (/proc/<pid>/mountinfo), as the host reads it. */
+  mounts: MountEntry[]
   /** Live processes in the container's PID namespace. */
   processesInNamespace: number
   limits: CgroupLimits | undefined
@@ -75,13 +77,15 @@ export function hostView(pid: number): HostView {
   const ns = {} as HostView['ns']
   for (const name of ['pid', 'uts', 'ipc', 'mnt', 'net', 'cgroup'] as const) ns[name] = { inside: nsLink(pid, name) ?? '?', host: nsLink('self', name) ?? '?' }
   const pidNs = ns.pid.inside
+  const mounts = mountsOf(pid) ?? []
   return {
     pid,
     ns,
     nsPid: pidInsideNamespace(pid),
     rootIsHosts: sameFile(`/proc/${pid}/root`, '/'),
     osRelease: readText(`/proc/${pid}/root/etc/os-release`),
-    procMounted: (mountsOf(pid) ?? []).some((m) => m.mountPoint === '/proc' && m.fsType === 'proc'),
+    procMounted: mounts.some((m) => m.mountPoint === '/proc' && m.fsType === 'proc'),
+    mounts,
     processesInNamespace: allProcs().filter((p) => p.state !== 'Z' && nsLink(p.pid, 'pid') === pidNs).length,
     limits: readLimits(pid),
     netDev: interfaces(readText(`/proc/${pid}/net/dev`)),
@@ -101,6 +105,7 @@ export function sharedProbeScript(secret: string): string {
     'if [ -c /dev/null ]; then echo "@mc null=char"; echo probe > /dev/null && echo "@mc nullwrite=ok"; else echo "@mc null=missing"; fi',
     `if [ -c /dev/zero ]; then echo "@mc zero=$(head -c 8 /dev/zero | od -An -tx1 | tr -d ' \\n')"; else echo "@mc zero=missing"; fi`,
     LIST_INTERFACES,
+    `echo "@mc sysnet=$(ls /sys/class/net 2>/dev/null | tr '\\n' ' ')"`,
     'ping -c 1 -W 2 127.0.0.1 >/dev/null 2>&1; echo "@mc ping=$?"',
     PAUSE,
   ].join('; ')

@@ -54,6 +54,8 @@ export interface RunOptions {
   command?: string[]
   /** Run the engine inside a throw-away mount namespace whose mounts are all shared (as systemd makes them). */
   sharedMounts?: boolean
+  /** A program that starts the engine (it execs it), e.g. setpriv to hand the engine an inheritable capability set. */
+  launcher?: string[]
   timeoutMs?: number
   /** Called when the probe printed `@mc ready`; the container waits until this returns. */
   onReady?: (ctx: ReadyContext) => Promise<void> | void
@@ -135,8 +137,9 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : (options.command ?? ['/bin/true'])
   const main = path.join(engineDir, 'main.ts')
   const engineArgv = [process.execPath, main, 'run', ...(options.flags ?? []), '--', ...command]
-  const argv = options.sharedMounts ? ['unshare', '--mount', '--propagation', 'shared', '--fork', '--', ...engineArgv] : engineArgv
-  const shown = [options.sharedMounts ? 'unshare --mount --propagation shared --fork --' : '', 'node', displayPath(main), 'run', ...(options.flags ?? []), '--', ...command].filter(Boolean)
+  const prefix = [...(options.sharedMounts ? ['unshare', '--mount', '--propagation', 'shared', '--fork', '--'] : []), ...(options.launcher ?? [])]
+  const argv = [...prefix, ...engineArgv]
+  const shown = [...prefix, 'node', displayPath(main), 'run', ...(options.flags ?? []), '--', ...command]
   const commandLine = formatCommandLine(shown)
   const timeoutMs = (options.timeoutMs ?? 15_000) * timeoutScale()
   const started = Date.now()
