@@ -12,6 +12,7 @@ import { readProgress, recordCheck } from '../learner/progress.ts'
 import { formatResult, neverStarted, summaryLine, toJson } from './report.ts'
 import { displayPath, killAllRuns, ourPids } from './runner.ts'
 import { removeHostFiles } from './probe.ts'
+import { removeLoopDisksNow } from './escapes.ts'
 import { checksFor, matchesOnly } from './harness.ts'
 import { cgroupVersion } from './cgroups.ts'
 import { becomeChildSubreaper } from '../lib/libc.ts'
@@ -204,6 +205,7 @@ async function main(): Promise<number> {
     say(`${signal}: stopping the engine and cleaning up...`)
     await killAllRuns()
     removeHostFiles()
+    removeLoopDisksNow()
     const snapshot = sessionSnapshot()
     if (snapshot) for (const leak of await diffAndRepair(snapshot, ourPids)) say(`repaired: ${leak.what}`)
     process.exit(code)
