@@ -8,7 +8,7 @@ import { fail, randomInt, requireFact, requireHost, requireLive, type Check } fr
 import { cgroupVersion, readLimits, type CgroupLimits } from '../cgroups.ts'
 import {
   cgroupEscapeScript, diskEscapeScript, kernelLogEnd, kernelLogSince, makeLoopDisk, removeLoopDisk, sysrqScript, whyNoLoopDisk,
-} from '../escapes.ts'
+} from '../security-escapes.ts'
 import { mountsOf, readLink, readText, type MountEntry } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
 import type { RunResult } from '../runner.ts'

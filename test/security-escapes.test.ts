@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { cgroupVersion, readLimits, type CgroupLimits } from '../checker/cgroups.ts'
 import {
   cgroupEscapeScript, diskEscapeScript, kernelLog, kernelLogEnd, kernelLogSince, makeLoopDisk, removeLoopDisk, removeLoopDisksNow, sysrqScript, whyNoLoopDisk,
-} from '../checker/escapes.ts'
+} from '../checker/security-escapes.ts'
 import { mountsOf, readText } from '../checker/proc.ts'
 import { PAUSE } from '../checker/probe.ts'
 import { runEngine } from '../checker/runner.ts'
