@@ -1,4 +1,4 @@
-// The escapes of checker/escapes.ts, run for real against the last engine that leaves the doors open: each
+// The escapes of checker/security-escapes.ts, run for real against the last engine that leaves the doors open: each
 // one must SUCCEED there (a check that shows a door shut must first be able to see it open), be judged from
 // the host, and leave nothing behind (no loop device, no image, no cgroup, no mount, no process).
 import fs from 'node:fs'

@@ -1,5 +1,5 @@
 // Step 07: what root in the container may still do. Each check tries a door from inside (the escapes of
-// checker/escapes.ts: against step 06's engine they all work) and proves from the host that it stayed shut:
+// checker/security-escapes.ts: against step 06's engine they all work) and proves from the host that it stayed shut:
 // the process's cgroup and the kernel's oom_kill counter, its capability sets and its seccomp filter as the
 // kernel holds them (/proc/<pid>/status, the filter read back with ptrace), its mount table, the kernel log.
 import { spawnSync } from 'node:child_process'
