@@ -10,7 +10,7 @@ import { PROJECT_ROOT, STEPS, findStep, type Step } from '../lib/steps.ts'
 export const MASTER_DIR = path.join(PROJECT_ROOT, 'engine', 'all-steps')
 export type Kind = 'steps' | 'solutions'
 
-const MARKER = /^\s*\/\/ @(file-since|since|todo|starter|solution|end)\b\s*(\S*)/
+const MARKER = /^\s*\/\/ @(file-since|since|until|todo|starter|solution|end)\b\s*(\S*)/
 
 function stepIndex(id: string, where: string): number {
   const index = STEPS.findIndex((s) => s.id === id)
@@ -25,8 +25,9 @@ function stepIndex(id: string, where: string): number {
 export function deriveFile(source: string, fileName: string, step: Step, kind: Kind): string | undefined {
   const target = stepIndex(step.id, 'target')
   const out: string[] = []
-  // Which part of which region we are in: outside, a @since region, or a @todo region's parts.
-  let region: { kind: 'since' | 'todo'; step: number; part: 'todo' | 'starter' | 'solution' | 'since' } | undefined
+  // The open regions, outermost first: at most two deep, an @since or @until region holding an @since
+  // or @todo region (a function that appears at a step, with a TODO inside).
+  const open: { kind: 'since' | 'until' | 'todo'; step: number; part: 'todo' | 'starter' | 'solution' }[] = []
   const lines = source.split('\n')
   const fileSince = /^\/\/ @file-since (\S+)/.exec(lines[0] ?? '')?.[1]
   if (fileSince && stepIndex(fileSince, `${fileName}:1`) > target) return undefined
@@ -35,28 +36,35 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
     const marker = MARKER.exec(line)
     if (marker) {
       const [, name, arg] = marker as unknown as [string, string, string]
+      const inner = open.at(-1)
       if (name === 'file-since') {
         if (i !== 0) throw new Error(`${where}: @file-since must be the first line`)
         return
       }
-      if (name === 'since' || name === 'todo') {
-        if (region) throw new Error(`${where}: @${name} inside another region (regions do not nest)`)
-        region = { kind: name, step: stepIndex(arg, where), part: name === 'since' ? 'since' : 'todo' }
+      if (name === 'since' || name === 'until' || name === 'todo') {
+        const nests = open.length === 0 || (open.length === 1 && inner!.kind !== 'todo' && name !== 'until')
+        if (!nests) throw new Error(`${where}: @${name} inside another region (only an @since or @until region may hold one @since or @todo region)`)
+        open.push({ kind: name, step: stepIndex(arg, where), part: 'todo' })
         return
       }
-      if (!region) throw new Error(`${where}: @${name} outside a region`)
-      if (name === 'end') region = undefined
-      else if (region.kind !== 'todo') throw new Error(`${where}: @${name} belongs in a @todo region`)
-      else region.part = name as 'starter' | 'solution'
+      if (!inner) throw new Error(`${where}: @${name} outside a region`)
+      if (name === 'end') open.pop()
+      else if (inner.kind !== 'todo') throw new Error(`${where}: @${name} belongs in a @todo region`)
+      else inner.part = name as 'starter' | 'solution'
       return
     }
-    if (!region) return void out.push(line)
-    if (region.step > target) return // a later step's code: not there yet
-    const learnersTurn = region.kind === 'todo' && region.step === target && kind === 'steps'
-    const keep = region.part === 'since' || (learnersTurn ? region.part !== 'solution' : region.part === 'solution')
-    if (keep) out.push(line)
+    for (const region of open) {
+      if (region.kind === 'until' && target >= region.step) return // replaced from that step on
+      if (region.kind !== 'until' && region.step > target) return // a later step's code: not there yet
+    }
+    const todo = open.find((region) => region.kind === 'todo')
+    if (todo) {
+      const learnersTurn = todo.step === target && kind === 'steps'
+      if (learnersTurn ? todo.part === 'solution' : todo.part !== 'solution') return
+    }
+    out.push(line)
   })
-  if (region) throw new Error(`${fileName}: a region is not closed with // @end`)
+  if (open.length) throw new Error(`${fileName}: a region is not closed with // @end`)
   // Dropped regions can leave two blank lines in a row.
   return out.join('\n').replace(/\n{3,}/g, '\n\n')
 }
