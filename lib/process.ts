@@ -6,7 +6,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { EXIT, FriendlyError } from './errors.ts'
-import { closeOnExecFrom, execve, keepOpenAcrossExec, restoreDefaultSignals } from './libc.ts'
+import { execve, keepOpenAcrossExec, restoreDefaultSignals } from './libc.ts'
+import type { Volume } from './cli.ts'
 
 /** The hidden sub-command with which the engine re-runs itself as the container's init. */
 export const INIT_SUBCOMMAND = '__init'
@@ -21,6 +22,25 @@ export interface InitConfig {
   rootfs?: string
   /** undefined before step 02: the engine's own environment. */
   env?: Record<string, string>
+  /** From step 06: the container's writable layer over the read-only image, mounted by init as its root. */
+  layer?: Layer
+  /** From step 06: host folders bind-mounted into the container (--volume). */
+  volumes?: Volume[]
+}
+
+/**
+ * A container's overlay (step 06): the image below (read-only, shared by every container), a layer of its own
+ * on top. All four are host paths; upper and work must be on the same filesystem.
+ */
+export interface Layer {
+  /** The read-only image: the overlay's lowerdir. */
+  image: string
+  /** Where the container's writes, whiteouts and copied-up files land: upperdir. */
+  upper: string
+  /** The overlay's scratch folder (workdir): empty, on the same filesystem as upper. */
+  work: string
+  /** Where init mounts the overlay (in its own mount namespace): the container's root. */
+  merged: string
 }
 
 /** Fails early, with what to do, where containers cannot run. */
@@ -174,7 +194,7 @@ export function execCommand(command: string[], env: Record<string, string>): nev
   const file = findExecutable(name, env.PATH ?? '')
   if (!file) fail(EXIT.NOT_FOUND, `${name}: command not found in the container (PATH=${env.PATH})`)
   for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd)
-  closeOnExecFrom(3)
+  // Every other descriptor the process holds still reaches the command, unless the engine closed them (step 05).
   restoreDefaultSignals(signalsToRestore)
   const error = execve(file, command, Object.entries(env).map(([key, value]) => `${key}=${value}`))
   // Still here: execve failed.
