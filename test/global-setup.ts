@@ -33,7 +33,8 @@ export default async function setup(project: TestProject): Promise<(() => void) 
   }
   // test.env reaches the test workers, not this process: set it here for the installer, then put it back.
   const saved = process.env.MINICONTAINER_HOME
-  process.env.MINICONTAINER_HOME = project.config.env?.MINICONTAINER_HOME ?? saved ?? '/var/tmp/minicontainer-test'
+  const home = project.config.env?.MINICONTAINER_HOME ?? saved ?? '/var/tmp/minicontainer-test'
+  process.env.MINICONTAINER_HOME = home
   try {
     await installRootfs({ from: fixture, quiet: true })
   } catch (error) {
@@ -43,14 +44,14 @@ export default async function setup(project: TestProject): Promise<(() => void) 
     else process.env.MINICONTAINER_HOME = saved
   }
   const hostnameBefore = os.hostname()
-  return () => verifyHostClean(hostnameBefore)
+  return () => verifyHostClean(hostnameBefore, home)
 }
 
 /**
  * After the whole suite: nothing that any engine, starter or mutant ran may be left on the host.
  * A failure here fails the run, with what was found.
  */
-function verifyHostClean(hostnameBefore: string): void {
+function verifyHostClean(hostnameBefore: string, home: string): void {
   const leftovers: string[] = []
   if (os.hostname() !== hostnameBefore) leftovers.push(`the hostname is ${os.hostname()}, was ${hostnameBefore}`)
   const cgroupParents = ['/sys/fs/cgroup', ...['memory', 'cpu', 'pids'].map((c) => `/sys/fs/cgroup/${c}`)]
@@ -60,5 +61,9 @@ function verifyHostClean(hostnameBefore: string): void {
   }
   const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '')
   leftovers.push(...mounts.filter((m) => m.includes('minicontainer') || m.includes('/rootfs')).map((m) => `mount ${m}`))
+  // Step 06's layers: one folder per running container, gone with it (other suites' engines run here too: only dead ones count).
+  const layers = path.join(home, 'containers')
+  const dead = (name: string) => !fs.existsSync(`/proc/${/^mc-(\d+)-/.exec(name)?.[1] ?? '0'}`)
+  if (fs.existsSync(layers)) leftovers.push(...fs.readdirSync(layers).filter(dead).map((n) => `layer folder ${path.join(layers, n)}`))
   if (leftovers.length) throw new Error(`the tests left this on the host:\n  ${leftovers.join('\n  ')}`)
 }

@@ -3,12 +3,13 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { spawn } from 'node:child_process'
 import { execa, type ResultPromise } from 'execa'
 import { PROJECT_ROOT } from '../../lib/steps.ts'
 import { cgroupDirsOf, cgroupVersion, keyedValue, readCgroupFile } from '../../checker/cgroups.ts'
 import { allProcs, descendants, readLink, readText, sleep } from '../../checker/proc.ts'
 
-export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-network'] as const
+export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-network', '05-pivot-root', '06-overlayfs'] as const
 
 /**
  * Time limits grow on slow machines: MINICONTAINER_TIMEOUT_SCALE (the checker's too) is 8 in the CI's VM,
@@ -90,6 +91,26 @@ function exeOf(pid: number): string {
 export { nsLink, sleep } from '../../checker/proc.ts'
 export { cgroupVersion as hostCgroupVersion } from '../../checker/cgroups.ts'
 
+/**
+ * `main.ts run ARGS...` with one of the test's descriptors handed to the engine at number `at` (not close-on-exec),
+ * as a leaky caller (a terminal, an IDE, a CI runner) does; returns the command's stdout.
+ */
+export async function runEngineWithDescriptor(step: string, args: string[], fd: number, at: number): Promise<EngineResult> {
+  const stdio: ('pipe' | 'ignore' | number)[] = ['ignore', 'pipe', 'pipe']
+  while (stdio.length < at) stdio.push('ignore')
+  stdio.push(fd)
+  const child = spawn(process.execPath, [engineMain(step), ...args], { stdio })
+  enginePids.add(child.pid!)
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => void (stdout += chunk))
+  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk))
+  const timer = setTimeout(() => child.kill('SIGKILL'), scaled(30_000))
+  const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)))
+  clearTimeout(timer)
+  return { exitCode, stdout, stderr }
+}
+
 export function childrenOf(pid: number): number[] {
   return allProcs().filter((p) => p.ppid === pid).map((p) => p.pid)
 }
@@ -116,7 +137,14 @@ export interface HostState {
   hostname: string
   mounts: string[]
   cgroups: string[]
+  /** Layer folders (step 06) of these engines: $MINICONTAINER_HOME/containers/mc-<engine pid>-... */
+  layers: string[]
   processes: number[]
+}
+
+/** Where the engines of step 06 keep their containers' layers. */
+export function layersRoot(): string {
+  return path.join(process.env.MINICONTAINER_HOME || '/var/lib/minicontainer', 'containers')
 }
 
 /**
@@ -131,7 +159,8 @@ export function hostState(): HostState {
     const parent = path.join(dir, 'minicontainer')
     return fs.existsSync(parent) ? fs.readdirSync(parent).filter(ours).map((n) => path.join(parent, n)) : []
   })
-  return { hostname: os.hostname(), mounts, cgroups, processes: descendantsOf(process.pid) }
+  const layers = fs.existsSync(layersRoot()) ? fs.readdirSync(layersRoot()).filter(ours).map((n) => path.join(layersRoot(), n)) : []
+  return { hostname: os.hostname(), mounts, cgroups, layers, processes: descendantsOf(process.pid) }
 }
 
 export function descendantsOf(pid: number): number[] {
