@@ -12,6 +12,7 @@ import { recordProgress } from './progress.ts'
 import { formatResult, neverStarted, summaryLine, toJson } from './report.ts'
 import { displayPath, killAllRuns, ourPids } from './runner.ts'
 import { removeHostFiles } from './probe.ts'
+import { removeAllScratch } from './scratch.ts'
 import { checksFor, matchesOnly } from './harness.ts'
 import { cgroupVersion } from './cgroups.ts'
 import { becomeChildSubreaper } from '../lib/libc.ts'
@@ -206,6 +207,7 @@ async function main(): Promise<number> {
     removeHostFiles()
     const snapshot = sessionSnapshot()
     if (snapshot) for (const leak of await diffAndRepair(snapshot, new Set(), ourPids)) say(`repaired: ${leak.what}`)
+    removeAllScratch()
     process.exit(code)
   }
   process.on('SIGINT', () => void stop('Ctrl-C'))

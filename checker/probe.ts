@@ -4,7 +4,8 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { readLimits, type CgroupLimits } from './cgroups.ts'
-import { allProcs, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type Namespace } from './proc.ts'
+import { overlayLayers, type OverlayLayers } from './image.ts'
+import { allProcs, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
 import { randomToken, runEngine, type RunResult } from './runner.ts'
 
 /** The probe pauses here until the checker has looked at it from the host. */
@@ -39,6 +40,13 @@ export interface HostView {
   netDev: string[]
   fibTrie: string
   hostHostname: string
+  /** /proc/<pid>/root/.. is another folder than /proc/<pid>/root: there is a tree above the container's root. */
+  rootHasParent: boolean
+  /** The container's mount table, as the kernel shows it to the container (/proc/<pid>/mountinfo). */
+  mounts: MountEntry[]
+  /** The container's root mount (the topmost at "/"), and its layers when it is an overlay. */
+  rootMount: MountEntry | undefined
+  rootOverlay: (OverlayLayers & { upperDev?: number; workDev?: number }) | undefined
 }
 
 export interface SharedProbe {
@@ -75,6 +83,10 @@ export function hostView(pid: number): HostView {
   const ns = {} as HostView['ns']
   for (const name of ['pid', 'uts', 'ipc', 'mnt', 'net', 'cgroup'] as const) ns[name] = { inside: nsLink(pid, name) ?? '?', host: nsLink('self', name) ?? '?' }
   const pidNs = ns.pid.inside
+  const mounts = mountsOf(pid) ?? []
+  const rootMount = mounts.filter((m) => m.mountPoint === '/').at(-1)
+  const layers = rootMount?.fsType === 'overlay' ? overlayLayers(rootMount.superOptions) : undefined
+  const devOf = (dir: string | undefined) => (dir === undefined ? undefined : fs.statSync(dir, { throwIfNoEntry: false })?.dev)
   return {
     pid,
     ns,
@@ -87,6 +99,11 @@ export function hostView(pid: number): HostView {
     netDev: interfaces(readText(`/proc/${pid}/net/dev`)),
     fibTrie: readText(`/proc/${pid}/net/fib_trie`) ?? '',
     hostHostname: hostHostname(),
+    // Walked from the host, ".." at the container's root goes up only if its mount namespace has something above it.
+    rootHasParent: !sameFile(`/proc/${pid}/root/..`, `/proc/${pid}/root`),
+    mounts,
+    rootMount,
+    rootOverlay: layers && { ...layers, upperDev: devOf(layers.upper), workDev: devOf(layers.work) },
   }
 }
 

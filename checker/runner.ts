@@ -4,13 +4,15 @@
 // A probe run is `/bin/sh -c SCRIPT TOKEN`: the script prints `@mc key=value` facts, and may pause after
 // printing `@mc ready` (it then waits on `read`), so the checker can look at the live container from the
 // host side (/proc/<pid>/ns, its cgroup files, the host's mount table) before letting it finish.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import type { Readable, Writable } from 'node:stream'
 import fs from 'node:fs'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 import { cgroupDirsOf, cgroupPids, hierarchies, killAndRemoveCgroup } from './cgroups.ts'
-import { allProcs, cmdline, descendants, killQuietly, sleep, type ProcInfo } from './proc.ts'
+import { allProcs, cmdline, descendants, killQuietly, mountsOf, sleep, type ProcInfo } from './proc.ts'
+import { minicontainerHome } from '../lib/rootfs/location.ts'
 import { describe } from './host.ts'
 
 const OUTPUT_CAP = 64 * 1024
@@ -54,6 +56,12 @@ export interface RunOptions {
   script?: string
   /** Or a plain command. */
   command?: string[]
+  /** Append the run's token to `command` as its last argument, so the runner finds its process (and onReady works). */
+  appendToken?: boolean
+  /** Descriptors of the checker handed to the engine at the given numbers ({ 7: fd }), as a leaky caller would. */
+  passFds?: Record<number, number>
+  /** Leave the engine's leftover layer folders (step 06) in place for the check to judge (it removes them itself). */
+  keepLayers?: boolean
   /** Run the engine inside a throw-away mount namespace whose mounts are all shared (as systemd makes them). */
   sharedMounts?: boolean
   timeoutMs?: number
@@ -80,6 +88,8 @@ export interface RunResult {
   leftovers: string[]
   /** Cgroups of the container that were still there after the engine exited (removed by the checker). */
   leftoverCgroups: string[]
+  /** Layer folders (step 06: $MINICONTAINER_HOME/containers/mc-<engine pid>-*) still there after it exited (removed by the checker). */
+  leftoverLayers: string[]
   durationMs: number
   /** An error from the onReady hook (a failing host-side probe). */
   readyError: unknown
@@ -131,6 +141,30 @@ function isOwnCgroupOrAncestor(dir: string): boolean {
   return ownCgroups.some((own) => own === clean || own.startsWith(clean + '/'))
 }
 
+/**
+ * The layer folders (step 06) of engines of this run that are over: the engines name them mc-<engine pid>-<random>
+ * under $MINICONTAINER_HOME/containers.
+ */
+function layersOf(pids: number[]): string[] {
+  const root = path.join(minicontainerHome(), 'containers')
+  let names: string[]
+  try {
+    names = fs.readdirSync(root)
+  } catch {
+    return []
+  }
+  const over = new Set(pids.filter((pid) => !fs.existsSync(`/proc/${pid}`)).map(String))
+  return names.filter((name) => over.has(/^mc-(\d+)-[0-9a-f]+$/.exec(name)?.[1] ?? '')).map((name) => path.join(root, name))
+}
+
+/** Removes leftover layer folders, as leftover cgroups are: never through a mount (host.clean repairs that first). */
+export function removeLayers(dirs: string[]): void {
+  for (const dir of dirs) {
+    if ((mountsOf('self') ?? []).some((m) => m.mountPoint === dir || m.mountPoint.startsWith(dir + '/'))) continue
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 10 })
+  }
+}
+
 export function parseFacts(stdout: string): Map<string, string> {
   const facts = new Map<string, string>()
   for (const line of stdout.split('\n')) {
@@ -142,7 +176,7 @@ export function parseFacts(stdout: string): Map<string, string> {
 
 export async function runEngine(engineDir: string, options: RunOptions): Promise<RunResult> {
   const token = randomToken()
-  const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : (options.command ?? ['/bin/true'])
+  const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : [...(options.command ?? ['/bin/true']), ...(options.appendToken ? [token] : [])]
   const main = path.join(engineDir, 'main.ts')
   const engineArgv = [process.execPath, main, 'run', ...(options.flags ?? []), '--', ...command]
   const argv = options.sharedMounts ? ['unshare', '--mount', '--propagation', 'shared', '--fork', '--', ...engineArgv] : engineArgv
@@ -151,7 +185,13 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   const timeoutMs = (options.timeoutMs ?? 15_000) * timeoutScale()
   const started = Date.now()
 
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env } })
+  const stdio: ('pipe' | 'ignore' | number)[] = ['pipe', 'pipe', 'pipe']
+  for (const [at, fd] of Object.entries(options.passFds ?? {})) {
+    while (stdio.length <= Number(at)) stdio.push('ignore')
+    stdio[Number(at)] = fd
+  }
+  // stdin, stdout and stderr are always pipes (the descriptors after them are the caller's to pass).
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio, env: { ...process.env } }) as ChildProcessByStdio<Writable, Readable, Readable>
   const rootPid = child.pid
   if (rootPid !== undefined) ourPids.add(rootPid)
   let stdout = ''
@@ -285,6 +325,8 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   const leftovers = (await killEverything()).filter((d) => !d.startsWith(`pid ${rootPid}:`))
   const leftoverCgroups: string[] = timedOut ? [] : stillThere
   for (const dir of cgroupDirs) await killAndRemoveCgroup(dir)
+  const leftoverLayers = layersOf(rootPid === undefined ? [...seenTree.keys()] : [rootPid, ...seenTree.keys()])
+  if (!options.keepLayers) removeLayers(leftoverLayers)
   await Promise.race([closed, sleep(2000)])
   clearTimeout(timer)
   active.delete(entry)
@@ -306,6 +348,7 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
     cgroupDirs: [...cgroupDirs],
     leftovers,
     leftoverCgroups,
+    leftoverLayers,
     durationMs: Date.now() - started,
     readyError,
   }
