@@ -6,7 +6,8 @@ import path from 'node:path'
 import { readLimits, type CgroupLimits } from './cgroups.ts'
 import { overlayLayers, type OverlayLayers } from './image.ts'
 import { allProcs, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
-import { randomToken, runEngine, type RunResult } from './runner.ts'
+import { randomToken } from './random.ts'
+import { runEngine, type RunResult } from './runner.ts'
 
 /** The probe pauses here until the checker has looked at it from the host. */
 export const PAUSE = 'echo "@mc ready"; read _ignored'

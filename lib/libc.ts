@@ -67,7 +67,6 @@ function bindLibc(koffi: Koffi) {
     socket: libc.func('int socket(int domain, int type, int protocol)'),
     ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
     close: libc.func('int close(int fd)'),
-    getpid: libc.func('int getpid()'),
     closeRange: libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
     // glibc has no pivot_root() wrapper: the raw system call, by number.
     syscall: libc.func('long syscall(long number, ...)'),
@@ -259,9 +258,6 @@ function withInterfaceRequest<T>(name: string, use: (fd: number, ifreq: Buffer) 
   }
 }
 
-export function getpid(): number {
-  return c.getpid()
-}
 
 // ---- Readable flag names, for error messages ---------------------------------------------------
 const CLONE_FLAG_NAMES: [number, string][] = [

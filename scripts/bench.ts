@@ -14,6 +14,10 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { parseCommandLine } from '../lib/args.ts'
+import { FriendlyError, formatError } from '../lib/errors.ts'
+import { cgroupVersion } from '../lib/cgroupfs.ts'
+import { containerHostProblem } from '../lib/host-requirements.ts'
 import { requireRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 
@@ -24,19 +28,19 @@ interface Options {
   checkRuns: number
 }
 
+const USAGE = 'usage: npm run bench [-- --quick] [--runs N] [--warmup N] [--check-runs N] [--no-check]'
+
 function parseOptions(argv: string[]): Options {
-  const quick = argv.includes('--quick')
-  const options: Options = { quick, warmup: quick ? 1 : 3, runs: quick ? 5 : 20, checkRuns: quick ? 1 : 3 }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (arg === '--quick') continue
-    else if (arg === '--runs') options.runs = positive(arg, argv[++i])
-    else if (arg === '--warmup') options.warmup = positive(arg, argv[++i], 0)
-    else if (arg === '--check-runs') options.checkRuns = positive(arg, argv[++i], 0)
-    else if (arg === '--no-check') options.checkRuns = 0
-    else fail(`unknown option ${arg} (options: --quick, --runs N, --warmup N, --check-runs N, --no-check)`)
+  const { values } = parseCommandLine(argv, {
+    quick: { type: 'boolean' }, runs: { type: 'string' }, warmup: { type: 'string' }, 'check-runs': { type: 'string' }, 'no-check': { type: 'boolean' },
+  }, { usage: USAGE })
+  const quick = values.quick ?? false
+  return {
+    quick,
+    warmup: values.warmup === undefined ? (quick ? 1 : 3) : positive('--warmup', values.warmup, 0),
+    runs: values.runs === undefined ? (quick ? 5 : 20) : positive('--runs', values.runs),
+    checkRuns: values['no-check'] ? 0 : values['check-runs'] === undefined ? (quick ? 1 : 3) : positive('--check-runs', values['check-runs'], 0),
   }
-  return options
 }
 
 function positive(flag: string, text: string | undefined, min = 1): number {
@@ -46,7 +50,11 @@ function positive(flag: string, text: string | undefined, min = 1): number {
 }
 
 /** Thrown for anything the bench cannot measure: printed as one line, after the clean-up ran. */
-class BenchError extends Error {}
+class BenchError extends FriendlyError {
+  constructor(message: string) {
+    super(message, { exitCode: 1 })
+  }
+}
 
 function fail(message: string): never {
   throw new BenchError(message)
@@ -171,7 +179,7 @@ function timeCheck(): CheckTiming {
 function machine(): string {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8')
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown CPU'
-  const cgroup = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'v2' : 'v1'
+  const cgroup = `v${cgroupVersion()}`
   const runc = /runc version (\S+)/.exec(spawnSync('runc', ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '?'
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ')
   return `${model}, ${os.availableParallelism()} cores, Linux ${os.release()}, cgroup ${cgroup}, Node ${process.versions.node}, runc ${runc}; load average at start ${load}`
@@ -181,7 +189,8 @@ function machine(): string {
 
 function main(): void {
   const options = parseOptions(process.argv.slice(2))
-  if (os.platform() !== 'linux' || process.getuid?.() !== 0) fail('needs root on Linux (namespaces, cgroups, runc)')
+  const problem = containerHostProblem()
+  if (problem) fail(`${problem.problem}: ${problem.fix}`)
   const rootfs = requireRootfs()
   const engine = path.join(PROJECT_ROOT, 'solutions', '04-network', 'main.ts')
   const runc = prepareRunc(rootfs)
@@ -241,7 +250,7 @@ function main(): void {
 try {
   main()
 } catch (error) {
-  if (!(error instanceof BenchError)) throw error
-  console.error(`bench: ${error.message}`)
-  process.exitCode = 1
+  if (!(error instanceof FriendlyError)) throw error
+  console.error(formatError('bench', error).split('\n')[0])
+  process.exitCode = error.exitCode
 }

@@ -5,18 +5,13 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { errnoName } from '../../lib/errors.ts'
-import { fail, requireFact, requireHost, requireLive, type Check, type HintSpec } from '../check.ts'
+import { fail, requireFact, requireHost, requireLive, type Check, type TodoId } from '../check.ts'
 import { escapeProgram } from '../escape.ts'
 import { mountsOf, readLink, readText, type MountEntry } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
-import { randomToken } from '../runner.ts'
+import { randomToken } from '../random.ts'
 import { removeScratch, scratchDir } from '../scratch.ts'
 
-const STEP = '05-pivot-root'
-const MOUNT_POINT_HINT: HintSpec = { step: STEP, todo: /TODO\(05\.1\)/, text: 'pivot_root needs the new root to be a mount point of its own' }
-const PIVOT_HINT: HintSpec = { step: STEP, todo: /TODO\(05\.2\)/, text: "make the rootfs the root mount of the container's mount namespace with pivot_root instead of chroot" }
-const DETACH_HINT: HintSpec = { step: STEP, todo: /TODO\(05\.3\)/, text: "after pivot_root the host's old root is still in the container's mount namespace: detach it" }
-const FDS_HINT: HintSpec = { step: STEP, todo: /TODO\(05\.4\)/, text: 'no descriptor beyond 0, 1 and 2 may reach the command: mark them close-on-exec before execve' }
 
 /** The host's root filesystem: its device and the mount of its whole tree ("/" of it) at the host's "/". */
 function hostRootMount(): MountEntry | undefined {
@@ -31,13 +26,13 @@ function oldRootIn(mounts: MountEntry[]): MountEntry | undefined {
 }
 
 /** The likelier TODO, from the evidence: pivot_root done but the old root still mounted -> 05.3, else 05.2. */
-function rootHint(mounts: MountEntry[]): HintSpec {
-  return oldRootIn(mounts) ? DETACH_HINT : PIVOT_HINT
+function rootHint(mounts: MountEntry[]): TodoId {
+  return oldRootIn(mounts) ? '05.3' : '05.2'
 }
 
 /** An engine that stopped at pivot_root's EINVAL: the rootfs was no mount point. */
-function mountPointHint(stderr: string): HintSpec | undefined {
-  return /pivot_root\(.*EINVAL/.test(stderr) ? MOUNT_POINT_HINT : undefined
+function mountPointHint(stderr: string): TodoId | undefined {
+  return /pivot_root\(.*EINVAL/.test(stderr) ? '05.1' : undefined
 }
 
 export const checks: Check[] = [
@@ -45,12 +40,12 @@ export const checks: Check[] = [
     id: '05.no-way-up',
     title: "nothing above the container's root: from the host, /proc/PID/root/.. is /proc/PID/root itself",
     why: "with a chroot the host's tree is still there above the container's root, and a root process climbs out of it (man 2 chroot); after pivot_root and the old root's unmount there is nothing above.",
-    hint: PIVOT_HINT,
+    hint: '05.2',
     async run(ctx) {
       const p = await ctx.shared()
       if (!p.run.sawReady) fail('the container to run', 'it never ran its command', p.run, mountPointHint(p.run.stderr))
       const h = requireHost(p)
-      if (h.rootIsHosts) fail("the container's root directory to be its rootfs", "the host's own /", p.run, PIVOT_HINT)
+      if (h.rootIsHosts) fail("the container's root directory to be its rootfs", "the host's own /", p.run, '05.2')
       if (h.rootHasParent) {
         const old = oldRootIn(h.mounts)
         fail("/proc/<pid>/root/.. to be the same folder as /proc/<pid>/root: the container's root is the top of its mount namespace",
@@ -63,7 +58,7 @@ export const checks: Check[] = [
     id: '05.old-root-gone',
     title: "the host's root filesystem is not in the container's mount table",
     why: "pivot_root only moves the old root aside: until it is unmounted, the whole host tree is still in the container's mount namespace, one mount or one `..` away.",
-    hint: DETACH_HINT,
+    hint: '05.3',
     async run(ctx) {
       const p = await ctx.shared()
       if (!p.run.sawReady) fail('the container to run', 'it never ran its command', p.run, mountPointHint(p.run.stderr))
@@ -82,7 +77,7 @@ export const checks: Check[] = [
     id: '05.escape',
     title: 'the classic chroot escape (a compiled program, as root inside) cannot read a file placed outside the rootfs',
     why: "a container runs programs someone else wrote, as root: if one of them can climb out of its root, it reads and rewrites the host's files. pivot_root plus the old root's unmount leaves nowhere to climb to.",
-    hint: PIVOT_HINT,
+    hint: '05.2',
     async run(ctx) {
       const build = escapeProgram()
       if ('problem' in build) fail('a C compiler, to build the escape program statically (checker/escape/chroot-escape.c)', `${build.problem}. What to do: ${build.todo}`)
@@ -117,7 +112,7 @@ export const checks: Check[] = [
         if (escaped) {
           // Which TODO: the shared run shows whether the host's old root is still mounted in the container.
           const shared = (await ctx.shared()).host
-          fail(`the program to find no way to ${secretFile} (a file on the host, outside the rootfs)`, escaped, r, shared ? rootHint(shared.mounts) : PIVOT_HINT)
+          fail(`the program to find no way to ${secretFile} (a file on the host, outside the rootfs)`, escaped, r, shared ? rootHint(shared.mounts) : '05.2')
         }
       } finally {
         removeScratch(dir)
@@ -128,7 +123,7 @@ export const checks: Check[] = [
     id: '05.fds',
     title: 'no descriptor of the command points outside its root (the checker hands the engine an open host folder)',
     why: 'a descriptor of a host folder that reaches the command is a door out: /proc/self/fd/N/.. walks the host\'s tree. That was runc\'s CVE-2024-21626 ("Leaky Vessels"): WORKDIR /proc/self/fd/7.',
-    hint: FDS_HINT,
+    hint: '05.4',
     async run(ctx) {
       const dir = scratchDir('leak')
       const fd = fs.openSync(dir, 'r')

@@ -8,18 +8,13 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { minicontainerHome } from '../../lib/rootfs/location.ts'
-import { fail, requireFact, requireHost, requireLive, type Check, type CheckContext, type HintSpec } from '../check.ts'
+import { fail, requireFact, requireHost, requireLive, type Check, type CheckContext, type TodoId } from '../check.ts'
 import { copyTree, fingerprint, overlayLayers, treeDifferences, type OverlayLayers } from '../image.ts'
-import { mountsOf, type MountEntry } from '../proc.ts'
+import { mountsOf, procStat, sleep, type MountEntry } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
-import { randomToken } from '../runner.ts'
+import { randomToken } from '../random.ts'
 import { removeScratch, scratchDir } from '../scratch.ts'
 
-const STEP = '06-overlayfs'
-const LAYER_HINT: HintSpec = { step: STEP, todo: /TODO\(06\.1\)/, text: "each container needs a layer of its own: upper and work folders on the same filesystem, outside the image" }
-const OVERLAY_HINT: HintSpec = { step: STEP, todo: /TODO\(06\.2\)/, text: "the container's root must be an overlay: the image as its read-only lower layer, the container's upper and work folders on top" }
-const REMOVE_HINT: HintSpec = { step: STEP, todo: /TODO\(06\.3\)/, text: "when the container is over, its layer folder goes (the kernel unmounted the overlay with the container's mount namespace)" }
-const VOLUME_HINT: HintSpec = { step: STEP, todo: /TODO\(06\.4\)/, text: 'bind-mount each volume\'s host folder at its place in the container; a read-only one needs a second step, the first bind ignores read-only' }
 
 /** The layers' folder of the engine's contract (CONTRIBUTING.md): $MINICONTAINER_HOME/containers. */
 function layersRoot(): string {
@@ -83,7 +78,7 @@ export const checks: Check[] = [
     id: '06.overlay',
     title: "the container's root is an overlay: the image below, a layer of its own on top (the kernel's mount table)",
     why: 'with the image itself as root, every container writes into the one copy every other container starts from: one `rm -r /usr` breaks them all.',
-    hint: OVERLAY_HINT,
+    hint: '06.2',
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
@@ -100,18 +95,18 @@ export const checks: Check[] = [
         }
       }
       if (layers.lower.length !== 1 || real(layers.lower[0]!) !== image) fail(`lowerdir = the image, ${image}`, `lowerdir=${layers.lower.join(':') || 'none'}`, p.run)
-      if (!layers.upper || !layers.work) fail('an upperdir and a workdir (a writable layer)', `upperdir=${layers.upper ?? 'none'}, workdir=${layers.work ?? 'none'}: a read-only overlay`, p.run, LAYER_HINT)
+      if (!layers.upper || !layers.work) fail('an upperdir and a workdir (a writable layer)', `upperdir=${layers.upper ?? 'none'}, workdir=${layers.work ?? 'none'}: a read-only overlay`, p.run, '06.1')
       const inImage = [layers.upper, layers.work].filter((d) => d === image || d.startsWith(image + '/'))
-      if (inImage.length) fail('the layer outside the image', `${inImage.join(', ')} inside it`, p.run, LAYER_HINT)
-      if (!layerFolderOf(layers)) fail(`the layer in a folder of its own under ${layersRoot()} (upperdir ${layersRoot()}/mc-<id>/upper)`, `upperdir=${layers.upper}`, p.run, LAYER_HINT)
-      if (layers.upperDev === undefined || layers.upperDev !== layers.workDev) fail('upperdir and workdir on the same filesystem, while the container ran', `devices ${layers.upperDev} and ${layers.workDev}`, p.run, LAYER_HINT)
+      if (inImage.length) fail('the layer outside the image', `${inImage.join(', ')} inside it`, p.run, '06.1')
+      if (!layerFolderOf(layers)) fail(`the layer in a folder of its own under ${layersRoot()} (upperdir ${layersRoot()}/mc-<id>/upper)`, `upperdir=${layers.upper}`, p.run, '06.1')
+      if (layers.upperDev === undefined || layers.upperDev !== layers.workDev) fail('upperdir and workdir on the same filesystem, while the container ran', `devices ${layers.upperDev} and ${layers.workDev}`, p.run, '06.1')
     },
   },
   {
     id: '06.image-unchanged',
     title: 'the image is byte-identical after a container wrote, deleted, chmodded and replaced files in it',
     why: 'an image is shared by every container started from it, and by the next run: what one container does must land in its own layer only.',
-    hint: OVERLAY_HINT,
+    hint: '06.2',
     async run(ctx) {
       const copy = imageCopy(ctx, 'image')
       try {
@@ -152,7 +147,7 @@ export const checks: Check[] = [
     id: '06.isolation',
     title: "two containers of one image at once: the second sees neither the first's new file nor its deletion",
     why: 'containers of the same image are independent machines: one must never see (or depend on) what another wrote.',
-    hint: LAYER_HINT,
+    hint: '06.1',
     async run(ctx) {
       const copy = imageCopy(ctx, 'isolation')
       try {
@@ -186,12 +181,12 @@ export const checks: Check[] = [
     id: '06.cleanup',
     title: "no overlay mount and no layer folder are left after the container exits",
     why: 'a layer left behind per run fills the disk with dead containers\' files; an overlay left mounted on the host pins them.',
-    hint: REMOVE_HINT,
+    hint: '06.3',
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
       const layers = h.rootOverlay
-      if (!layers?.upper) fail("the container's root to be an overlay with a layer (06.overlay)", describeMount(h.rootMount), p.run, OVERLAY_HINT)
+      if (!layers?.upper) fail("the container's root to be an overlay with a layer (06.overlay)", describeMount(h.rootMount), p.run, '06.2')
       const left = [...new Set([...p.run.leftoverLayers, ...[layers.upper, layers.work].filter((dir): dir is string => dir !== undefined && fs.existsSync(dir))])]
       const mounted = (mountsOf('self') ?? []).filter((m) => m.fsType === 'overlay' && [layers.upper, layers.work].some((dir) => dir && m.superOptions.includes(dir)))
       try {
@@ -208,20 +203,22 @@ export const checks: Check[] = [
     id: '06.sweep',
     title: 'the layer of an engine killed with SIGKILL is swept away when the next container starts',
     why: 'an engine killed with SIGKILL (the OOM killer, a closed laptop, kill -9) cannot clean up: the next start must, or dead layers pile up.',
-    hint: REMOVE_HINT,
+    hint: '06.3',
     async run(ctx) {
       let killedLayer: string | undefined
       const killed = await ctx.run({
         keepLayers: true, // what the killed engine left is for the next start to sweep
         script: `echo "@mc started=yes"; ${PAUSE}`,
-        onReady: ({ pid, rootPid }) => {
+        onReady: async ({ pid, rootPid }) => {
           if (pid !== undefined) killedLayer = layerFolderOf(rootOverlay(mountsOf(pid) ?? []).layers)
           process.kill(rootPid, 'SIGKILL') // the engine itself, mid-run: its container dies with it (PDEATHSIG)
+          // The container's end takes a moment (its mount namespace goes with it): wait, or it looks like a leftover.
+          for (let i = 0; i < 500 && pid !== undefined && (procStat(pid)?.state ?? 'Z') !== 'Z'; i++) await sleep(10)
         },
       })
       try {
         requireLive(killed)
-        if (!killedLayer) fail(`a container whose root is an overlay with its layer under ${layersRoot()}`, 'no such layer', killed, OVERLAY_HINT)
+        if (!killedLayer) fail(`a container whose root is an overlay with its layer under ${layersRoot()}`, 'no such layer', killed, '06.2')
         const next = await ctx.run({ command: ['/bin/true'] })
         if (next.exitCode !== 0) fail('the next container to run (exit status 0)', `exit status ${next.exitCode}`, next)
         if (fs.existsSync(killedLayer)) fail(`the killed engine's layer ${killedLayer} removed by the next engine's start`, 'still there (removed by the checker)', next)
@@ -234,7 +231,7 @@ export const checks: Check[] = [
     id: '06.volume',
     title: 'a volume (--volume HOST_DIR:CONTAINER_DIR) shows the host folder inside, and a file written inside appears on the host',
     why: "a container's layer goes away with it: data meant to last (a database, build results) goes to a volume, which is the host's folder itself.",
-    hint: VOLUME_HINT,
+    hint: '06.4',
     async run(ctx) {
       const dir = scratchDir('volume')
       // An image copy: an engine whose root is the image itself would make the mount point in it.
@@ -267,7 +264,7 @@ export const checks: Check[] = [
     id: '06.volume-ro',
     title: 'a read-only volume (HOST_DIR:CONTAINER_DIR:ro) refuses writes with EROFS, and the host folder stays as it was',
     why: 'read-only volumes hand a container configuration or sources it must not change; a read-only flag the kernel never applied protects nothing.',
-    hint: VOLUME_HINT,
+    hint: '06.4',
     async run(ctx) {
       const dir = scratchDir('volume-ro')
       const copy = imageCopy(ctx, 'volume-ro-image')
@@ -304,7 +301,7 @@ export const checks: Check[] = [
     id: '06.volume-missing',
     title: 'a volume whose host folder does not exist: one clear error naming it, exit 125, nothing started, nothing created',
     why: 'docker -v silently creates a missing host folder (owned by root, empty): a typo then runs against an empty folder. An error that names the folder saves that hour.',
-    hint: VOLUME_HINT,
+    hint: '06.4',
     async run(ctx) {
       const missing = path.join(os.tmpdir(), `mc-missing-${randomToken('m').slice(2)}`)
       ctx.mark(path.basename(missing))

@@ -22,10 +22,13 @@
 import { parseRunArgs, type RunOptions } from '../../lib/cli.ts'
 import { EXIT, FriendlyError, formatError } from '../../lib/errors.ts'
 import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'
-import { INIT_SUBCOMMAND, assertHostCanRunContainers, engineEnvironment, execCommand, receiveConfig, spawnInit, trapStopSignals, type InitConfig } from '../../lib/process.ts'
+import { engineEnvironment } from '../../lib/environment.ts'
+import { execCommand, receiveConfig } from '../../lib/init/container.ts'
+import { assertHostCanRunContainers, spawnInit, trapStopSignals } from '../../lib/init/host.ts'
+import { INIT_SUBCOMMAND, type InitConfig } from '../../lib/init/protocol.ts'
 import { createPidNamespace, enterNamespaces, makeMountsPrivate, setHostname } from './namespaces.ts'
 // @since 02-chroot
-import { containerEnvironment } from '../../lib/process.ts'
+import { containerEnvironment } from '../../lib/environment.ts'
 import { requireRootfs } from '../../lib/rootfs/location.ts'
 import { enterRootfs } from './rootfs.ts'
 // @end
@@ -63,7 +66,7 @@ export async function run(options: RunOptions): Promise<number> {
   trapStopSignals() // Ctrl-C from here on stops the container; the engine still cleans up
   const config: InitConfig = { command: options.command, hostname: options.hostname }
   // @until 06-overlayfs
-  if (options.volumes.length) throw new FriendlyError('--volume: volumes come with step 06 (overlayfs)')
+  // if (options.volumes.length) throw new FriendlyError('--volume: volumes come with step 06 (overlayfs)')
   // @end
   // @since 02-chroot
   config.rootfs = requireRootfs(options.rootfs)
@@ -114,7 +117,7 @@ export async function run(options: RunOptions): Promise<number> {
 function init(): never {
   // If the engine dies (even of SIGKILL), so does the container.
   setParentDeathSignal(SIGKILL)
-  const config = receiveConfig()
+  const { config, ignoredSignals } = receiveConfig()
   try {
     enterNamespaces()
     makeMountsPrivate()
@@ -125,10 +128,8 @@ function init(): never {
     // @since 06-overlayfs
     mountOverlay(config.layer!)
     // @end
-    // @until 06-overlayfs
-    // @since 02-chroot
-    enterRootfs(config.rootfs!)
-    // @end
+    // @since 02-chroot until 06-overlayfs
+    // enterRootfs(config.rootfs!)
     // @end
     // @since 06-overlayfs
     enterRootfs(config.rootfs!, config.volumes ?? [])
@@ -143,5 +144,5 @@ function init(): never {
     console.error(formatError('minicontainer', error))
     process.exit(EXIT.ENGINE_FAILED)
   }
-  execCommand(config.command, config.env ?? engineEnvironment())
+  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)
 }

@@ -1,26 +1,17 @@
 // @file-since 02-chroot
-// @until 05-pivot-root
 // Step 02: a root filesystem of the container's own. chroot() changes what "/" means for this
-// process; /proc and /dev, which the minirootfs ships empty, are mounted inside.
-// @end
-// @since 05-pivot-root
-// Steps 02 and 05: a root filesystem of the container's own. pivot_root() makes it the root mount of
-// the container's mount namespace and the host's tree is unmounted from it: no path leads back out.
-// /proc and /dev, which the minirootfs ships empty, are mounted inside.
-// @end
+// process (step 05 replaces it with pivot_root, in pivot.ts); /proc and /dev, which the minirootfs
+// ships empty, are mounted inside.
 import fs from 'node:fs'
 import path from 'node:path'
-// @until 05-pivot-root
-import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, chdir, chroot, mount } from '../../lib/libc.ts'
-// @end
-// @since 05-pivot-root
 import {
-  MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_REC, chdir, mount, pivotRoot, umount2,
-  // @todo 05-pivot-root
-  // @starter
-  chroot, // step 02's way, until TODO(05.2) replaces it
+  MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, mount,
+  // @until 05-pivot-root
+  // chdir, chroot,
   // @end
 } from '../../lib/libc.ts'
+// @since 05-pivot-root
+import { makeMountPoint, pivotInto } from './pivot.ts'
 // @end
 // @since 06-overlayfs
 import type { Volume } from '../../lib/cli.ts'
@@ -35,7 +26,7 @@ export const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as c
  * Order matters: /dev is filled from the host's device nodes, which are out of reach once inside.
  */
 // @until 06-overlayfs
-export function enterRootfs(rootfs: string): void {
+// export function enterRootfs(rootfs: string): void {
 // @end
 // @since 06-overlayfs
 export function enterRootfs(rootfs: string, volumes: Volume[]): void {
@@ -45,28 +36,16 @@ export function enterRootfs(rootfs: string, volumes: Volume[]): void {
   // @end
   populateDev(rootfs)
   // @since 06-overlayfs
-  mountVolumes(rootfs, volumes)
+  mountVolumes(rootfs, volumes) // while the host's folders are still reachable
   // @end
-  changeRoot(rootfs)
+  // @until 05-pivot-root
+  // changeRoot(rootfs)
+  // @end
+  // @since 05-pivot-root
+  pivotInto(rootfs)
+  // @end
   mountProc()
 }
-
-// @since 05-pivot-root
-/**
- * pivot_root wants the new root to be a mount point of its own, and the rootfs is just a folder of
- * the host's filesystem (from step 06 on it is already a mount: the container's overlay).
- */
-export function makeMountPoint(rootfs: string): void {
-  // @todo 05-pivot-root
-  // TODO(05.1): Make `rootfs` a mount point of its own, showing the same files (and the mounts
-  //   already under it). Why: pivot_root refuses a new root that is a plain folder (EINVAL). It stays
-  //   private like every mount of this namespace (step 01), so nothing propagates to the host.
-  //   Lesson: "2. A mount point of its own". See man 2 mount (bind mounts), man 2 pivot_root.
-  // @solution
-  mount(rootfs, rootfs, null, MS_BIND | MS_REC)
-  // @end
-}
-// @end
 
 /**
  * Alpine's minirootfs has an empty /dev: no /dev/null, so even `dd if=/dev/zero` fails. Put a
@@ -104,44 +83,22 @@ function addDevLinks(dev: string): void {
   mount('shm', path.join(dev, 'shm'), 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=1777,size=64m')
 }
 
-/** From here on, "/" is the rootfs for this process and everything it execs. */
-export function changeRoot(rootfs: string): void {
-  // @until 05-pivot-root
-  // @todo 02-chroot
+// @until 05-pivot-root
+// /** From here on, "/" is the rootfs for this process and everything it execs. */
+// export function changeRoot(rootfs: string): void {
+// @end
+  // @todo 02-chroot until 05-pivot-root
   // TODO(02.2): Make `rootfs` this process's root directory with chroot(rootfs), then move
   //   into it with chdir('/'): chroot does not change the current directory, which would
   //   still point into the host's tree.
   //   Lesson: "3. chroot".
   // @solution
-  chroot(rootfs)
-  chdir('/')
+  // chroot(rootfs)
+  // chdir('/')
   // @end
-  // @end
-  // @todo 05-pivot-root
-  // TODO(05.2): Replace the two chroot lines below (step 02's: a root process walks out of them,
-  //   see the lesson) with a real change of root: make `rootfs` the root MOUNT of the container's
-  //   mount namespace with pivot_root. Mind what pivot_root works on: a mount point (TODO 05.1)
-  //   and the paths you give it, relative to where you are; the lesson shows a form that needs no
-  //   extra folder in the rootfs (until step 06 that folder is shared by every container: write
-  //   nothing into it). Lesson: "3. pivot_root". See man 2 pivot_root.
-  // @starter
-  chroot(rootfs)
-  chdir('/')
-  // @solution
-  chdir(rootfs)
-  pivotRoot('.', '.')
-  // @end
-  // @todo 05-pivot-root
-  // TODO(05.3): The host's old root is still in the container's mount namespace (stacked on top
-  //   of "/": try `ls /..` inside). Take it out of the namespace altogether, although every host
-  //   process still uses it, then leave the current directory at the new "/". Afterwards no path,
-  //   not even /.. or the chroot trick, may reach a host file.
-  //   Lesson: "4. Detach the old root". See man 2 umount (the flags), man 2 pivot_root (NOTES).
-  // @solution
-  umount2('.', MNT_DETACH)
-  chdir('/')
-  // @end
-}
+// @until 05-pivot-root
+// }
+// @end
 
 /**
  * `ps` and `top` read /proc. A proc filesystem mounted by a process in the new PID namespace

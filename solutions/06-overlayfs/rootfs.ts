@@ -1,11 +1,12 @@
-// Steps 02 and 05: a root filesystem of the container's own. pivot_root() makes it the root mount of
-// the container's mount namespace and the host's tree is unmounted from it: no path leads back out.
-// /proc and /dev, which the minirootfs ships empty, are mounted inside.
+// Step 02: a root filesystem of the container's own. chroot() changes what "/" means for this
+// process (step 05 replaces it with pivot_root, in pivot.ts); /proc and /dev, which the minirootfs
+// ships empty, are mounted inside.
 import fs from 'node:fs'
 import path from 'node:path'
 import {
-  MNT_DETACH, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_REC, chdir, mount, pivotRoot, umount2,
+  MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, mount,
 } from '../../lib/libc.ts'
+import { makeMountPoint, pivotInto } from './pivot.ts'
 import type { Volume } from '../../lib/cli.ts'
 import { mountVolumes } from './volumes.ts'
 
@@ -19,17 +20,9 @@ export const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as c
 export function enterRootfs(rootfs: string, volumes: Volume[]): void {
   makeMountPoint(rootfs)
   populateDev(rootfs)
-  mountVolumes(rootfs, volumes)
-  changeRoot(rootfs)
+  mountVolumes(rootfs, volumes) // while the host's folders are still reachable
+  pivotInto(rootfs)
   mountProc()
-}
-
-/**
- * pivot_root wants the new root to be a mount point of its own, and the rootfs is just a folder of
- * the host's filesystem (from step 06 on it is already a mount: the container's overlay).
- */
-export function makeMountPoint(rootfs: string): void {
-  mount(rootfs, rootfs, null, MS_BIND | MS_REC)
 }
 
 /**
@@ -58,14 +51,6 @@ function addDevLinks(dev: string): void {
   for (const [fd, name] of ['stdin', 'stdout', 'stderr'].entries()) fs.symlinkSync(`/proc/self/fd/${fd}`, path.join(dev, name))
   fs.mkdirSync(path.join(dev, 'shm'), { mode: 0o1777 })
   mount('shm', path.join(dev, 'shm'), 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=1777,size=64m')
-}
-
-/** From here on, "/" is the rootfs for this process and everything it execs. */
-export function changeRoot(rootfs: string): void {
-  chdir(rootfs)
-  pivotRoot('.', '.')
-  umount2('.', MNT_DETACH)
-  chdir('/')
 }
 
 /**
