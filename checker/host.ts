@@ -5,7 +5,7 @@ import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { allCgroupDirs, cgroupPids, killAndRemoveCgroup } from './cgroups.ts'
 import { allProcs, descendants, hostHostname, mountsOf, readText, type MountEntry } from './proc.ts'
-import { minicontainerHome } from '../lib/rootfs/location.ts'
+import { LAYER_NAME, layersRoot } from '../lib/layers.ts'
 
 export interface HostSnapshot {
   hostname: string
@@ -15,14 +15,10 @@ export interface HostSnapshot {
   layers: Set<string>
 }
 
-/** Where step 06's engines keep one layer folder per running container (CONTRIBUTING.md). */
-export function layersRoot(): string {
-  return path.join(minicontainerHome(), 'containers')
-}
-
+/** Step 06's layer folders, one per running container (lib/layers.ts). */
 function layerFolders(): Set<string> {
   try {
-    return new Set(fs.readdirSync(layersRoot()).filter((name) => /^mc-\d+-[0-9a-f]+$/.test(name)).map((name) => path.join(layersRoot(), name)))
+    return new Set(fs.readdirSync(layersRoot()).filter((name) => LAYER_NAME.test(name)).map((name) => path.join(layersRoot(), name)))
   } catch {
     return new Set()
   }

@@ -13,8 +13,9 @@ import { projectPath } from '../lib/steps.ts'
 import { timeoutScale } from '../lib/timeouts.ts'
 import { CappedText, ReadyDetector, parseFacts } from './probe-output.ts'
 import { ProcessTree, ourPids } from './process-tree.ts'
-import { allProcs, cmdline, descendants, mountsOf, sleep } from './proc.ts'
-import { minicontainerHome } from '../lib/rootfs/location.ts'
+import { allProcs, cmdline, descendants, sleep } from './proc.ts'
+import { LAYER_NAME, layersRoot } from '../lib/layers.ts'
+import { mountsUnder } from './scratch.ts'
 import { randomToken } from './random.ts'
 
 export { ourPids, parseFacts }
@@ -102,21 +103,20 @@ function findContainerPid(rootPid: number, token: string): number | undefined {
  * under $MINICONTAINER_HOME/containers.
  */
 function layersOf(pids: number[]): string[] {
-  const root = path.join(minicontainerHome(), 'containers')
   let names: string[]
   try {
-    names = fs.readdirSync(root)
+    names = fs.readdirSync(layersRoot())
   } catch {
     return []
   }
   const over = new Set(pids.filter((pid) => !fs.existsSync(`/proc/${pid}`)).map(String))
-  return names.filter((name) => over.has(/^mc-(\d+)-[0-9a-f]+$/.exec(name)?.[1] ?? '')).map((name) => path.join(root, name))
+  return names.filter((name) => over.has(LAYER_NAME.exec(name)?.[1] ?? '')).map((name) => path.join(layersRoot(), name))
 }
 
 /** Removes leftover layer folders, as leftover cgroups are: never through a mount (host.clean repairs that first). */
 export function removeLayers(dirs: string[]): void {
   for (const dir of dirs) {
-    if ((mountsOf('self') ?? []).some((m) => m.mountPoint === dir || m.mountPoint.startsWith(dir + '/'))) continue
+    if (mountsUnder(dir).length) continue
     fs.rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 10 })
   }
 }

@@ -7,19 +7,14 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { minicontainerHome } from '../../lib/rootfs/location.ts'
+import { LAYER_NAME, layersRoot } from '../../lib/layers.ts'
 import { fail, requireFact, requireHost, requireLive, type Check, type CheckContext, type TodoId } from '../check.ts'
 import { copyTree, fingerprint, overlayLayers, treeDifferences, type OverlayLayers } from '../image.ts'
 import { mountsOf, procStat, sleep, type MountEntry } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
 import { randomToken } from '../random.ts'
-import { removeScratch, scratchDir } from '../scratch.ts'
+import { mountsUnder, removeScratch, scratchDir } from '../scratch.ts'
 
-
-/** The layers' folder of the engine's contract (CONTRIBUTING.md): $MINICONTAINER_HOME/containers. */
-function layersRoot(): string {
-  return path.join(minicontainerHome(), 'containers')
-}
 
 /** The root mount of a process (the topmost at "/"), and its layers when it is an overlay. */
 function rootOverlay(mounts: MountEntry[]): { root: MountEntry | undefined; layers: OverlayLayers | undefined } {
@@ -36,13 +31,13 @@ function describeMount(m: MountEntry | undefined): string {
 function layerFolderOf(layers: OverlayLayers | undefined): string | undefined {
   if (!layers?.upper) return undefined
   const dir = path.dirname(layers.upper)
-  return path.dirname(dir) === layersRoot() && /^mc-\d+-[0-9a-f]+$/.test(path.basename(dir)) ? dir : undefined
+  return path.dirname(dir) === layersRoot() && LAYER_NAME.test(path.basename(dir)) ? dir : undefined
 }
 
 /** Repairs what a broken engine left: a layer folder of the contract, when nothing is mounted in it any more. */
 function removeLeftoverLayer(dir: string | undefined): void {
   if (!dir || !fs.existsSync(dir)) return
-  if ((mountsOf('self') ?? []).some((m) => m.mountPoint === dir || m.mountPoint.startsWith(dir + '/'))) return // host.clean repairs mounts
+  if (mountsUnder(dir).length) return // host.clean repairs mounts first
   fs.rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 10 })
 }
 

@@ -84,6 +84,7 @@ function exeOf(pid: number): string {
 }
 
 // The host-side /proc and cgroup readers are the checker's: one implementation of each kernel fact.
+export { layersRoot } from '../../lib/layers.ts'
 export { nsLink, sleep } from '../../checker/proc.ts'
 export { cgroupVersion as hostCgroupVersion } from '../../checker/cgroups.ts'
 
@@ -125,11 +126,6 @@ export function cgroupDirOf(pid: number, controller: 'memory' | 'cpu' | 'pids'):
 export function oomKills(memoryDir: string): number {
   const file = cgroupVersion() === 2 ? 'memory.events' : 'memory.oom_control'
   return keyedValue(readCgroupFile(memoryDir, file), 'oom_kill') ?? 0
-}
-
-/** Where the engines of step 06 keep their containers' layers (the checker's contract, CONTRIBUTING.md). */
-export function layersRoot(): string {
-  return path.join(process.env.MINICONTAINER_HOME || '/var/lib/minicontainer', 'containers')
 }
 
 export function descendantsOf(pid: number): number[] {
