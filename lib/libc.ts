@@ -142,8 +142,9 @@ export function pivotRoot(newRoot: string, putOld: string): void {
   if (number === undefined) throw new FriendlyError(`${call}: no system call number known for ${process.arch}`, { hint: 'add it to SYS_PIVOT_ROOT in lib/libc.ts (see asm/unistd.h)' })
   refuseInTheHostsMountNamespace(call)
   check(c.syscall(number, 'str', newRoot, 'str', putOld), call,
-    'EINVAL: new_root is not a mount point (bind-mount it onto itself), or it or its parent mount is shared (make the mounts private first), ' +
-    'or put_old is not at or under new_root, or the current root is not a mount point (an earlier chroot). EBUSY: new_root or put_old is on the current root mount. See man 2 pivot_root.')
+    'EBUSY: new_root (or put_old) is on the current root mount: a plain folder, not a mount point of its own (bind-mount it onto itself). ' +
+    'EINVAL: a shared mount in the way (make the mounts private first), put_old not at or under new_root, new_root not a mount point, ' +
+    'or the current root not a mount point (an earlier chroot). See man 2 pivot_root.')
 }
 
 // The mount namespace this process started in: the host's, for the engine and for init before it unshares.

@@ -30,9 +30,9 @@ function rootHint(mounts: MountEntry[]): TodoId {
   return oldRootIn(mounts) ? '05.3' : '05.2'
 }
 
-/** An engine that stopped at pivot_root's EINVAL: the rootfs was no mount point. */
+/** An engine that stopped at pivot_root's EBUSY (a plain folder of the root filesystem) or EINVAL: the rootfs was no mount point. */
 function mountPointHint(stderr: string): TodoId | undefined {
-  return /pivot_root\(.*EINVAL/.test(stderr) ? '05.1' : undefined
+  return /pivot_root\(.*(EBUSY|EINVAL)/.test(stderr) ? '05.1' : undefined
 }
 
 export const checks: Check[] = [
