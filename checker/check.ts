@@ -2,7 +2,8 @@
 import path from 'node:path'
 import type { Step } from '../lib/steps.ts'
 import { findTodo } from '../learner/course.ts'
-import { displayPath, type RunOptions, type RunResult } from './runner.ts'
+import { projectPath } from '../lib/steps.ts'
+import type { RunOptions, RunResult } from './runner.ts'
 import type { HostView, SharedProbe } from './probe.ts'
 
 export interface CheckContext {
@@ -96,14 +97,11 @@ export function resolveHint(todoId: TodoId | undefined, engineDir: string, check
   if (!todoId) return ''
   const todo = findTodo(todoId)
   if (!todo) return `TODO(${todoId}) (npm run hint)`
-  const file = displayPath(path.join(engineDir, todo.file))
+  const file = projectPath(path.join(engineDir, todo.file))
   const fn = todo.fn ? `, ${todo.fn}()` : ''
   const help = `npm run hint ${todo.step.number} ${todo.id}`
   if (todo.step.id === checking.id) return `TODO(${todo.id}) in ${file}${fn}: ${todo.concept} (${help})`
   return `${todo.concept}: TODO(${todo.id}) of step ${todo.step.id.slice(0, 2)}, done in ${file}${fn} (${help})`
 }
 
-/** A random integer in [min, max]. */
-export function randomInt(min: number, max: number): number {
-  return min + Math.floor(Math.random() * (max - min + 1))
-}
+export { randomInt } from './random.ts'

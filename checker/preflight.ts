@@ -1,7 +1,6 @@
 // Before any check: can this machine run the learner's engine at all? Each failure says what to do.
 import fs from 'node:fs'
 import { formatError } from '../lib/errors.ts'
-import { containerHostProblem } from '../lib/host-requirements.ts'
 import { nodeIsNewEnough } from '../lib/node-version.ts'
 import { requireRootfs } from '../lib/rootfs/location.ts'
 import { cgroupVersion, controllerDir } from './cgroups.ts'
@@ -10,12 +9,6 @@ import { readText } from './proc.ts'
 export interface Problem {
   what: string
   todo: string
-}
-
-/** Reasons this host cannot run containers at all (then the workshop VM can). */
-export function hostProblems(): Problem[] {
-  const problem = containerHostProblem()
-  return problem ? [{ what: problem.problem, todo: problem.fix }] : []
 }
 
 /** Problems of a Linux root host that the learner can fix here. */

@@ -4,8 +4,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { readLimits, type CgroupLimits } from './cgroups.ts'
+import { overlayLayers, type OverlayLayers } from './image.ts'
 import { allProcs, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
-import { randomToken, runEngine, type RunResult } from './runner.ts'
+import { randomToken } from './random.ts'
+import { runEngine, type RunResult } from './runner.ts'
 
 /** The probe pauses here until the checker has looked at it from the host. */
 export const PAUSE = 'echo "@mc ready"; read _ignored'
@@ -32,8 +34,6 @@ export interface HostView {
   /** /proc/<pid>/root/etc/os-release, read from the host. */
   osRelease: string | undefined
   procMounted: boolean
-  /** The container's mount table (/proc/<pid>/mountinfo), as the host reads it. */
-  mounts: MountEntry[]
   /** Live processes in the container's PID namespace. */
   processesInNamespace: number
   limits: CgroupLimits | undefined
@@ -41,6 +41,13 @@ export interface HostView {
   netDev: string[]
   fibTrie: string
   hostHostname: string
+  /** /proc/<pid>/root/.. is another folder than /proc/<pid>/root: there is a tree above the container's root. */
+  rootHasParent: boolean
+  /** The container's mount table, as the kernel shows it to the container (/proc/<pid>/mountinfo). */
+  mounts: MountEntry[]
+  /** The container's root mount (the topmost at "/"), and its layers when it is an overlay. */
+  rootMount: MountEntry | undefined
+  rootOverlay: (OverlayLayers & { upperDev?: number; workDev?: number }) | undefined
 }
 
 export interface SharedProbe {
@@ -78,6 +85,9 @@ export function hostView(pid: number): HostView {
   for (const name of ['pid', 'uts', 'ipc', 'mnt', 'net', 'cgroup'] as const) ns[name] = { inside: nsLink(pid, name) ?? '?', host: nsLink('self', name) ?? '?' }
   const pidNs = ns.pid.inside
   const mounts = mountsOf(pid) ?? []
+  const rootMount = mounts.filter((m) => m.mountPoint === '/').at(-1)
+  const layers = rootMount?.fsType === 'overlay' ? overlayLayers(rootMount.superOptions) : undefined
+  const devOf = (dir: string | undefined) => (dir === undefined ? undefined : fs.statSync(dir, { throwIfNoEntry: false })?.dev)
   return {
     pid,
     ns,
@@ -85,12 +95,16 @@ export function hostView(pid: number): HostView {
     rootIsHosts: sameFile(`/proc/${pid}/root`, '/'),
     osRelease: readText(`/proc/${pid}/root/etc/os-release`),
     procMounted: mounts.some((m) => m.mountPoint === '/proc' && m.fsType === 'proc'),
-    mounts,
     processesInNamespace: allProcs().filter((p) => p.state !== 'Z' && nsLink(p.pid, 'pid') === pidNs).length,
     limits: readLimits(pid),
     netDev: interfaces(readText(`/proc/${pid}/net/dev`)),
     fibTrie: readText(`/proc/${pid}/net/fib_trie`) ?? '',
     hostHostname: hostHostname(),
+    // Walked from the host, ".." at the container's root goes up only if its mount namespace has something above it.
+    rootHasParent: !sameFile(`/proc/${pid}/root/..`, `/proc/${pid}/root`),
+    mounts,
+    rootMount,
+    rootOverlay: layers && { ...layers, upperDev: devOf(layers.upper), workDev: devOf(layers.work) },
   }
 }
 

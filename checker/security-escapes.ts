@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { randomToken } from './runner.ts'
+import { randomToken } from './random.ts'
 import { sleep } from './proc.ts'
 
 // ---- The disk ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // and each step's experiments. `npm run hint`, the checker's failure text and the lesson tooling all read it here.
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { todoRegions, type TodoRegion } from '../lib/derive.ts'
+import { compareTodoIds, todoRegions, type TodoRegion } from '../lib/derive.ts'
 import { STEPS, type Step } from '../lib/steps.ts'
 import type { Experiment, StepHints, TodoHints } from './hints/types.ts'
 
@@ -62,11 +62,4 @@ export function experimentsOf(step: Step): Experiment[] {
 /** The hints files as written (for the tests that hold them to the master). */
 export function hintFilesAsWritten(): readonly StepHints[] {
   return hintFiles
-}
-
-/** 01.2 before 01.10. */
-export function compareTodoIds(a: string, b: string): number {
-  const [a1, a2] = a.split('.').map(Number) as [number, number]
-  const [b1, b2] = b.split('.').map(Number) as [number, number]
-  return a1 - b1 || a2 - b2
 }

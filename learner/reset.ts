@@ -2,9 +2,10 @@
 // the learner's files to .minicontainer/backups/NN-name-<time>/ (nothing is ever lost).
 import fs from 'node:fs'
 import path from 'node:path'
-import { PROJECT_ROOT, stepDir, type Step } from '../lib/steps.ts'
+import { PROJECT_ROOT, stepDir, type Step, projectPath } from '../lib/steps.ts'
 import { deriveStep, writeStep } from '../lib/derive.ts'
-import { rejectUnknownFlags, relative, runCommand, splitArgs, stepFromArg } from './shared.ts'
+import { parseCommandLine } from '../lib/args.ts'
+import { runCommand, stepFromArg } from './shared.ts'
 
 export const BACKUP_ROOT = path.join(PROJECT_ROOT, '.minicontainer', 'backups')
 
@@ -50,15 +51,14 @@ export function resetStep(step: Step, options: { dir?: string; backupRoot?: stri
 }
 
 async function main(args: string[]): Promise<number> {
-  const { flags, rest } = splitArgs(args)
-  rejectUnknownFlags(flags, [], 'reset')
-  const step = stepFromArg(rest[0], 'reset')
+  const { positionals } = parseCommandLine(args, {}, { positionals: true, usage: 'usage: npm run reset STEP' })
+  const step = stepFromArg(positionals[0], 'reset')
   const result = resetStep(step)
   if (!result.changed.length) {
     console.log(`reset: steps/${step.id} already is the starter; nothing to do.`)
     return 0
   }
-  if (result.backup) console.log(`reset: your files are saved in ${relative(result.backup)}/`)
+  if (result.backup) console.log(`reset: your files are saved in ${projectPath(result.backup)}/`)
   console.log(`reset: restored the starter of step ${step.id} (${result.changed.join(', ')})`)
   console.log(`       next: npm run hint ${step.number}`)
   return 0

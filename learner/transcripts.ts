@@ -7,12 +7,13 @@
 //   <!-- check-transcript starter -->     `npm run check step-NN` on the starter (it fails)
 //   <!-- check-transcript solution -->    `npm run check step-NN -- --solution` (it passes)
 // The starter's transcript keeps its first failure whole and cuts the details of the others
-// ("    ..."); very long `ran:` lines lose their script ('...'). Progress is not recorded.
+// ("    ..."). Progress is not recorded.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { PROJECT_ROOT, STEPS, type Step } from '../lib/steps.ts'
+import { parseCommandLine } from '../lib/args.ts'
 import { lessonFile, runCommand, stepFromArg } from './shared.ts'
 
 const MARKER = /(<!-- check-transcript (starter|solution) -->\n```\n)([\s\S]*?)(\n```)/g
@@ -32,15 +33,10 @@ export function trimTranscript(text: string): string {
       }
       out.push(line)
     } else if (!skipping) {
-      out.push(shortenRan(line))
+      out.push(line)
     }
   }
   return out.join('\n')
-}
-
-function shortenRan(line: string): string {
-  const m = /^( {4}ran: +.*? -- \/bin\/sh -c )'.*' (mc-\w+)$/.exec(line)
-  return m && line.length > 200 ? `${m[1]}'...' ${m[2]}` : line
 }
 
 function check(step: Step, solution: boolean): string {
@@ -72,7 +68,8 @@ export function refresh(step: Step): number {
 }
 
 async function main(args: string[]): Promise<number> {
-  const steps = args.length ? args.map((a) => stepFromArg(a, 'transcripts')) : STEPS
+  const { positionals } = parseCommandLine(args, {}, { positionals: true, usage: 'usage: sh bin/node learner/transcripts.ts [STEP...]' })
+  const steps = positionals.length ? positionals.map((a) => stepFromArg(a, 'transcripts')) : STEPS
   for (const step of steps) console.log(`transcripts: ${step.id}: ${refresh(step)} transcript(s) refreshed`)
   return 0
 }

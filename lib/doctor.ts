@@ -6,6 +6,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import kleur from 'kleur'
+import { parseCommandLine } from './args.ts'
+import { FriendlyError, formatError } from './errors.ts'
 import { isRoot, platformName } from './host-requirements.ts'
 import { minimumNode, nodeIsNewEnough, versionAtLeast } from './node-version.ts'
 import { currentRootfs, minicontainerHome } from './rootfs/location.ts'
@@ -260,4 +262,12 @@ async function main(): Promise<number> {
   return failed > 0 || vmExit !== 0 ? 1 : 0
 }
 
-if (import.meta.main) process.exitCode = await main()
+if (import.meta.main) {
+  try {
+    parseCommandLine(process.argv.slice(2), {}, { usage: 'usage: npm run doctor' })
+    process.exitCode = await main()
+  } catch (error) {
+    console.error(formatError('doctor', error))
+    process.exitCode = error instanceof FriendlyError ? error.exitCode : 1
+  }
+}

@@ -5,6 +5,7 @@
 // Every call here is synchronous on Node's main thread, on purpose: namespaces and the root
 // directory belong to the calling thread, and async work runs on other threads that are still
 // in the host's namespaces (see CONTRIBUTING.md).
+import fs from 'node:fs'
 import os from 'node:os'
 import { FriendlyError, SyscallError } from './errors.ts'
 
@@ -27,6 +28,9 @@ export const MS_PRIVATE = 1 << 18
 export const MS_SLAVE = 1 << 19
 export const MS_REMOUNT = 32
 export const MNT_DETACH = 2
+
+export const CLOSE_RANGE_UNSHARE = 2
+export const CLOSE_RANGE_CLOEXEC = 4
 
 export const PR_SET_PDEATHSIG = 1
 export const F_SETFD = 2
@@ -63,10 +67,11 @@ function bindLibc(koffi: Koffi) {
     socket: libc.func('int socket(int domain, int type, int protocol)'),
     ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
     close: libc.func('int close(int fd)'),
-    getpid: libc.func('int getpid()'),
     closeRange: libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
     /** For lib modules with calls of their own (lib/capabilities.ts, lib/seccomp.ts): binds one more function. */
     bind: (prototype: string) => libc.func(prototype),
+    // glibc has no pivot_root() wrapper: the raw system call, by number.
+    syscall: libc.func('long syscall(long number, ...)'),
   }
 }
 type Libc = ReturnType<typeof bindLibc>
@@ -133,7 +138,50 @@ export function mount(source: string | null, target: string, fstype: string | nu
 }
 
 export function umount2(target: string, flags: number): void {
-  check(c.umount2(target, flags), `umount2(${target})`)
+  refuseInTheHostsMountNamespace(`umount2(${target})`)
+  check(c.umount2(target, flags), `umount2(${target}, ${flags & MNT_DETACH ? 'MNT_DETACH' : flags})`,
+    'EINVAL: not a mount point (or a locked one). EBUSY: still in use: MNT_DETACH detaches it now and frees it when the last user is gone.')
+}
+
+/** pivot_root's number on each architecture (asm/unistd.h): glibc has no wrapper for it. */
+const SYS_PIVOT_ROOT: Partial<Record<string, number>> = { x64: 155, arm64: 41 }
+
+/**
+ * pivot_root(2): makes `newRoot` the root mount of this mount namespace and moves the old root mount to
+ * `putOld` (which may be `newRoot` itself: then the old root is stacked on top of the new one).
+ */
+export function pivotRoot(newRoot: string, putOld: string): void {
+  const call = `pivot_root(${newRoot}, ${putOld})`
+  const number = SYS_PIVOT_ROOT[process.arch]
+  if (number === undefined) throw new FriendlyError(`${call}: no system call number known for ${process.arch}`, { hint: 'add it to SYS_PIVOT_ROOT in lib/libc.ts (see asm/unistd.h)' })
+  refuseInTheHostsMountNamespace(call)
+  check(c.syscall(number, 'str', newRoot, 'str', putOld), call,
+    'EBUSY: new_root (or put_old) is on the current root mount: a plain folder, not a mount point of its own (bind-mount it onto itself). ' +
+    'EINVAL: a shared mount in the way (make the mounts private first), put_old not at or under new_root, new_root not a mount point, ' +
+    'or the current root not a mount point (an earlier chroot). See man 2 pivot_root.')
+}
+
+// The mount namespace this process started in: the host's, for the engine and for init before it unshares.
+const startMountNamespace = readLinkOrUndefined('/proc/self/ns/mnt')
+
+/**
+ * pivot_root and unmounting the old root are meant for the container's own mount namespace. Run in the
+ * host's, pivot_root would move the root of EVERY process on the machine, and unmounting "/" would take
+ * the host's whole tree away from them: refuse, and say what is missing.
+ */
+function refuseInTheHostsMountNamespace(call: string): void {
+  if (startMountNamespace === undefined || readLinkOrUndefined('/proc/self/ns/mnt') !== startMountNamespace) return
+  throw new FriendlyError(`${call}: refused in the mount namespace the engine started in (the host's)`, {
+    hint: 'here it would change the root of every process on the machine: unshare(CLONE_NEWNS) first (step 01, enterNamespaces)',
+  })
+}
+
+function readLinkOrUndefined(file: string): string | undefined {
+  try {
+    return fs.readlinkSync(file)
+  } catch {
+    return undefined
+  }
 }
 
 export function sethostname(name: string): void {
@@ -172,12 +220,13 @@ export function keepOpenAcrossExec(fd: number): void {
 }
 
 /**
- * Marks every file descriptor from `first` on close-on-exec, so the command inherits none of
- * the engine's (or the engine's caller's) open files: close_range(first, ~0, CLOSE_RANGE_CLOEXEC).
+ * close_range(2): closes every file descriptor from `first` to `last` (0xffffffff, C's ~0U: all of them),
+ * or with CLOSE_RANGE_CLOEXEC only marks them close-on-exec: they stay open until the next execve.
  */
-export function closeOnExecFrom(first: number): void {
-  const CLOSE_RANGE_CLOEXEC = 4
-  check(c.closeRange(first, 0xffffffff, CLOSE_RANGE_CLOEXEC), `close_range(${first}, ~0, CLOSE_RANGE_CLOEXEC)`, 'needs Linux >= 5.11')
+export function closeRange(first: number, last: number, flags: number): void {
+  const flagNames = [flags & CLOSE_RANGE_UNSHARE ? 'CLOSE_RANGE_UNSHARE' : '', flags & CLOSE_RANGE_CLOEXEC ? 'CLOSE_RANGE_CLOEXEC' : ''].filter(Boolean).join('|') || String(flags)
+  check(c.closeRange(first, last, flags), `close_range(${first}, ${last === 0xffffffff ? '~0U' : last}, ${flagNames})`,
+    'EINVAL: first is above last, or an unknown flag (CLOSE_RANGE_CLOEXEC needs Linux >= 5.11).')
 }
 
 /**
@@ -224,9 +273,6 @@ function withInterfaceRequest<T>(name: string, use: (fd: number, ifreq: Buffer) 
   }
 }
 
-export function getpid(): number {
-  return c.getpid()
-}
 
 // ---- Readable flag names, for error messages ---------------------------------------------------
 const CLONE_FLAG_NAMES: [number, string][] = [

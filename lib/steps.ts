@@ -19,10 +19,19 @@ export const STEPS: readonly Step[] = [
   { id: '02-chroot', number: 2, title: 'A root filesystem', summary: 'chroot into Alpine, mount /proc and a minimal /dev' },
   { id: '03-cgroups', number: 3, title: 'cgroups', summary: 'a cgroup per container: memory (no swap), CPU and pids limits, OOM reporting' },
   { id: '04-network', number: 4, title: 'A network namespace', summary: 'a network namespace with only the loopback interface, brought up' },
+  { id: '05-pivot-root', number: 5, title: 'pivot_root', summary: "pivot_root into the rootfs, the host's tree unmounted, no inherited descriptor: a root nothing walks out of" },
+  { id: '06-overlayfs', number: 6, title: 'overlayfs', summary: 'a read-only image under a writable layer per container, and volumes (--volume)' },
 ]
 
 /** The repository's root folder. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
+
+/** A path as the learner would type it: relative inside the project ("." for its root), absolute outside. */
+export function projectPath(file: string): string {
+  const rel = path.relative(PROJECT_ROOT, file)
+  if (rel === '') return '.'
+  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel
+}
 
 /**
  * Finds a step from what a person types: "3", "03", "step-03", "step03", "03-cgroups", "cgroups".

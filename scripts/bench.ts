@@ -2,6 +2,7 @@
 //
 // Side by side, in ONE run, interleaved (a noisy machine slows every row alike), on the same Alpine rootfs:
 //   - step 04's solution: `node solutions/04-network/main.ts run --rootfs ROOTFS /bin/true`
+//   - step 05's (pivot_root instead of chroot) and step 06's (and an overlay with a layer of its own, made and removed)
 //   - the same, started with NODE_COMPILE_CACHE already in its environment (what a caller such as bin/node could set)
 //   - util-linux `unshare --fork --pid --mount --uts --ipc --net --root=ROOTFS /bin/true`: the floor, no runtime at all
 //   - `runc run` (the reference runtime) of a generated OCI bundle whose rootfs is the same folder
@@ -14,6 +15,8 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { parseCommandLine } from '../lib/args.ts'
+import { FriendlyError, formatError } from '../lib/errors.ts'
 import { cgroupVersion } from '../lib/cgroupfs.ts'
 import { containerHostProblem } from '../lib/host-requirements.ts'
 import { requireRootfs } from '../lib/rootfs/location.ts'
@@ -26,19 +29,19 @@ interface Options {
   checkRuns: number
 }
 
+const USAGE = 'usage: npm run bench [-- --quick] [--runs N] [--warmup N] [--check-runs N] [--no-check]'
+
 function parseOptions(argv: string[]): Options {
-  const quick = argv.includes('--quick')
-  const options: Options = { quick, warmup: quick ? 1 : 3, runs: quick ? 5 : 20, checkRuns: quick ? 1 : 3 }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (arg === '--quick') continue
-    else if (arg === '--runs') options.runs = positive(arg, argv[++i])
-    else if (arg === '--warmup') options.warmup = positive(arg, argv[++i], 0)
-    else if (arg === '--check-runs') options.checkRuns = positive(arg, argv[++i], 0)
-    else if (arg === '--no-check') options.checkRuns = 0
-    else fail(`unknown option ${arg} (options: --quick, --runs N, --warmup N, --check-runs N, --no-check)`)
+  const { values } = parseCommandLine(argv, {
+    quick: { type: 'boolean' }, runs: { type: 'string' }, warmup: { type: 'string' }, 'check-runs': { type: 'string' }, 'no-check': { type: 'boolean' },
+  }, { usage: USAGE })
+  const quick = values.quick ?? false
+  return {
+    quick,
+    warmup: values.warmup === undefined ? (quick ? 1 : 3) : positive('--warmup', values.warmup, 0),
+    runs: values.runs === undefined ? (quick ? 5 : 20) : positive('--runs', values.runs),
+    checkRuns: values['no-check'] ? 0 : values['check-runs'] === undefined ? (quick ? 1 : 3) : positive('--check-runs', values['check-runs'], 0),
   }
-  return options
 }
 
 function positive(flag: string, text: string | undefined, min = 1): number {
@@ -48,7 +51,11 @@ function positive(flag: string, text: string | undefined, min = 1): number {
 }
 
 /** Thrown for anything the bench cannot measure: printed as one line, after the clean-up ran. */
-class BenchError extends Error {}
+class BenchError extends FriendlyError {
+  constructor(message: string) {
+    super(message, { exitCode: 1 })
+  }
+}
 
 function fail(message: string): never {
   throw new BenchError(message)
@@ -187,6 +194,7 @@ function main(): void {
   if (problem) fail(`${problem.problem}: ${problem.fix}`)
   const rootfs = requireRootfs()
   const engine = path.join(PROJECT_ROOT, 'solutions', '04-network', 'main.ts')
+  const engineOf = (step: string) => path.join(PROJECT_ROOT, 'solutions', step, 'main.ts')
   const runc = prepareRunc(rootfs)
   const node = process.execPath
   // The plain engine row runs as a learner types it: no compile cache in the environment, so the engine
@@ -197,6 +205,8 @@ function main(): void {
   const contenders: Contender[] = [
     { name: 'minicontainer (step 04) `run /bin/true`', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
     { name: 'minicontainer, NODE_COMPILE_CACHE set by the caller', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: cachedEnv, wall: [], cpu: [] },
+    { name: 'minicontainer (step 05: pivot_root) `run /bin/true`', argv: [node, engineOf('05-pivot-root'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
+    { name: 'minicontainer (step 06: + overlay and its layer) `run /bin/true`', argv: [node, engineOf('06-overlayfs'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
     { name: '`unshare --fork --pid --mount --uts --ipc --net --root` (floor)', argv: ['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', `--root=${rootfs}`, '/bin/true'], wall: [], cpu: [] },
     { name: '`runc run` (reference)', argv: runc.argv, wall: [], cpu: [] },
     { name: '`node -e 0`: one Node start-up', argv: [node, '-e', '0'], env: plainEnv, wall: [], cpu: [] },
@@ -244,7 +254,7 @@ function main(): void {
 try {
   main()
 } catch (error) {
-  if (!(error instanceof BenchError)) throw error
-  console.error(`bench: ${error.message}`)
-  process.exitCode = 1
+  if (!(error instanceof FriendlyError)) throw error
+  console.error(formatError('bench', error).split('\n')[0])
+  process.exitCode = error.exitCode
 }

@@ -3,16 +3,21 @@
 //   host (the engine, "run")                        container (init: becomes the command)
 //   ───────────────────────────────────────────     ─────────────────────────────────────────────
 //   parse flags, check the host
+//   [06] create the container's layer folders
 //   [03] create the cgroup with its limits
 //   [01] unshare(CLONE_NEWPID)
 //   spawn init ──────────────────────────────────►  PID 1, waits for its configuration on fd 3
 //   [03] put init into the cgroup
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
 //                                                   [04] new network namespace
+//                                                   [06] overlay: image + layer; volumes
 //                                                   [02] /dev, chroot, /proc
+//                                                   [05]   pivot_root instead of chroot
 //                                                   [04] lo up
+//                                                   [05] no inherited descriptor beyond 0-2
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ exit status
+//   [06] remove the layer
 //   exit with the command's status
 import { parseRunArgs, type RunOptions } from '../../lib/cli.ts'
 import { EXIT, FriendlyError, formatError } from '../../lib/errors.ts'
@@ -34,6 +39,13 @@ import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.
 // @since 04-network
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
 // @end
+// @since 05-pivot-root
+import { closeInheritedDescriptors } from './descriptors.ts'
+// @end
+// @since 06-overlayfs
+import { requireVolumeSources } from '../../lib/cli.ts'
+import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
+// @end
 
 /** The entry point: `main.ts run ...` on the host, `main.ts __init` inside the container. */
 export async function main(argv: string[]): Promise<void> {
@@ -53,12 +65,25 @@ export async function run(options: RunOptions): Promise<number> {
   assertHostCanRunContainers()
   trapStopSignals() // Ctrl-C from here on stops the container; the engine still cleans up
   const config: InitConfig = { command: options.command, hostname: options.hostname }
+  // @until 06-overlayfs
+  // if (options.volumes.length) throw new FriendlyError('--volume: volumes come with step 06 (overlayfs)')
+  // @end
   // @since 02-chroot
   config.rootfs = requireRootfs(options.rootfs)
   config.env = containerEnvironment(options.hostname)
   // @end
+  // @since 06-overlayfs
+  config.volumes = requireVolumeSources(options.volumes)
+  // @end
   const cleanups: (() => void)[] = [] // run in reverse order at the end, whatever happened
   try {
+    // @since 06-overlayfs
+    // The image stays as it is; the container's root is the overlay init mounts on layer.merged.
+    const layer = createLayer(config.rootfs!)
+    cleanups.push(() => removeLayer(layer))
+    config.layer = layer
+    config.rootfs = layer.merged
+    // @end
     // @since 03-cgroups
     const cgroup = createCgroup(options)
     cleanups.push(() => removeCgroup(cgroup))
@@ -100,11 +125,20 @@ function init(): never {
     // @since 04-network
     enterNetworkNamespace()
     // @end
-    // @since 02-chroot
-    enterRootfs(config.rootfs!)
+    // @since 06-overlayfs
+    mountOverlay(config.layer!)
+    // @end
+    // @since 02-chroot until 06-overlayfs
+    // enterRootfs(config.rootfs!)
+    // @end
+    // @since 06-overlayfs
+    enterRootfs(config.rootfs!, config.volumes ?? [])
     // @end
     // @since 04-network
     bringUpLoopback()
+    // @end
+    // @since 05-pivot-root
+    closeInheritedDescriptors()
     // @end
   } catch (error) {
     console.error(formatError('minicontainer', error))
