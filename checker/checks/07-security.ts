@@ -72,7 +72,7 @@ export const checks: Check[] = [
     id: '07.capabilities',
     title: "the command keeps docker's capabilities minus MKNOD, in every set (even when its parent hands it more), and no_new_privs",
     why: "root with every capability can mount, load kernel modules and reach the host's devices; whatever is not dropped from the bounding and inheritable sets comes back at the next execve.",
-    hint: '07.3',
+    hint: '07.4',
     async run(ctx) {
       const wrap = launcher()
       let status: string | undefined
@@ -100,7 +100,7 @@ export const checks: Check[] = [
     id: '07.seccomp',
     title: 'a seccomp filter (read back from the kernel) refuses the calls of the deny-list with EPERM, and a user namespace cannot be made',
     why: 'capabilities do not cover everything: creating a user namespace needs none, and inside it the process has every capability again, with the kernel code that comes with it. A filter refuses calls by number, whatever the capabilities.',
-    hint: '07.4',
+    hint: '07.5',
     async run(ctx) {
       let status: string | undefined
       let filters: Instruction[][] | undefined
@@ -153,7 +153,7 @@ export const checks: Check[] = [
     id: '07.refused',
     title: '`unshare -n` and `mount -t tmpfs` are refused (EPERM)',
     why: 'a container that can make namespaces and mount filesystems can rebuild its own rules: mount cgroupfs, /dev nodes, the host\'s disks.',
-    hint: '07.3',
+    hint: '07.4',
     async run(ctx) {
       let mounts: MountEntry[] = []
       const r = await ctx.run({
@@ -172,7 +172,7 @@ export const checks: Check[] = [
     id: '07.cgroup-escape',
     title: "the command cannot leave its cgroup: mounting cgroupfs and writing to /sys/fs/cgroup are refused, and 200 MB are still OOM-killed",
     why: "a container that can write its PID into the root cgroup's cgroup.procs, or raise its own limit, has no limits at all.",
-    hint: '07.1',
+    hint: '07.3',
     async run(ctx) {
       let cgroupFile: string | undefined
       let limits: CgroupLimits | undefined
@@ -190,9 +190,9 @@ export const checks: Check[] = [
       const moved = r.facts.get('moved') ?? ''
       const unlimit = [...r.stdout.matchAll(/^@mc unlimit=(.*)$/gm)].map((m) => m[1]!)
       if (!/\/minicontainer\/mc-/.test(where)) {
-        fail("the probe's shell to stay in the container's cgroup", `it moved itself to the cgroup ${where} (mount: ${r.facts.get('mount')}; write to cgroup.procs: ${moved || 'not tried'})`, r, moved.startsWith('0') ? '07.3' : '07.1')
+        fail("the probe's shell to stay in the container's cgroup", `it moved itself to the cgroup ${where} (mount: ${r.facts.get('mount')}; write to cgroup.procs: ${moved || 'not tried'})`, r, moved.startsWith('0') ? '07.4' : '07.3')
       }
-      if (unlimit.some((u) => u.startsWith('0'))) fail('its own memory limit to stay out of its reach (/sys/fs/cgroup read-only)', `it wrote "no limit" into it: ${unlimit.join('; ')}`, r, '07.1')
+      if (unlimit.some((u) => u.startsWith('0'))) fail('its own memory limit to stay out of its reach (/sys/fs/cgroup read-only)', `it wrote "no limit" into it: ${unlimit.join('; ')}`, r, '07.3')
       const dd = requireFact(r, 'dd')
       ctx.note(`dd exited ${dd}, oom_kill ${limits?.oomKills}, limit ${limits?.memoryLimit}`)
       if (dd !== '137' || !limits?.oomKills) fail('dd with a 200 MB buffer OOM-killed under the 100 MB limit (status 137, oom_kill >= 1)', `status ${dd}, oom_kill ${limits?.oomKills ?? 'missing'}, memory limit ${limits?.memoryLimit ?? 'none'}`, r)
@@ -229,20 +229,20 @@ export const checks: Check[] = [
       const top = mountAt(mounts, '/sys/fs/cgroup')
       const cgroupMounts = mounts.filter((m) => (m.fsType === 'cgroup' || m.fsType === 'cgroup2') && m.mountPoint.startsWith('/sys/fs/cgroup'))
       const memory = cgroupMounts.find((m) => (version === 2 ? m.mountPoint === '/sys/fs/cgroup' : (m.line.split(' - ')[1] ?? '').split(/[ ,]/).includes('memory')))
-      if (!memory) fail(`the cgroup filesystem mounted at /sys/fs/cgroup inside (${version === 2 ? 'cgroup2' : 'a tmpfs with one cgroup mount per hierarchy, memory among them'})`, top ? `${top.fsType} at /sys/fs/cgroup, and no ${version === 2 ? 'cgroup2' : 'memory hierarchy'}` : 'nothing at /sys/fs/cgroup', r)
+      if (!memory) fail(`the cgroup filesystem mounted at /sys/fs/cgroup inside (${version === 2 ? 'cgroup2' : 'a tmpfs with one cgroup mount per hierarchy, memory among them'})`, top ? `${top.fsType} at /sys/fs/cgroup, and no ${version === 2 ? 'cgroup2' : 'memory hierarchy'}` : 'nothing at /sys/fs/cgroup', r, '07.3')
       const writable = [top, ...cgroupMounts].filter((m): m is MountEntry => m !== undefined && !isReadOnly(m))
-      if (writable.length) fail('every mount under /sys/fs/cgroup read-only', `writable: ${writable.map((m) => `${m.mountPoint} (${m.fsType})`).join(', ')}`, r)
+      if (writable.length) fail('every mount under /sys/fs/cgroup read-only', `writable: ${writable.map((m) => `${m.mountPoint} (${m.fsType})`).join(', ')}`, r, '07.3')
       // Seen from the host, a cgroup mount made in a cgroup namespace shows the cgroup it is rooted at.
-      if (!/\/minicontainer\/mc-/.test(mountRoot(memory))) fail("the memory hierarchy mounted from inside the namespace, rooted at the container's own cgroup (mountinfo's root field, from the host)", mountRoot(memory), r)
+      if (!/\/minicontainer\/mc-/.test(mountRoot(memory))) fail("the memory hierarchy mounted from inside the namespace, rooted at the container's own cgroup (mountinfo's root field, from the host)", mountRoot(memory), r, '07.1')
       const limit = requireFact(r, 'limit')
-      if (Number(limit) !== mib * MiB) fail(`the container's own limit at the top of /sys/fs/cgroup (--memory ${mib}M = ${mib * MiB})`, limit, r)
+      if (Number(limit) !== mib * MiB) fail(`the container's own limit at the top of /sys/fs/cgroup (--memory ${mib}M = ${mib * MiB})`, limit, r, '07.3')
     },
   },
   {
     id: '07.disk',
     title: "a block device cannot be made: mknod of the checker's loop disk is refused, its token stays unread",
     why: 'a device node is a door to the hardware: with the major and minor of a host disk, root in the container reads (and mounts, and writes) the whole disk.',
-    hint: '07.3',
+    hint: '07.4',
     async run(ctx) {
       const why = whyNoLoopDisk()
       if (why) {

@@ -10,11 +10,14 @@
 //   [03] put init into the cgroup
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
 //                                                   [04] new network namespace
+//                                                   [07] cgroup namespace
 //                                                   [06] overlay: image + layer; volumes
 //                                                   [02] /dev, chroot, /proc
 //                                                   [05]   pivot_root instead of chroot
+//                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
 //                                                   [05] no inherited descriptor beyond 0-2
+//                                                   [07] capabilities dropped, seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ exit status
 //   [06] remove the layer
@@ -45,6 +48,11 @@ import { closeInheritedDescriptors } from './descriptors.ts'
 // @since 06-overlayfs
 import { requireVolumeSources } from '../../lib/cli.ts'
 import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
+// @end
+// @since 07-security
+import { cgroupLayout } from '../../lib/cgroup-layout.ts'
+import { enterCgroupNamespace, mountCgroups, protectKernelFiles } from './kernelfs.ts'
+import { dropCapabilities, installSyscallFilter } from './security.ts'
 // @end
 
 /** The entry point: `main.ts run ...` on the host, `main.ts __init` inside the container. */
@@ -125,6 +133,10 @@ function init(): never {
     // @since 04-network
     enterNetworkNamespace()
     // @end
+    // @since 07-security
+    const cgroups = cgroupLayout() // read while the host's mounts are still in view: the new root hides them
+    enterCgroupNamespace()
+    // @end
     // @since 06-overlayfs
     mountOverlay(config.layer!)
     // @end
@@ -134,11 +146,19 @@ function init(): never {
     // @since 06-overlayfs
     enterRootfs(config.rootfs!, config.volumes ?? [])
     // @end
+    // @since 07-security
+    protectKernelFiles()
+    mountCgroups(cgroups)
+    // @end
     // @since 04-network
     bringUpLoopback()
     // @end
     // @since 05-pivot-root
     closeInheritedDescriptors()
+    // @end
+    // @since 07-security
+    dropCapabilities() // after the last mount and after lo is up: both needed what this takes away
+    installSyscallFilter() // the very last: from here on mount, unshare... fail for init too
     // @end
   } catch (error) {
     console.error(formatError('minicontainer', error))
