@@ -78,16 +78,21 @@ function stillAttached(disk: LoopDisk): boolean {
 
 /**
  * Detaches the loop device and deletes the image. A device still mounted somewhere (a container's mount
- * namespace that is not gone yet) is set to detach itself when its last user lets go (autoclear): wait for it.
+ * namespace that is not gone yet) is set to detach itself when its last user lets go (autoclear): waits for
+ * that a while. Returns what still holds it, or undefined when it is gone: a mount left on the host by a broken
+ * engine keeps it until the host's repair unmounts it, and then the kernel detaches it by itself.
  */
-export async function removeLoopDisk(disk: LoopDisk): Promise<void> {
+export async function removeLoopDisk(disk: LoopDisk): Promise<string | undefined> {
   for (let attempt = 0; attempt < 50 && stillAttached(disk); attempt++) {
     run(['losetup', '--detach', disk.device])
     if (stillAttached(disk)) await sleep(40)
   }
   fs.rmSync(disk.image, { force: true })
-  if (!stillAttached(disk)) attached.delete(disk)
-  else throw new Error(`${disk.device} is still attached to ${disk.image}: something still holds it (losetup -a; findmnt ${disk.device})`)
+  if (!stillAttached(disk)) {
+    attached.delete(disk)
+    return undefined
+  }
+  return `${disk.device} is still in use (findmnt ${disk.device}); set to detach itself when its last user lets go`
 }
 
 /** Ctrl-C and the end of a run: detach whatever is left. */
@@ -146,19 +151,21 @@ export function kernelLogSince(after: number, pattern: RegExp): string[] {
  * Leaves its memory limit two ways, then allocates 200 MB (the limit is 100 MB):
  * 1. mounts a cgroup filesystem of its own and writes its PID into the ROOT cgroup's cgroup.procs (without a
  *    cgroup namespace the new mount's root is the host's root cgroup);
- * 2. writes "no limit" into its own cgroup's files through /sys/fs/cgroup, if the engine mounted it (v1: a
- *    writable cgroupfs would let it; v2 refuses writes to a cgroup namespace's own root, whatever the mount).
+ * 2. writes "no limit" into its own cgroup's files, through /sys/fs/cgroup and through its own mount (v1: a
+ *    writable cgroupfs lets root do it; v2 refuses writes to a cgroup namespace's own root, whatever the mount).
  */
 export function cgroupEscapeScript(version: 1 | 2, pause: string): string {
   const mount = version === 2 ? 'mount -t cgroup2 none /mnt' : 'mount -t cgroup -o memory none /mnt'
+  // Its own limit files: in the read-only /sys/fs/cgroup, and at the top of its own mount (the container's cgroup,
+  // when a cgroup namespace roots the mount there).
   const ownLimit = version === 2
-    ? ['/sys/fs/cgroup/memory.swap.max max', '/sys/fs/cgroup/memory.max max']
-    : ['/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes -1', '/sys/fs/cgroup/memory/memory.limit_in_bytes -1']
+    ? ['/sys/fs/cgroup/memory.swap.max max', '/sys/fs/cgroup/memory.max max', '/mnt/memory.swap.max max', '/mnt/memory.max max']
+    : ['/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes -1', '/sys/fs/cgroup/memory/memory.limit_in_bytes -1', '/mnt/memory.memsw.limit_in_bytes -1', '/mnt/memory.limit_in_bytes -1']
   return [
     `e=$(${mount} 2>&1); echo "@mc mount=$? $e"`,
     // $$ is the shell itself, also inside $( ): the write moves the probe's own shell.
     'if [ -e /mnt/cgroup.procs ]; then e=$( { echo $$ > /mnt/cgroup.procs; } 2>&1 ); echo "@mc moved=$? $e"; fi',
-    `for w in ${ownLimit.map((x) => `'${x}'`).join(' ')}; do set -- $w; if [ -e $1 ]; then e=$( { echo $2 > $1; } 2>&1 ); echo "@mc unlimit=$? $e"; fi; done`,
+    `for w in ${ownLimit.map((x) => `'${x}'`).join(' ')}; do set -- $w; if [ -e $1 ]; then e=$( { echo $2 > $1; } 2>&1 ); echo "@mc unlimit=$? $1 $e"; fi; done`,
     `echo "@mc cgroup=$(grep -E '^0::|:memory:' /proc/self/cgroup | tr '\\n' ' ')"`,
     'dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null; echo "@mc dd=$?"',
     pause,
@@ -170,17 +177,43 @@ export function cgroupEscapeScript(version: 1 | 2, pause: string): string {
  * overlay whose upper layer goes with the container), then for each node made: mount it read-only and read the
  * token, and read the raw device (no mount needed: a device node that opens is the whole disk).
  */
-export function diskEscapeScript(disk: Pick<LoopDisk, 'major' | 'minor'>, pause: string): string {
+export function diskEscapeScript(disk: Pick<LoopDisk, 'major' | 'minor' | 'token'>, pause: string): string {
   const attempt = (node: string, at: string, key: string): string =>
     `e=$(mknod ${node} b ${disk.major} ${disk.minor} 2>&1); echo "@mc mknod-${key}=$? $e"; ` +
     `if [ -b ${node} ]; then e=$(mount -t ext4 -o ro ${node} ${at} 2>&1); echo "@mc mount-${key}=$? $e"; echo "@mc token-${key}=$(cat ${at}/token 2>/dev/null)"; ` +
     `r=$(head -c 4194304 ${node} 2>/dev/null | strings | grep -m1 -o 'disk-[a-z0-9]*'); e=$(head -c 1 ${node} 2>&1 >/dev/null); echo "@mc raw-${key}=$r $e"; fi`
+  const [dev, tmp] = diskNodes(disk)
   return [
-    attempt('/dev/.mc-disk', '/mnt', 'dev'),
-    attempt('/tmp/.mc-disk', '/media', 'tmp'),
+    attempt(dev, '/mnt', 'dev'),
+    attempt(tmp, '/media', 'tmp'),
     pause, // the host looks for the disk in the container's mount table now
-    'umount /mnt /media 2>/dev/null; rm -f /dev/.mc-disk /tmp/.mc-disk',
+    `umount /mnt /media 2>/dev/null; rm -f ${dev} ${tmp}`,
   ].join('; ')
+}
+
+/** Where the disk script makes its device nodes (named after the disk's token). */
+export function diskNodes(disk: Pick<LoopDisk, 'token'>): [string, string] {
+  return [`/dev/.mc-${disk.token}`, `/tmp/.mc-${disk.token}`]
+}
+
+/**
+ * After the run: device nodes of the disk that an engine let the script make ON THE HOST (one that ran the
+ * command in the host's mount namespace) are removed; a container's own are gone with its mount namespace.
+ */
+export function removeDiskNodesOnHost(disk: LoopDisk): string[] {
+  const removed: string[] = []
+  for (const node of diskNodes(disk)) {
+    try {
+      const st = fs.lstatSync(node)
+      if (st.isBlockDevice()) {
+        fs.rmSync(node)
+        removed.push(node)
+      }
+    } catch {
+      // not there: good
+    }
+  }
+  return removed
 }
 
 /** Writes `h` (print the SysRq help to the kernel log: harmless) to /proc/sysrq-trigger: one line of a probe script. */

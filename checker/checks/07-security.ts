@@ -7,7 +7,7 @@ import fs from 'node:fs'
 import { fail, randomInt, requireFact, requireHost, requireLive, type Check } from '../check.ts'
 import { cgroupVersion, readLimits, type CgroupLimits } from '../cgroups.ts'
 import {
-  cgroupEscapeScript, diskEscapeScript, kernelLogEnd, kernelLogSince, makeLoopDisk, removeLoopDisk, sysrqScript, whyNoLoopDisk,
+  cgroupEscapeScript, diskEscapeScript, kernelLogEnd, kernelLogSince, makeLoopDisk, removeDiskNodesOnHost, removeLoopDisk, sysrqScript, whyNoLoopDisk,
 } from '../security-escapes.ts'
 import { mountsOf, readLink, readText, type MountEntry } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
@@ -192,7 +192,8 @@ export const checks: Check[] = [
       if (!/\/minicontainer\/mc-/.test(where)) {
         fail("the probe's shell to stay in the container's cgroup", `it moved itself to the cgroup ${where} (mount: ${r.facts.get('mount')}; write to cgroup.procs: ${moved || 'not tried'})`, r, moved.startsWith('0') ? '07.4' : '07.3')
       }
-      if (unlimit.some((u) => u.startsWith('0'))) fail('its own memory limit to stay out of its reach (/sys/fs/cgroup read-only)', `it wrote "no limit" into it: ${unlimit.join('; ')}`, r, '07.3')
+      const lifted = unlimit.filter((u) => u.startsWith('0 ')).map((u) => u.split(' ')[1])
+      if (lifted.length) fail('its own memory limit out of its reach (no writable cgroup filesystem: /sys/fs/cgroup read-only, no mount of its own)', `it wrote "no limit" into ${lifted.join(' and ')}`, r, r.facts.get('mount')?.startsWith('0') ? '07.4' : '07.3')
       const dd = requireFact(r, 'dd')
       ctx.note(`dd exited ${dd}, oom_kill ${limits?.oomKills}, limit ${limits?.memoryLimit}`)
       if (dd !== '137' || !limits?.oomKills) fail('dd with a 200 MB buffer OOM-killed under the 100 MB limit (status 137, oom_kill >= 1)', `status ${dd}, oom_kill ${limits?.oomKills ?? 'missing'}, memory limit ${limits?.memoryLimit ?? 'none'}`, r)
@@ -256,7 +257,10 @@ export const checks: Check[] = [
       try {
         r = await ctx.run({ script: diskEscapeScript(disk, PAUSE), onReady: ({ pid }) => void (mounts = mountsOf(pid!) ?? []) })
       } finally {
-        await removeLoopDisk(disk)
+        const strays = removeDiskNodesOnHost(disk)
+        if (strays.length) ctx.note(`device nodes made on the host itself, removed by the checker: ${strays.join(', ')}`)
+        const held = await removeLoopDisk(disk)
+        if (held) ctx.note(held)
       }
       requireLive(r)
       const mounted = mounts.filter((m) => m.line.split(' ')[2] === `${disk.major}:${disk.minor}`)
@@ -279,7 +283,9 @@ export const checks: Check[] = [
       const logBefore = kernelLogEnd()
       let mounts: MountEntry[] = []
       const r = await ctx.run({
-        script: [sysrqScript(), 'e=$( { echo mc-x > /proc/sys/kernel/domainname; } 2>&1 ); echo "@mc procsys=$? $e"', PAUSE].join('; '),
+        // Whether /proc/sys is writable, asked without writing (access(2) says EROFS for a read-only mount): an
+        // engine that ran the probe in the host's namespaces must not change the host's settings.
+        script: [sysrqScript(), 'if [ -w /proc/sys/kernel/domainname ]; then echo "@mc procsys=writable"; else echo "@mc procsys=read-only"; fi', PAUSE].join('; '),
         onReady: ({ pid }) => void (mounts = mountsOf(pid!) ?? []),
       })
       requireLive(r)
@@ -292,7 +298,7 @@ export const checks: Check[] = [
         if (!isReadOnly(mountAt(mounts, path)) && !isMasked(mounts, path)) fail(`${path} read-only (a read-only bind mount of itself)`, mountAt(mounts, path) ? 'mounted, but writable' : 'writable (nothing mounted over it)', r)
       }
       const procsys = requireFact(r, 'procsys')
-      if (procsys.startsWith('0')) fail('a write to /proc/sys refused (Read-only file system)', 'it worked (only the container\'s UTS namespace was changed: domainname)', r)
+      if (procsys !== 'read-only') fail('/proc/sys/kernel/domainname not writable inside (access(2): Read-only file system)', procsys, r)
       const sysrq = requireFact(r, 'sysrq')
       if (sysrq === 'missing') ctx.note('this kernel has no /proc/sysrq-trigger (CONFIG_MAGIC_SYSRQ off): the write could not be tried')
       else if (sysrqLines.length) fail('`echo h > /proc/sysrq-trigger` never to reach the kernel', `the kernel logged: ${sysrqLines[0]}`, r)

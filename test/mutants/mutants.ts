@@ -25,6 +25,7 @@ export interface Mutant {
 const NET = '04-network'
 /** The last step's solution: the mutants of steps 05 and 06 (every earlier check runs on it too). */
 const OVERLAY = '06-overlayfs'
+const SECURITY = '07-security'
 
 /** A fake engine: prints what the probes expect and runs the command on the host, isolating nothing. */
 const FAKE_RUN: [string, string] = [
@@ -351,6 +352,158 @@ export const MUTANTS: Mutant[] = [
     edits: { 'container.ts': [FAKE_RUN] },
     caughtBy: ['05.no-way-up', '05.old-root-gone', '05.escape', '05.fds', '06.overlay', '06.image-unchanged', '06.isolation', '06.cleanup', '06.sweep', '06.volume', '06.volume-ro', '06.volume-missing'],
     only: ['05', '06'],
+  },
+  {
+    id: 'keep-mknod',
+    description: "docker's capabilities, MKNOD included, and no device cgroup: a block device made in /tmp opens",
+    step: SECURITY,
+    edits: { 'security.ts': [["  'CHOWN', 'DAC_OVERRIDE', 'FSETID',", "  'MKNOD', 'CHOWN', 'DAC_OVERRIDE', 'FSETID',"]] },
+    caughtBy: ['07.capabilities', '07.disk'],
+  },
+  {
+    id: 'bounding-kept',
+    description: 'effective and permitted shrunk, the bounding set left whole (root would get it all back at the next execve without no_new_privs)',
+    step: SECURITY,
+    edits: { 'security.ts': [['    if ((keep & (1n << BigInt(cap))) === 0n) dropFromBoundingSet(cap)\n', '    void cap\n']] },
+    caughtBy: ['07.capabilities'],
+  },
+  {
+    id: 'inheritable-kept',
+    description: 'the kept set left in the inheritable set too (docker before CVE-2022-24769)',
+    step: SECURITY,
+    edits: { 'security.ts': [['setCapabilities({ effective: keep, permitted: keep, inheritable: 0n })', 'setCapabilities({ effective: keep, permitted: keep, inheritable: keep })']] },
+    caughtBy: ['07.capabilities'],
+  },
+  {
+    id: 'caps-without-inheritable',
+    description: 'only the bounding set dropped: a parent\'s inheritable SYS_ADMIN and MKNOD come back to root at execve',
+    step: SECURITY,
+    edits: { 'security.ts': [['  setCapabilities({ effective: keep, permitted: keep, inheritable: 0n })\n  clearAmbientCapabilities()\n', '']] },
+    caughtBy: ['07.capabilities'],
+  },
+  {
+    id: 'no-no-new-privs',
+    description: 'no no_new_privs (the filter installed first, while CAP_SYS_ADMIN still allows it)',
+    step: SECURITY,
+    edits: {
+      'security.ts': [['  setNoNewPrivileges()\n', '']],
+      'container.ts': [['    dropCapabilities() // after the last mount and after lo is up: both needed what this takes away\n    installSyscallFilter() // the very last: from here on mount, unshare... fail for init too\n', '    installSyscallFilter()\n    dropCapabilities()\n']],
+    },
+    caughtBy: ['07.capabilities'],
+  },
+  {
+    id: 'no-seccomp',
+    description: 'no seccomp filter: capabilities dropped, but a user namespace gives them all back',
+    step: SECURITY,
+    edits: { 'container.ts': [['    installSyscallFilter() // the very last: from here on mount, unshare... fail for init too\n', '']] },
+    caughtBy: ['07.seccomp'],
+  },
+  {
+    id: 'deny-list-without-unshare',
+    description: 'unshare missing from the deny-list',
+    step: SECURITY,
+    edits: { 'security.ts': [["    'unshare', 'setns',", "    'setns',"]] },
+    caughtBy: ['07.seccomp'],
+  },
+  {
+    id: 'deny-list-without-keyring',
+    description: 'keyctl and add_key missing from the deny-list (nothing in busybox calls them: only the filter read back shows it)',
+    step: SECURITY,
+    edits: { 'security.ts': [["'keyctl', 'add_key', 'request_key',", "'request_key',"]] },
+    caughtBy: ['07.seccomp'],
+  },
+  {
+    id: 'clone-unfiltered',
+    description: 'clone() allowed with CLONE_NEWUSER: any program makes a user namespace without unshare()',
+    step: SECURITY,
+    edits: { 'security.ts': [['  { syscall: \'clone\', errno: EPERM, when: { argument: 0, anyBitOf: NAMESPACE_FLAGS } },\n', '']] },
+    caughtBy: ['07.seccomp'],
+  },
+  {
+    id: 'clone3-eperm',
+    description: 'clone3 refused with EPERM: glibc gives up instead of falling back to clone()',
+    step: SECURITY,
+    edits: { 'security.ts': [["{ syscall: 'clone3', errno: ENOSYS }", "{ syscall: 'clone3', errno: EPERM }"]] },
+    caughtBy: ['07.seccomp'],
+  },
+  {
+    id: 'no-privilege-drop',
+    description: 'neither capabilities dropped nor a filter: root mounts and makes namespaces at will (the cgroup namespace alone keeps it in its cgroup on v2)',
+    step: SECURITY,
+    edits: { 'container.ts': [['    dropCapabilities() // after the last mount and after lo is up: both needed what this takes away\n    installSyscallFilter() // the very last: from here on mount, unshare... fail for init too\n', '']] },
+    caughtBy: ['07.capabilities', '07.seccomp', '07.refused', '07.disk'],
+  },
+  {
+    id: 'no-lockdown',
+    description: 'no capabilities dropped, no filter, no cgroup namespace: root mounts the host\'s cgroup tree and leaves its limits',
+    step: SECURITY,
+    edits: {
+      'container.ts': [['    dropCapabilities() // after the last mount and after lo is up: both needed what this takes away\n    installSyscallFilter() // the very last: from here on mount, unshare... fail for init too\n', '']],
+      'kernelfs.ts': [['  unshare(CLONE_NEWCGROUP)\n', '  void CLONE_NEWCGROUP\n']],
+    },
+    caughtBy: ['07.cgroup-escape', '07.cgroupns', '07.capabilities', '07.seccomp', '07.refused', '07.disk'],
+  },
+  {
+    id: 'no-cgroupns',
+    description: 'no cgroup namespace: the container sees (read-only) the host\'s whole cgroup tree',
+    step: SECURITY,
+    edits: { 'kernelfs.ts': [['  unshare(CLONE_NEWCGROUP)\n', '  void CLONE_NEWCGROUP\n']] },
+    caughtBy: ['07.cgroupns'],
+  },
+  {
+    id: 'cgroupfs-writable',
+    description: 'the cgroup filesystems mounted writable (v1: the container can lift its own memory limit)',
+    step: SECURITY,
+    edits: {
+      'kernelfs.ts': [
+        ["mount('cgroup2', CGROUP_MOUNT_POINT, 'cgroup2', READ_ONLY)", "mount('cgroup2', CGROUP_MOUNT_POINT, 'cgroup2', READ_ONLY & ~MS_RDONLY)"],
+        ['mount(hierarchy.fsType, dir, hierarchy.fsType, READ_ONLY, hierarchy.options || null)', 'mount(hierarchy.fsType, dir, hierarchy.fsType, READ_ONLY & ~MS_RDONLY, hierarchy.options || null)'],
+      ],
+    },
+    caughtBy: ['07.cgroupns'],
+  },
+  {
+    id: 'no-cgroupfs',
+    description: 'nothing mounted at /sys/fs/cgroup',
+    step: SECURITY,
+    edits: { 'container.ts': [['    mountCgroups(cgroups)\n', '    void cgroups\n']] },
+    caughtBy: ['07.cgroupns'],
+  },
+  {
+    id: 'sysfs-writable',
+    description: '/sys mounted writable',
+    step: SECURITY,
+    edits: { 'kernelfs.ts': [["mount('sysfs', '/sys', 'sysfs', READ_ONLY)", "mount('sysfs', '/sys', 'sysfs', READ_ONLY & ~MS_RDONLY)"]] },
+    caughtBy: ['07.sys'],
+  },
+  {
+    id: 'proc-unmasked',
+    description: '/proc/kcore, /proc/keys, /proc/timer_list... left as the kernel shows them',
+    step: SECURITY,
+    edits: { 'kernelfs.ts': [['  for (const target of MASKED_PATHS) {\n', '  for (const target of MASKED_PATHS.filter(() => false)) {\n']] },
+    caughtBy: ['07.proc'],
+  },
+  {
+    id: 'proc-writable',
+    description: '/proc/sys and /proc/sysrq-trigger left writable',
+    step: SECURITY,
+    edits: { 'kernelfs.ts': [['  for (const target of READ_ONLY_PATHS) {\n', '  for (const target of READ_ONLY_PATHS.filter(() => false)) {\n']] },
+    caughtBy: ['07.proc'],
+  },
+  {
+    id: 'fake-07',
+    description: 'the fake engine on step 07: every check must catch it from the host, whatever the probes print (what it does to the host, the checker undoes)',
+    step: SECURITY,
+    edits: { 'container.ts': [FAKE_RUN] },
+    caughtBy: ['07.capabilities', '07.seccomp', '07.refused', '07.cgroup-escape', '07.cgroupns', '07.disk', '07.proc', '07.sys', '07.dev-nodev'],
+    only: ['07'],
+  },
+  {
+    id: 'dev-without-nodev',
+    description: '/dev left without nodev',
+    step: SECURITY,
+    edits: { 'kernelfs.ts': [["  mount(null, '/dev', null, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=755,size=64k')\n", '']] },
+    caughtBy: ['07.dev-nodev'],
   },
 ]
 
