@@ -14,7 +14,7 @@ export interface Problem {
 /** Problems of a Linux root host that the learner can fix here. */
 export function setupProblems(needsRootfs: boolean): Problem[] {
   const out: Problem[] = []
-  if (!nodeIsNewEnough()) out.push({ what: `Node ${process.versions.node} cannot run the engine's TypeScript`, todo: 'run through npm (npm run check ...), which uses bin/node to get Node 24' })
+  if (!nodeIsNewEnough()) out.push({ what: `Node ${process.versions.node} cannot run the engine's TypeScript`, todo: 'run it through npm (npm run check ...): every npm script finds or installs a Node that can' })
   const version = cgroupVersion()
   for (const controller of ['memory', 'cpu', 'pids']) {
     const dir = version === 2 ? '/sys/fs/cgroup' : controllerDir(controller, '/', 1)

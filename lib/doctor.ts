@@ -9,7 +9,7 @@ import kleur from 'kleur'
 import { parseCommandLine } from './args.ts'
 import { FriendlyError, formatError } from './errors.ts'
 import { isRoot, platformName } from './host-requirements.ts'
-import { minimumNode, nodeIsNewEnough, versionAtLeast } from './node-version.ts'
+import { nodeIsNewEnough, supportedNodes, versionAtLeast } from './node-version.ts'
 import { currentRootfs, minicontainerHome } from './rootfs/location.ts'
 import { PROJECT_ROOT } from './steps.ts'
 import { VM_REPO, adviceFor, cgroupStatus, hostCanRunContainers, runInVm, vmStatus } from './vm/remote.ts'
@@ -42,7 +42,7 @@ function output(command: string, args: string[], timeout = 20_000): string | und
 function checkNode(inVm: boolean): void {
   const version = process.versions.node
   if (!nodeIsNewEnough(version)) {
-    report('fail', 'Node.js', `v${version} cannot run TypeScript (needs ${minimumNode()} or newer)`, 'install Node 24 LTS (or let `npm run ...` install it: every npm script does)')
+    report('fail', 'Node.js', `v${version} cannot run the TypeScript of this project (it needs Node ${supportedNodes()})`, 'install Node 24 LTS (or let `npm run ...` install it: every npm script does)')
   } else if (inVm && !version.startsWith('24.')) {
     report('warn', 'Node.js', `v${version}; the workshop VM is provisioned with Node 24`, 'vagrant provision')
   } else {

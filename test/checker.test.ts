@@ -194,7 +194,7 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-learner-project-'))
     const file = path.join(root, 'progress.json')
     try {
-      for (const dir of ['lib', 'checker', 'learner', 'engine']) fs.cpSync(path.join(PROJECT_ROOT, dir), path.join(root, dir), { recursive: true })
+      for (const dir of ['bin', 'lib', 'checker', 'learner', 'engine']) fs.cpSync(path.join(PROJECT_ROOT, dir), path.join(root, dir), { recursive: true })
       for (const link of ['node_modules', 'package.json']) fs.symlinkSync(path.join(PROJECT_ROOT, link), path.join(root, link))
       fs.cpSync(path.join(PROJECT_ROOT, 'solutions', '01-namespaces'), path.join(root, 'steps', '01-namespaces'), { recursive: true })
       fs.cpSync(path.join(PROJECT_ROOT, 'steps', '02-chroot'), path.join(root, 'steps', '02-chroot'), { recursive: true })

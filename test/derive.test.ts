@@ -1,6 +1,6 @@
 // One source of truth: steps/ and solutions/ are generated from engine/all-steps and must not drift.
 import { describe, expect, test } from 'vitest'
-import { deriveFile, findDrift } from '../lib/derive.ts'
+import { deriveFile, findDrift, todoRegions } from '../lib/derive.ts'
 import { STEPS } from '../lib/steps.ts'
 
 const [step1, step2, step3, step4] = STEPS as [typeof STEPS[0], typeof STEPS[0], typeof STEPS[0], typeof STEPS[0]]
@@ -75,6 +75,13 @@ describe('derive', () => {
   test('until: gone from that step on; its starter keeps what it needs in its TODO\'s @starter', () => {
     expect(deriveFile(replaced, 'x.ts', step4, 'steps')).toBe('a()\n// TODO(04.1): pivot\nchroot()')
     expect(deriveFile(replaced, 'x.ts', step4, 'solutions')).toBe('a()\npivot()')
+  })
+  test('a TODO whose code a later step replaces: its function and its code (level 3 of the hints), uncommented', () => {
+    const chroot = todoRegions().find((r) => r.id === '02.2')!
+    expect(chroot.fn).toBe('changeRoot')
+    expect(chroot.solution.join('\n')).toMatch(/^\s+chroot\(rootfs\)$/m)
+    // The starter-only import of step 05 (chroot, for the starter's step-02 code) is no TODO of its own.
+    expect(todoRegions().filter((r) => r.file === 'pivot.ts').map((r) => r.id)).toEqual(['05.1', '05.2', '05.3'])
   })
   test('until: code left uncommented in the master, an end before the start, nesting: errors that say where', () => {
     expect(() => deriveFile('// @until 03-cgroups\nx()\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:2: code a later step replaces must be commented out in the master')

@@ -149,10 +149,12 @@ export const checks: Check[] = [
         const d = copy.plant
         const secret = randomToken('from-a')
         let second: Awaited<ReturnType<CheckContext['run']>> | undefined
+        let firstIsOverlay = false
         const first = await ctx.run({
           flags: ['--rootfs', copy.image],
           script: `echo ${secret} > ${d}/from-a; rm ${d}/gone; echo "@mc a-sees=$(cat ${d}/from-a)"; ${PAUSE}`,
-          onReady: async () => {
+          onReady: async ({ pid }) => {
+            firstIsOverlay = pid !== undefined && rootOverlay(mountsOf(pid) ?? []).layers !== undefined
             second = await ctx.run({
               flags: ['--rootfs', copy.image],
               script: `echo "@mc b-sees-new=$(cat ${d}/from-a 2>/dev/null || echo nothing)"; if [ -e ${d}/gone ]; then echo "@mc b-sees-gone=yes"; else echo "@mc b-sees-gone=no"; fi`,
@@ -165,8 +167,10 @@ export const checks: Check[] = [
         const seesNew = requireFact(second, 'b-sees-new')
         const seesGone = requireFact(second, 'b-sees-gone')
         if (second.exitCode !== 0) fail('the second container to run (exit status 0) while the first runs', `exit status ${second.exitCode}`, second)
-        if (seesNew !== 'nothing') fail(`the second container not to see ${d}/from-a, written by the first`, `it reads "${seesNew}"`, second)
-        if (seesGone !== 'yes') fail(`the second container still to see ${d}/gone (the image's file), which the first deleted`, 'it is gone for the second one too', second)
+        // Without an overlay both write into the image itself (06.2); with one, they share a layer (06.1).
+        const todo = firstIsOverlay ? '06.1' : '06.2'
+        if (seesNew !== 'nothing') fail(`the second container not to see ${d}/from-a, written by the first`, `it reads "${seesNew}"`, second, todo)
+        if (seesGone !== 'yes') fail(`the second container still to see ${d}/gone (the image's file), which the first deleted`, 'it is gone for the second one too', second, todo)
       } finally {
         removeScratch(copy.dir)
       }

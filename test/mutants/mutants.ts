@@ -278,14 +278,14 @@ export const MUTANTS: Mutant[] = [
     id: 'chroot-only',
     description: "chroot instead of pivot_root: step 04's root change kept",
     step: OVERLAY,
-    edits: { 'rootfs.ts': [['pivotRoot, umount2,', 'pivotRoot, umount2, chroot,'], ["  chdir(rootfs)\n  pivotRoot('.', '.')\n  umount2('.', MNT_DETACH)\n", '  chroot(rootfs)\n']] },
+    edits: { 'pivot.ts': [['pivotRoot, umount2,', 'pivotRoot, umount2, chroot,'], ["  chdir(rootfs)\n  pivotRoot('.', '.')\n  umount2('.', MNT_DETACH)\n", '  chroot(rootfs)\n']] },
     caughtBy: ['05.no-way-up', '05.escape'],
   },
   {
     id: 'old-root-attached',
     description: 'pivot_root without unmounting the old root: the host\'s tree stays stacked on "/"',
     step: OVERLAY,
-    edits: { 'rootfs.ts': [["  umount2('.', MNT_DETACH)\n", '']] },
+    edits: { 'pivot.ts': [["  umount2('.', MNT_DETACH)\n", '']] },
     caughtBy: ['05.old-root-gone', '05.no-way-up', '05.escape'],
   },
   {
@@ -307,7 +307,7 @@ export const MUTANTS: Mutant[] = [
     id: 'shared-layer',
     description: 'every container of one caller gets the same layer folder (named after the wrong pid)',
     step: OVERLAY,
-    edits: { 'overlay.ts': [['return `mc-${process.pid}-${Math.random().toString(16).slice(2, 8).padEnd(6, \'0\')}`', 'return `mc-${process.ppid}-000000`']] },
+    edits: { 'overlay.ts': [['  const dir = newLayerFolder()\n', "  const dir = path.join(path.dirname(newLayerFolder()), `mc-${process.ppid}-000000`)\n"]] },
     caughtBy: ['06.isolation'],
   },
   {
@@ -321,7 +321,7 @@ export const MUTANTS: Mutant[] = [
     id: 'no-sweep',
     description: 'the layers of engines killed with SIGKILL are never swept',
     step: OVERLAY,
-    edits: { 'overlay.ts': [['  removeStaleLayers()\n  const dir', '  const dir']] },
+    edits: { 'overlay.ts': [['  removeStaleLayers() // the layers of engines killed with SIGKILL\n', '']] },
     caughtBy: ['06.sweep'],
   },
   {
@@ -335,7 +335,7 @@ export const MUTANTS: Mutant[] = [
     id: 'no-volumes',
     description: '--volume accepted but never mounted',
     step: OVERLAY,
-    edits: { 'rootfs.ts': [['  mountVolumes(rootfs, volumes)\n', '  void volumes\n']] },
+    edits: { 'rootfs.ts': [["  mountVolumes(rootfs, volumes) // while the host's folders are still reachable\n", '  void volumes\n']] },
     caughtBy: ['06.volume', '06.volume-ro'],
   },
   {
