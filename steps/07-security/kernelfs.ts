@@ -42,7 +42,7 @@ export function protectKernelFiles(): void {
   //   - a path this kernel does not have is skipped (not every kernel has /proc/sysrq-trigger);
   //   - /dev: its tmpfs remounted nodev, so that no device node made in it can be opened (a remount sets
   //     ALL the flags of the mount: repeat the ones it keeps).
-  //   Lesson: "3. The kernel's files". See man 2 mount (MS_BIND, MS_REMOUNT, MS_RDONLY, MS_NODEV), man 5 proc.
+  //   Lesson: "3. Files of the kernel". See man 2 mount (MS_BIND, MS_REMOUNT, MS_RDONLY, MS_NODEV), man 5 proc.
 }
 
 /**
