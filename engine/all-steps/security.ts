@@ -57,7 +57,7 @@ export function dropCapabilities(): void {
 // @starter
 // export const DENIED_SYSCALLS: DenyRule[] = []
 // @solution
-export const DENIED_SYSCALLS: DenyRule[] = [
+export const DENIED_SYSCALLS = [
   ...[
     'mount', 'umount2', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'move_mount', 'open_tree', 'mount_setattr', 'pivot_root',
     'unshare', 'setns', 'keyctl', 'add_key', 'request_key', 'init_module', 'finit_module', 'delete_module',
@@ -65,7 +65,7 @@ export const DENIED_SYSCALLS: DenyRule[] = [
   ].map((syscall) => ({ syscall, errno: EPERM })),
   { syscall: 'clone', errno: EPERM, when: { argument: 0, anyBitOf: NAMESPACE_FLAGS } },
   { syscall: 'clone3', errno: ENOSYS },
-]
+] satisfies DenyRule[]
 // @end
 
 /**

@@ -68,7 +68,7 @@ export const hints: StepHints = {
     {
       id: '07.x5',
       title: 'Read the filter the kernel runs',
-      try: 'Start `sudo sh bin/node steps/07-security/main.ts run sleep 60`, find the sleep\'s PID on the host (`pgrep -n sleep`), then `grep Seccomp /proc/PID/status` and `sudo sh bin/node -e "const s = await import(\'./lib/seccomp.ts\'); for (const f of s.readSeccompFilters(PID)) console.log(s.disassemble(f).join(\'\\n\'))"`.',
+      try: 'Start `sudo sh bin/node steps/07-security/main.ts run sleep 60`, find the sleep\'s PID on the host (`pgrep -n -x sleep`), then `grep Seccomp /proc/PID/status` and `sudo sh bin/node --input-type=module -e "const s = await import(\'./lib/seccomp.ts\'); for (const f of s.readSeccompFilters(PID)) console.log(s.disassemble(f).join(\'\\n\'))"`.',
       predict: 'How many instructions does your list make, and where is the architecture checked?',
       answer: '`Seccomp: 2` and `Seccomp_filters: 1`. The program starts with `ld [4]` (the architecture) and `jeq #0xc000003e` (x86_64) or `#0xc00000b7` (aarch64), kills what is neither, then on x86_64 kills x32 numbers; then two instructions per denied call, five for a rule with `when`, and `ret ALLOW` last. It is read back with ptrace (PTRACE_SECCOMP_GET_FILTER), which is also how the checker judges it: by running it, for each call it cares about, as the kernel would.',
     },
