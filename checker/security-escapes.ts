@@ -20,6 +20,8 @@ export interface LoopDisk {
   minor: number
   /** The random text in the file `token` at the root of its filesystem. */
   token: string
+  /** Another random name, for the device nodes the escape makes (the container never learns the token). */
+  nodeName: string
   /** The image file behind it. */
   image: string
 }
@@ -61,7 +63,7 @@ export function makeLoopDisk(): LoopDisk {
   }
   const device = losetup.out.split('\n')[0]!.trim()
   const rdev = fs.statSync(device).rdev
-  const disk: LoopDisk = { device, major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | ((Math.floor(rdev / 4096)) & 0xfff00), token, image }
+  const disk: LoopDisk = { device, major: Math.floor(rdev / 256) & 0xfff, minor: (rdev & 0xff) | ((Math.floor(rdev / 4096)) & 0xfff00), token, nodeName: randomToken('node'), image }
   attached.add(disk)
   return disk
 }
@@ -177,7 +179,7 @@ export function cgroupEscapeScript(version: 1 | 2, pause: string): string {
  * overlay whose upper layer goes with the container), then for each node made: mount it read-only and read the
  * token, and read the raw device (no mount needed: a device node that opens is the whole disk).
  */
-export function diskEscapeScript(disk: Pick<LoopDisk, 'major' | 'minor' | 'token'>, pause: string): string {
+export function diskEscapeScript(disk: Pick<LoopDisk, 'major' | 'minor' | 'nodeName'>, pause: string): string {
   const attempt = (node: string, at: string, key: string): string =>
     `e=$(mknod ${node} b ${disk.major} ${disk.minor} 2>&1); echo "@mc mknod-${key}=$? $e"; ` +
     `if [ -b ${node} ]; then e=$(mount -t ext4 -o ro ${node} ${at} 2>&1); echo "@mc mount-${key}=$? $e"; echo "@mc token-${key}=$(cat ${at}/token 2>/dev/null)"; ` +
@@ -191,9 +193,9 @@ export function diskEscapeScript(disk: Pick<LoopDisk, 'major' | 'minor' | 'token
   ].join('; ')
 }
 
-/** Where the disk script makes its device nodes (named after the disk's token). */
-export function diskNodes(disk: Pick<LoopDisk, 'token'>): [string, string] {
-  return [`/dev/.mc-${disk.token}`, `/tmp/.mc-${disk.token}`]
+/** Where the disk script makes its device nodes. */
+export function diskNodes(disk: Pick<LoopDisk, 'nodeName'>): [string, string] {
+  return [`/dev/.${disk.nodeName}`, `/tmp/.${disk.nodeName}`]
 }
 
 /**

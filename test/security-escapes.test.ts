@@ -15,8 +15,9 @@ import { stepDir, STEPS } from '../lib/steps.ts'
 import { hostLeftovers, snapshotHost, strayProcesses, type HostSnapshot } from './helpers/host.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 
-/** The last step whose engine has no step-07 protections. */
+/** The last step whose engine has no step-07 protections, and step 07. */
 const OPEN = STEPS.filter((s) => s.number < 7).at(-1)!
+const SHUT = STEPS.find((s) => s.id === '07-security')
 const loopDevices = (): string => fs.readdirSync('/sys/block').filter((n) => n.startsWith('loop') && fs.existsSync(`/sys/block/${n}/loop/backing_file`)).join(' ')
 
 describe('cgroupLayout: the host\'s hierarchies as a container mounts them', () => {
@@ -119,5 +120,70 @@ describe.skipIf(skipUnlessRootOnLinux())(`the escapes, against solutions/${OPEN.
 
   test('the kernel log can be read from the host (the sysrq check needs it)', () => {
     expect(kernelLog()?.length).toBeGreaterThan(0)
+  })
+})
+
+describe.skipIf(!SHUT || skipUnlessRootOnLinux())('the same escapes, against solutions/07-security: every door shut', () => {
+  const engine = SHUT ? stepDir(SHUT, 'solutions') : ''
+  let before: HostSnapshot
+  let loopsBefore: string
+  beforeEach(() => {
+    before = snapshotHost()
+    loopsBefore = loopDevices()
+  })
+  afterEach(() => {
+    removeLoopDisksNow()
+    expect(hostLeftovers(before)).toEqual([])
+    expect(strayProcesses()).toEqual([])
+    expect(loopDevices()).toBe(loopsBefore)
+  })
+
+  test('cgroup: the mount is refused, /sys/fs/cgroup is read-only, the shell stays in its cgroup and dd is OOM-killed', async () => {
+    let cgroupFile: string | undefined
+    let limits: CgroupLimits | undefined
+    const r = await runEngine(engine, {
+      script: cgroupEscapeScript(cgroupVersion(), PAUSE),
+      onReady: ({ pid }) => {
+        cgroupFile = readText(`/proc/${pid}/cgroup`)
+        limits = readLimits(pid!)
+      },
+    })
+    expect(r.facts.get('mount')).toMatch(/^[1-9]\d* mount: permission denied/)
+    expect(r.facts.has('moved')).toBe(false)
+    for (const line of r.stdout.match(/^@mc unlimit=.*$/gm) ?? []) expect(line).toMatch(/Read-only file system/)
+    const memoryLine = cgroupFile!.split('\n').find((l) => (cgroupVersion() === 2 ? l.startsWith('0::') : /:memory:/.test(l)))
+    expect(memoryLine).toMatch(/\/minicontainer\/mc-/)
+    expect(r.facts.get('dd')).toBe('137')
+    expect(limits?.oomKills).toBeGreaterThan(0)
+  })
+
+  test.skipIf(whyNoLoopDisk() !== undefined)('disk: mknod refused with EPERM in /dev and in /tmp, the token unread, nothing mounted', async () => {
+    const disk = makeLoopDisk()
+    let mounted: string[] = []
+    try {
+      const r = await runEngine(engine, {
+        script: diskEscapeScript(disk, PAUSE),
+        onReady: ({ pid }) => {
+          mounted = (mountsOf(pid!) ?? []).filter((m) => m.line.split(' ')[2] === `${disk.major}:${disk.minor}`).map((m) => m.mountPoint)
+        },
+      })
+      expect(r.facts.get('mknod-dev')).toMatch(/Operation not permitted/)
+      expect(r.facts.get('mknod-tmp')).toMatch(/Operation not permitted/)
+      expect(r.stdout).not.toContain(disk.token)
+      expect(mounted).toEqual([])
+    } finally {
+      expect(await removeLoopDisk(disk)).toBeUndefined()
+    }
+  })
+
+  test('sysrq: the write is refused (read-only), and the kernel log stays quiet', async () => {
+    const before = kernelLogEnd()
+    const r = await runEngine(engine, { script: `${sysrqScript()}; ${PAUSE}`, onReady: () => {} })
+    if (!fs.existsSync('/proc/sysrq-trigger')) {
+      expect(r.facts.get('sysrq')).toBe('missing')
+      return
+    }
+    expect(r.facts.get('sysrq')).toMatch(/Read-only file system/)
+    expect(kernelLogSince(before, /sysrq/i)).toEqual([])
   })
 })

@@ -252,6 +252,7 @@ export const checks: Check[] = [
       }
       const disk = makeLoopDisk()
       ctx.mark(disk.token)
+      ctx.mark(disk.nodeName)
       let mounts: MountEntry[] = []
       let r: RunResult
       try {
