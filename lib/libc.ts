@@ -119,8 +119,11 @@ export function unshare(flags: number): void {
 }
 
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  const overlay = fstype === 'overlay'
+    ? ' For overlay the kernel log says what it refused (`dmesg | tail`): upper and work on different filesystems, an upper layer on overlayfs or NFS, a bad option string; ENOENT: a layer folder is missing.'
+    : ''
   check(c.mount(source, target, fstype, flags, data), `mount(${source ?? 'NULL'}, ${target}, ${fstype ?? 'NULL'}, ${describeMountFlags(flags)})`,
-    'ENOENT: the target does not exist. EINVAL: a bad flag combination, or the target is not a mount point. EPERM: not root.')
+    'ENOENT: the target does not exist. EINVAL: a bad flag combination, or the target is not a mount point. EPERM: not root.' + overlay)
 }
 
 export function umount2(target: string, flags: number): void {
