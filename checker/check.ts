@@ -40,9 +40,12 @@ export class CheckFailure extends Error {
   readonly expected: string
   readonly got: string
   readonly result: RunResult | undefined
-  /** A better TODO than the check's own, when the evidence of the failure points at it. */
-  readonly hint: TodoId | undefined
-  constructor(expected: string, got: string, result?: RunResult, hint?: TodoId) {
+  /**
+   * A better TODO than the check's own, when the evidence of the failure points at it; null when it points at no
+   * TODO at all (the engine's plumbing, which `got` then explains).
+   */
+  readonly hint: TodoId | null | undefined
+  constructor(expected: string, got: string, result?: RunResult, hint?: TodoId | null) {
     super(`expected ${expected}, got ${got}`)
     this.name = 'CheckFailure'
     this.expected = expected
@@ -52,8 +55,8 @@ export class CheckFailure extends Error {
   }
 }
 
-/** Fails the check (naming a more precise TODO than the check's own, when the evidence shows one). */
-export function fail(expected: string, got: string, result?: RunResult, hint?: TodoId): never {
+/** Fails the check (naming a more precise TODO than the check's own when the evidence shows one, null for none). */
+export function fail(expected: string, got: string, result?: RunResult, hint?: TodoId | null): never {
   throw new CheckFailure(expected, got, result, hint)
 }
 

@@ -18,6 +18,8 @@ let build: EscapeBuild | undefined
 
 /** Compiles the program once per checker process; says what is missing when it cannot. */
 export function escapeProgram(): EscapeBuild {
+  // The build lives in a scratch folder, which a session's end removes (--watch starts another session).
+  if (build && 'binary' in build && !fs.existsSync(build.binary)) build = undefined
   build ??= compile()
   return build
 }

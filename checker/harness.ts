@@ -2,10 +2,11 @@
 // left as it was: a leak becomes the failing check "host.clean", with its likely cause, and is repaired.
 import { STEPS, type Step } from '../lib/steps.ts'
 import { CheckFailure, resolveHint, type Check, type CheckContext } from './check.ts'
-import { diffAndRepair, killTrees, snapshotHost, type HostSnapshot, type Leak } from './host.ts'
+import { diffAndRepair, imageLeaks, killTrees, snapshotHost, snapshotImage, sweepImage, type HostSnapshot, type Leak } from './host.ts'
 import { descendants } from './proc.ts'
 import { ourPids, runEngine, type RunOptions, type RunResult } from './runner.ts'
 import { runSharedProbe, type SharedProbe } from './probe.ts'
+import { engineFailure, failureKey, type EngineFailure } from './rootcause.ts'
 import { removeAllScratch } from './scratch.ts'
 
 export interface CheckResult {
@@ -30,12 +31,31 @@ export interface CheckResult {
   /** What the check measured (for --verbose and --json). */
   notes: string[]
   durationMs: number
+  /** The engine failed before the command of the verdict's run ran: the failure only follows from that. */
+  engineFailure?: EngineFailure
+  /** Set once the session is over: this failure follows from one of the report's root causes. */
+  followsFromRootCause?: boolean
+}
+
+/** An engine failure that made checks fail: said first, with the TODO it points to. */
+export interface RootCause extends EngineFailure {
+  /** Where to look, in words (as a check's hint), or '' when the error is in no TODO's code. */
+  hint: string
+  /** The engine command line of the first run that failed so. */
+  command: string
+  /** The checks whose failure follows from it. */
+  checks: string[]
+  /** In how many of the session's runs, of how many. */
+  runs: number
+  ofRuns: number
 }
 
 export interface Report {
   step: string
   engineDir: string
   results: CheckResult[]
+  /** Failures of the engine itself before the command ran, in the order the checks met them (usually one). */
+  rootCauses: RootCause[]
   passed: number
   failed: number
   durationMs: number
@@ -86,6 +106,8 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   const started = Date.now()
   const list = (await checksFor(options.step)).filter(({ check }) => matchesOnly(check.id, options.only))
   const before = snapshotHost()
+  const swept = sweepImage(options.rootfs)
+  const image = snapshotImage(options.rootfs)
   currentSnapshot = before
   const marks = new Map<string, Set<string>>()
   let shared: Promise<SharedProbe> | undefined
@@ -132,10 +154,12 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
           ? error
           : new CheckFailure('the check to run to its end', `the checker could not judge: ${error instanceof Error ? error.message : String(error)}`)
       const r = failure.result ?? runs.at(-1)
+      const engine = r ? engineFailure(r, options.engineDir) : undefined
       results[index] = {
+        ...(engine ? { engineFailure: engine } : {}),
         ...base,
-        hint: failure.hint ? resolveHint(failure.hint, options.engineDir, options.step) : base.hint,
-        todo: failure.hint ?? check.hint,
+        hint: failure.hint === undefined ? base.hint : resolveHint(failure.hint ?? undefined, options.engineDir, options.step),
+        todo: failure.hint === undefined ? check.hint : (failure.hint ?? undefined),
         passed: false,
         expected: failure.expected,
         got: failure.got,
@@ -158,7 +182,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   )
 
   // The host, after everything: what leaked, and which check's random names it carries.
-  const leaks: Leak[] = await diffAndRepair(before, ourPids)
+  const leaks: Leak[] = [...(await diffAndRepair(before, ourPids)), ...imageLeaks(image)]
   removeAllScratch() // the checks' throw-away folders, now that no mount is left inside one
   // Every run is over, so anything still below the checker (a child subreaper: orphans of the engines
   // come back to it, however fast the engine exited) outlived its engine.
@@ -194,16 +218,16 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
     const clean: CheckResult = {
       id: 'host.clean',
       step: options.step.id,
-      title: 'the host is left as it was (hostname, mounts, cgroups, processes)',
+      title: 'the host is left as it was (hostname, mounts, cgroups, processes, the rootfs image)',
       passed: leaks.length === 0,
       why: "a broken run must not leave the learner's machine broken: leaked mounts, cgroups and processes pile up with every run.",
       hint: leaks.length ? [...new Set(leaks.map((l) => l.cause))].join('\n') : '',
       runs: [],
-      notes: [],
+      notes: swept.length ? [`removed from the rootfs image's dev/ before the checks (left by an earlier run): ${swept.join(', ')}`] : [],
       durationMs: 0,
       ...(leaks.length
         ? {
-            expected: 'the same hostname, mount table, cgroups and no process left behind',
+            expected: 'the same hostname, mount table, cgroups, rootfs image and no process left behind',
             got: leaks.map((l) => `${l.what}${blame(l)}${l.repaired ? ' [repaired]' : ' [COULD NOT REPAIR]'}`).join('\n'),
           }
         : {}),
@@ -212,5 +236,34 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
     options.onResult?.(clean)
   }
   const passed = final.filter((r) => r.passed).length
-  return { step: options.step.id, engineDir: options.engineDir, results: final, passed, failed: final.length - passed, durationMs: Date.now() - started }
+  const rootCauses = findRootCauses(final, options)
+  return { step: options.step.id, engineDir: options.engineDir, results: final, rootCauses, passed, failed: final.length - passed, durationMs: Date.now() - started }
+}
+
+/** Groups the failures that follow from the same engine failure, and marks them. */
+function findRootCauses(results: CheckResult[], options: HarnessOptions): RootCause[] {
+  const allRuns = new Set(results.flatMap((r) => r.runs))
+  const failedRuns = [...allRuns].map((run) => ({ run, failure: engineFailure(run, options.engineDir) })).filter((x) => x.failure)
+  const causes = new Map<string, RootCause>()
+  for (const result of results) {
+    if (result.passed || !result.engineFailure) continue
+    const key = failureKey(result.engineFailure)
+    let cause = causes.get(key)
+    if (!cause) {
+      const runs = failedRuns.filter((x) => failureKey(x.failure!) === key)
+      cause = {
+        ...result.engineFailure,
+        hint: resolveHint(result.engineFailure.todo, options.engineDir, options.step),
+        // A run of the engine itself (not one wrapped in a throw-away mount namespace) is the one to show.
+        command: runs.find((x) => x.run.commandLine.startsWith('node '))?.run.commandLine ?? result.command ?? '',
+        checks: [],
+        runs: runs.length,
+        ofRuns: allRuns.size,
+      }
+      causes.set(key, cause)
+    }
+    cause.checks.push(result.id)
+    result.followsFromRootCause = true
+  }
+  return [...causes.values()]
 }

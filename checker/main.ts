@@ -14,7 +14,7 @@ import { cleanUpOnExit } from './cleanup.ts'
 import { delegateToVmIfNeeded } from './delegate.ts'
 import { checksFor, matchesOnly, runSession, type Report } from './harness.ts'
 import { setupProblems } from './preflight.ts'
-import { formatResult, neverStarted, summaryLine, toJson } from './report.ts'
+import { reportPrinter, summaryLine, toJson } from './report.ts'
 import { watch } from './watch.ts'
 
 function say(text: string): void {
@@ -27,27 +27,29 @@ async function checkOnce(args: CheckArgs, step: Step, engineDir: string): Promis
   const which = args.only ? `only ${args.only}` : `checks of step${steps.length > 1 ? 's' : ''} ${steps.reverse().join(', ')}`
   if (!args.json) console.log(kleur.bold(`Checking ${projectPath(engineDir)} (step ${step.id}: ${step.title}), ${which}; cgroup v${cgroupVersion()}`))
   becomeChildSubreaper() // orphans of the engines come back to the checker: none escapes unseen
+  const printer = reportPrinter(args.verbose)
   const report = await runSession({
     step,
     engineDir,
     rootfs: currentRootfs()?.dir,
     only: args.only,
     onResult: (r) => {
-      if (!args.json) console.log(formatResult(r, args.verbose))
+      if (!args.json) printer.result(r)
     },
   })
   if (!args.only && path.resolve(engineDir) === stepDir(step, 'steps')) {
     const failed = report.results.filter((r) => !r.passed)
     try {
-      recordCheck(step.id, { passed: report.failed === 0, failed: failed.map((r) => r.id), todo: failed.find((r) => r.todo)?.todo })
+      // The TODO to work on: the one the engine's own failure points at, when it failed before the command ran.
+      const todo = report.rootCauses.length ? report.rootCauses[0]!.todo : failed.find((r) => r.todo)?.todo
+      recordCheck(step.id, { passed: report.failed === 0, failed: failed.map((r) => r.id), todo })
     } catch (error) {
       say(`could not save progress: ${(error as Error).message}`)
     }
   }
   if (args.json) console.log(JSON.stringify(toJson(report), null, 2))
   else {
-    const banner = neverStarted(report)
-    if (banner) console.log(kleur.red().bold(banner))
+    printer.finish(report)
     if (report.failed === 0) {
       const next = STEPS.find((s) => s.number === step.number + 1)
       console.log(kleur.green(`Step ${step.id} done in ${(report.durationMs / 1000).toFixed(1)} s.`) + (next && !args.solution ? ` Next: steps/${next.id}/README.md, then npm run check ${next.number}` : ''))

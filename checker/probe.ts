@@ -3,10 +3,12 @@
 // container sees, then pauses while the checker reads the same facts from the host.
 import fs from 'node:fs'
 import path from 'node:path'
-import { readLimits, type CgroupLimits } from './cgroups.ts'
+import { placement, readLimits, type CgroupLimits, type Placement } from './cgroups.ts'
+import { cwdInsideRoot, devProblems, environmentOf, extraOpenFiles, procDevice, unexpectedMounts } from './containerfs.ts'
 import { overlayLayers, type OverlayLayers } from './image.ts'
-import { allProcs, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
+import { allProcs, descendants, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
 import { randomToken } from './random.ts'
+import { signalsIn } from '../lib/signals.ts'
 import { runEngine, type RunResult } from './runner.ts'
 
 /** The probe pauses here until the checker has looked at it from the host. */
@@ -34,6 +36,22 @@ export interface HostView {
   /** /proc/<pid>/root/etc/os-release, read from the host. */
   osRelease: string | undefined
   procMounted: boolean
+  /** The proc on the container's /proc is the host's own (the same superblock), not a fresh one. */
+  procIsHosts: boolean
+  /** Where the command's working directory is (undefined: the process was gone). */
+  cwd: ReturnType<typeof cwdInsideRoot>
+  /** What is wrong with the container's /dev (empty: nothing). */
+  devProblems: string[]
+  /** Mounts the command can reach that a container does not need. */
+  unexpectedMounts: MountEntry[]
+  /** Open files beyond 0, 1, 2. */
+  openFiles: string[]
+  /** The command's environment, from /proc/PID/environ. */
+  environment: Map<string, string> | undefined
+  /** The signals the command ignores (SigIgn of /proc/PID/status). */
+  ignoredSignals: number[] | undefined
+  /** The process's cgroup for each controller, and what the engine made (see cgroups.ts placement). */
+  placement: Placement[] | undefined
   /** Live processes in the container's PID namespace. */
   processesInNamespace: number
   limits: CgroupLimits | undefined
@@ -59,6 +77,8 @@ export interface SharedProbe {
   secret: string
   hostHostnameBefore: string
   hostHostnameAfter: string
+  /** A random variable planted in the engine's environment: the command must not get it. */
+  canary: { name: string; value: string }
 }
 
 /** Files the checker put on the host, removed even on Ctrl-C. */
@@ -79,8 +99,8 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
-/** Everything the host can tell about the container's process `pid`. */
-export function hostView(pid: number): HostView {
+/** Everything the host can tell about the container's process `pid` (`runPids`: every process of its run). */
+export function hostView(pid: number, runPids: number[] = [pid]): HostView {
   const ns = {} as HostView['ns']
   for (const name of ['pid', 'uts', 'ipc', 'mnt', 'net', 'cgroup'] as const) ns[name] = { inside: nsLink(pid, name) ?? '?', host: nsLink('self', name) ?? '?' }
   const pidNs = ns.pid.inside
@@ -94,7 +114,15 @@ export function hostView(pid: number): HostView {
     nsPid: pidInsideNamespace(pid),
     rootIsHosts: sameFile(`/proc/${pid}/root`, '/'),
     osRelease: readText(`/proc/${pid}/root/etc/os-release`),
-    procMounted: mounts.some((m) => m.mountPoint === '/proc' && m.fsType === 'proc'),
+    procMounted: (mountsOf(pid) ?? []).some((m) => m.mountPoint === '/proc' && m.fsType === 'proc'),
+    procIsHosts: procDevice(pid) !== undefined && procDevice(pid) === procDevice('self'),
+    cwd: cwdInsideRoot(pid),
+    devProblems: devProblems(pid),
+    unexpectedMounts: unexpectedMounts(pid),
+    openFiles: extraOpenFiles(pid),
+    environment: environmentOf(pid),
+    ignoredSignals: signalsIn(pid, 'SigIgn'),
+    placement: placement(pid, runPids),
     processesInNamespace: allProcs().filter((p) => p.state !== 'Z' && nsLink(p.pid, 'pid') === pidNs).length,
     limits: readLimits(pid),
     netDev: interfaces(readText(`/proc/${pid}/net/dev`)),
@@ -131,6 +159,7 @@ export async function runSharedProbe(engineDir: string): Promise<SharedProbe> {
   const secret = `.${randomToken('secret')}`
   const secretPath = path.join('/', secret)
   const hostHostnameBefore = hostHostname()
+  const canary = { name: `MC_CANARY_${randomToken('x').slice(2).toUpperCase()}`, value: randomToken('canary') }
   let host: HostView | undefined
   hostFiles.add(secretPath)
   fs.writeFileSync(secretPath, 'host only\n')
@@ -138,9 +167,10 @@ export async function runSharedProbe(engineDir: string): Promise<SharedProbe> {
     const run = await runEngine(engineDir, {
       flags: ['--hostname', hostname],
       script: sharedProbeScript(secret),
-      onReady: ({ pid }) => void (pid !== undefined && (host = hostView(pid))),
+      env: { [canary.name]: canary.value },
+      onReady: ({ pid, rootPid }) => void (pid !== undefined && (host = hostView(pid, [rootPid, ...descendants(rootPid).map((p) => p.pid)]))),
     })
-    return { run, host, hostname, secret, hostHostnameBefore, hostHostnameAfter: hostHostname() }
+    return { run, host, hostname, secret, hostHostnameBefore, hostHostnameAfter: hostHostname(), canary }
   } finally {
     fs.rmSync(secretPath, { force: true })
     hostFiles.delete(secretPath)

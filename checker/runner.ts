@@ -17,6 +17,7 @@ import { allProcs, cmdline, descendants, sleep } from './proc.ts'
 import { LAYER_NAME, layersRoot } from '../lib/layers.ts'
 import { mountsUnder } from './scratch.ts'
 import { randomToken } from './random.ts'
+import { inWorld, type MountWorld } from './worlds.ts'
 
 export { ourPids, parseFacts }
 
@@ -45,8 +46,10 @@ export interface RunOptions {
   passFds?: Record<number, number>
   /** Leave the engine's leftover layer folders (step 06) in place for the check to judge (it removes them itself). */
   keepLayers?: boolean
-  /** Run the engine inside a throw-away mount namespace whose mounts are all shared (as systemd makes them). */
-  sharedMounts?: boolean
+  /** Run the engine inside a throw-away mount namespace that plays a host whose mounts are shared (worlds.ts). */
+  world?: MountWorld
+  /** Variables added to the engine's environment (e.g. a canary the command must not get). */
+  env?: Record<string, string>
   /** A program that starts the engine (it execs it), e.g. setpriv to hand the engine an inheritable capability set. */
   launcher?: string[]
   timeoutMs?: number
@@ -93,7 +96,8 @@ export async function killAllRuns(): Promise<void> {
 function findContainerPid(rootPid: number, token: string): number | undefined {
   const candidates = descendants(rootPid, allProcs()).filter((p) => {
     const argv = cmdline(p.pid)
-    return argv !== undefined && argv.length >= 2 && argv.at(-1) === token && !/node/.test(path.basename(argv[0] ?? ''))
+    // Exactly that: a wrapper whose arguments end with the engine's (worlds.ts) is not it.
+    return argv !== undefined && argv.length === 4 && argv[1] === '-c' && argv.at(-1) === token && !/node/.test(path.basename(argv[0] ?? ''))
   })
   // Command substitutions fork copies of the shell: take the top-most one.
   const pids = new Set(candidates.map((c) => c.pid))
@@ -135,23 +139,26 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : [...(options.command ?? ['/bin/true']), ...(options.appendToken ? [token] : [])]
   const main = path.join(engineDir, 'main.ts')
   const engineArgv = [process.execPath, main, 'run', ...(options.flags ?? []), '--', ...command]
-  const wrapper = [...(options.sharedMounts ? ['unshare', '--mount', '--propagation', 'shared', '--fork', '--'] : []), ...(options.launcher ?? [])]
+  const wrap = (engine: string[]): string[] => {
+    const argv = [...(options.launcher ?? []), ...engine]
+    return options.world ? inWorld(options.world, argv) : argv
+  }
   const shown = (placeholder?: string): string => {
-    let line = formatCommandLine(['node', projectPath(main), 'run', ...(options.flags ?? []), '--', ...command])
+    let line = formatCommandLine(wrap(['node', projectPath(main), 'run', ...(options.flags ?? []), '--', ...command]))
     if (placeholder && options.script !== undefined) line = line.replace(shellQuote(options.script), placeholder)
-    return wrapper.length ? `${formatCommandLine(wrapper)} ${line}` : line
+    return line
   }
   const timeoutMs = (options.timeoutMs ?? 15_000) * timeoutScale()
   const started = Date.now()
 
-  const argv = [...wrapper, ...engineArgv]
+  const argv = wrap(engineArgv)
   const stdio: ('pipe' | 'ignore' | number)[] = ['pipe', 'pipe', 'pipe']
   for (const [at, fd] of Object.entries(options.passFds ?? {})) {
     while (stdio.length <= Number(at)) stdio.push('ignore')
     stdio[Number(at)] = fd
   }
   // stdin, stdout and stderr are always pipes (the descriptors after them are the caller's to pass).
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio, env: { ...process.env } }) as ChildProcessByStdio<Writable, Readable, Readable>
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio, env: { ...process.env, ...options.env } }) as ChildProcessByStdio<Writable, Readable, Readable>
   child.stdin.on('error', () => {})
   const tree = child.pid === undefined ? undefined : new ProcessTree(child.pid)
   const stdout = new CappedText()
@@ -192,7 +199,7 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
     }
     tree?.remember()
     try {
-      await options.onReady?.({ token, pid: containerPid, rootPid: tree!.rootPid, hostMountinfoPid: options.sharedMounts ? tree!.rootPid : 'self', facts: parseFacts(stdout.toString()) })
+      await options.onReady?.({ token, pid: containerPid, rootPid: tree!.rootPid, hostMountinfoPid: options.world ? tree!.rootPid : 'self', facts: parseFacts(stdout.toString()) })
     } catch (error) {
       readyError = error
     }

@@ -19,8 +19,21 @@ export function layersRoot(): string {
   return path.resolve(minicontainerHome(), 'containers')
 }
 
-/** A new layer folder's path (not created): mc-<this engine's pid>-<random>. */
+/** Filesystems that cannot hold an overlay's upper layer (statfs f_type, linux/magic.h). */
+const NO_UPPER_LAYER: Record<number, string> = { 0x794c7630: 'overlayfs', 0x6969: 'NFS', 0x65735546: 'a FUSE filesystem' }
+
+/**
+ * A new layer folder's path (not created): mc-<this engine's pid>-<random>. Fails early, with what to do, when the
+ * layers' folder is on a filesystem that cannot hold an upper layer (the engine itself in a container: overlayfs).
+ */
 export function newLayerFolder(): string {
+  fs.mkdirSync(layersRoot(), { recursive: true, mode: 0o700 })
+  const cannot = NO_UPPER_LAYER[fs.statfsSync(layersRoot()).type]
+  if (cannot) {
+    throw new FriendlyError(`${layersRoot()} is on ${cannot}, which cannot hold a container's upper layer`, {
+      hint: 'set MINICONTAINER_HOME to a folder on ext4, xfs, btrfs or tmpfs (and install the rootfs there, or give --rootfs)',
+    })
+  }
   return path.join(layersRoot(), `mc-${process.pid}-${Math.random().toString(16).slice(2, 8).padEnd(6, '0')}`)
 }
 

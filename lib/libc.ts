@@ -72,6 +72,10 @@ function bindLibc(koffi: Koffi) {
     bind: (prototype: string) => libc.func(prototype),
     // glibc has no pivot_root() wrapper: the raw system call, by number.
     syscall: libc.func('long syscall(long number, ...)'),
+    // Files the image store makes: overlayfs whiteouts (a 0/0 character device) and opaque folders (an xattr).
+    mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+    lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+    lgetxattr: libc.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
   }
 }
 type Libc = ReturnType<typeof bindLibc>
@@ -133,8 +137,11 @@ export function unshare(flags: number): void {
 }
 
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  const overlay = fstype === 'overlay'
+    ? ' For overlay the kernel log says what it refused (`dmesg | tail`): upper and work on different filesystems, an upper layer on overlayfs or NFS, a bad option string; ENOENT: a layer folder is missing.'
+    : ''
   check(c.mount(source, target, fstype, flags, data), `mount(${source ?? 'NULL'}, ${target}, ${fstype ?? 'NULL'}, ${describeMountFlags(flags)})`,
-    'ENOENT: the target does not exist. EINVAL: a bad flag combination, or the target is not a mount point. EPERM: not root.')
+    'ENOENT: the target does not exist. EINVAL: a bad flag combination, or the target is not a mount point. EPERM: not root.' + overlay)
 }
 
 export function umount2(target: string, flags: number): void {
@@ -273,6 +280,40 @@ function withInterfaceRequest<T>(name: string, use: (fd: number, ifreq: Buffer) 
   }
 }
 
+// ---- Device nodes and extended attributes (the image store's overlayfs whiteouts) ---------------------------
+export const S_IFCHR = 0o020000
+
+/** makedev(major, minor) as glibc encodes a dev_t (both 0 for a whiteout). */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major)
+  const mi = BigInt(minor)
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn)
+}
+
+/** Creates a device node (or FIFO, socket, file) at `path`: mknod(2). `mode` holds the type (S_IFCHR...) and the permissions. */
+export function mknod(path: string, mode: number, dev: bigint): void {
+  check(c.mknod(path, mode, dev), `mknod(${path}, 0${mode.toString(8)}, ${dev})`,
+    'EEXIST: something is already there (remove it first). EPERM: not root, or the filesystem refuses device nodes.')
+}
+
+/** Sets an extended attribute on `path` itself (not on what a symlink points at): lsetxattr(2). */
+export function setxattr(path: string, name: string, value: string): void {
+  const bytes = Buffer.from(value)
+  check(c.lsetxattr(path, name, bytes, bytes.length, 0), `lsetxattr(${path}, ${name})`,
+    'EPERM: trusted.* attributes need root (CAP_SYS_ADMIN). ENOTSUP: this filesystem has no extended attributes (overlayfs needs ext4, xfs, btrfs or tmpfs underneath).')
+}
+
+/** An extended attribute of `path` itself as text, or undefined when it has none of that name (ENODATA). */
+export function getxattr(path: string, name: string): string | undefined {
+  const value = Buffer.alloc(4096)
+  const length = Number(c.lgetxattr(path, name, value, value.length))
+  if (length === -1) {
+    const errno = c.errno()
+    if (errno === 61) return undefined // ENODATA
+    throw new SyscallError(`lgetxattr(${path}, ${name})`, errno)
+  }
+  return value.subarray(0, length).toString()
+}
 
 // ---- Readable flag names, for error messages ---------------------------------------------------
 const CLONE_FLAG_NAMES: [number, string][] = [

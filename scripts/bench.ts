@@ -8,7 +8,7 @@
 //   - util-linux `unshare --fork --pid --mount --uts --ipc --net --root=ROOTFS /bin/true`: the floor, no runtime at all
 //   - `runc run` (the reference runtime) of a generated OCI bundle whose rootfs is the same folder
 //   - `node -e 0`: ONE Node start-up, for reference (the engine needs two)
-// then the learner's check loop: `npm run check step-04 -- --solution --json`, whole and its slowest check.
+// then the learner's check loop: `npm run check step-04 -- --solution --json` and step 06's, whole and their slowest check.
 // Prints a markdown table (medians, ratio to runc) with the machine it ran on.
 //
 // It is a benchmark, not a timed test: --quick (CI) does few runs and asserts nothing about times.
@@ -160,10 +160,10 @@ interface CheckTiming {
   checks: Map<string, number>
 }
 
-/** `npm run check step-04 -- --solution --json`, timed as a learner waits for it (npm and bin/node included). */
-function timeCheck(): CheckTiming {
+/** `npm run check STEP -- --solution --json`, timed as a learner waits for it (npm and bin/node included). */
+function timeCheck(step: string): CheckTiming {
   const start = process.hrtime.bigint()
-  const result = spawnSync('npm', ['run', '--silent', 'check', 'step-04', '--', '--solution', '--json'], {
+  const result = spawnSync('npm', ['run', '--silent', 'check', step, '--', '--solution', '--json'], {
     cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024,
   })
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6
@@ -214,14 +214,17 @@ function main(): void {
     { name: '`node -e 0`: one Node start-up', argv: [node, '-e', '0'], env: plainEnv, wall: [], cpu: [] },
   ]
   const host = machine()
-  const check: CheckTiming[] = []
+  const CHECKED = ['step-04', 'step-06'] as const
+  const check = new Map<string, CheckTiming[]>(CHECKED.map((step) => [step, []]))
   try {
     console.error(`bench: ${options.warmup} warm-up + ${options.runs} measured rounds of ${contenders.length} commands, interleaved...`)
     interleave(contenders, options.warmup, false)
     interleave(contenders, options.runs, true)
     for (let i = 0; i < options.checkRuns; i++) {
-      console.error(`bench: npm run check step-04 -- --solution (${i + 1}/${options.checkRuns})...`)
-      check.push(timeCheck())
+      for (const step of CHECKED) {
+        console.error(`bench: npm run check ${step} -- --solution (${i + 1}/${options.checkRuns})...`)
+        check.get(step)!.push(timeCheck(step))
+      }
     }
   } finally {
     runc.cleanup()
@@ -236,17 +239,17 @@ function main(): void {
     '|---|---:|---:|---:|',
     ...contenders.map((c) => `| ${c.name} | ${median(c.wall).toFixed(1)} ms | ${(median(c.wall) / reference).toFixed(2)}x | ${mean(c.cpu).toFixed(0)} ms |`),
   ]
-  if (check.length) {
-    const failed = check.some((c) => c.failed > 0) ? ` (FAILED: ${check.map((c) => c.failed).join(', ')} check(s) failed)` : ''
+  const runs = check.get(CHECKED[0])!.length
+  if (runs) lines.push('', `| learner's check loop (${runs} run${runs > 1 ? 's' : ''} each) | median wall |`, '|---|---:|')
+  for (const [step, timings] of check) {
+    if (!timings.length) continue
+    const failed = timings.some((c) => c.failed > 0) ? ` (FAILED: ${timings.map((c) => c.failed).join(', ')} check(s) failed)` : ''
     // Each check's median over the runs, then the largest.
-    const slowest = [...check[0]!.checks.keys()]
-      .map((id) => ({ id, ms: median(check.map((c) => c.checks.get(id) ?? 0)) }))
+    const slowest = [...timings[0]!.checks.keys()]
+      .map((id) => ({ id, ms: median(timings.map((c) => c.checks.get(id) ?? 0)) }))
       .sort((a, b) => b.ms - a.ms)[0]
     lines.push(
-      '',
-      `| learner's check loop (${check.length} run${check.length > 1 ? 's' : ''}) | median wall |`,
-      '|---|---:|',
-      `| \`npm run check step-04 -- --solution\` (${check[0]!.passed + check[0]!.failed} checks)${failed} | ${(median(check.map((c) => c.wallMs)) / 1000).toFixed(2)} s |`,
+      `| \`npm run check ${step} -- --solution\` (${timings[0]!.passed + timings[0]!.failed} checks)${failed} | ${(median(timings.map((c) => c.wallMs)) / 1000).toFixed(2)} s |`,
       ...(slowest ? [`| its slowest single check: \`${slowest.id}\` | ${(slowest.ms / 1000).toFixed(2)} s |`] : []),
     )
   }

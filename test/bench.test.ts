@@ -35,5 +35,6 @@ describe.skipIf(skipUnlessRootOnLinux())('npm run bench', () => {
     expect(row('minicontainer (step 06')![0]).toBeGreaterThan(row('`node -e 0`')![0])
     expect(result.stdout).toMatch(/^Machine: .+, \d+ cores, Linux /m)
     expect(result.stdout).toMatch(/npm run check step-04 -- --solution.* \| [\d.]+ s \|/)
+    expect(result.stdout).toMatch(/npm run check step-06 -- --solution.* \| [\d.]+ s \|/)
   }, 120_000)
 })

@@ -313,6 +313,14 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
 })
 
 describe.skipIf(skipUnlessRootOnLinux())('engine, as a learner meets it', () => {
+  test('pivot_root and umount2 refuse to run in the mount namespace the engine started in (the host\'s: they would move every process\'s root)', async () => {
+    const { pivotRoot, umount2, MNT_DETACH } = await import('../lib/libc.ts')
+    const before = fs.readFileSync('/proc/self/mountinfo', 'utf8')
+    expect(() => pivotRoot('.', '.')).toThrow(/refused in the mount namespace the engine started in/)
+    expect(() => umount2('/', MNT_DETACH)).toThrow(/umount2\(\/\): refused/)
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).toBe(before)
+  })
+
   test('a terminal stays a terminal (`run /bin/sh` is interactive)', async () => {
     // util-linux `script` gives the engine a pseudo-terminal, as a real terminal would.
     const command = `${process.execPath} ${engineMain('04-network')} run /bin/sh -c 'test -t 0 && test -t 1 && echo is-a-tty'`

@@ -81,6 +81,7 @@ describe('every npm script runs with no shell', () => {
     check: { args: ['--help'], answer: /usage: npm run check/ },
     status: { args: [], answer: /^Next: |Every step passes/m },
     bench: { args: ['--help'], answer: /^bench: .*--help/m },
+    'bench:pull': { args: ['--help'], answer: /^bench:pull: .*--help/m },
     lesson: { args: ['1', '--no-pager'], answer: /namespace/i },
     'lessons:html': { args: ['--help'], answer: /^lessons:html: .*--help/m },
     hint: { args: ['--help'], answer: /^hint: .*--help/m },
