@@ -154,7 +154,7 @@ export function kernelLogSince(after: number, pattern: RegExp): string[] {
  * 1. mounts a cgroup filesystem of its own and writes its PID into the ROOT cgroup's cgroup.procs (without a
  *    cgroup namespace the new mount's root is the host's root cgroup);
  * 2. writes "no limit" into its own cgroup's files, through /sys/fs/cgroup and through its own mount (v1: a
- *    writable cgroupfs lets root do it; v2 refuses writes to a cgroup namespace's own root, whatever the mount).
+ *    writable cgroupfs lets root do it; v2 mounted nsdelegate, as systemd does, refuses writes to a cgroup namespace's own root, whatever the mount).
  */
 export function cgroupEscapeScript(version: 1 | 2, pause: string): string {
   const mount = version === 2 ? 'mount -t cgroup2 none /mnt' : 'mount -t cgroup -o memory none /mnt'
