@@ -14,7 +14,6 @@
 //                                                   [02] /dev, chroot, /proc
 //                                                   [05]   pivot_root instead of chroot
 //                                                   [04] lo up
-//                                                   [05] no inherited descriptor beyond 0-2
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ exit status
 //   [06] remove the layer
@@ -38,9 +37,6 @@ import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.
 // @end
 // @since 04-network
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
-// @end
-// @since 05-pivot-root
-import { closeInheritedDescriptors } from './descriptors.ts'
 // @end
 // @since 06-overlayfs
 import { requireVolumeSources } from '../../lib/cli.ts'
@@ -136,9 +132,6 @@ function init(): never {
     // @end
     // @since 04-network
     bringUpLoopback()
-    // @end
-    // @since 05-pivot-root
-    closeInheritedDescriptors()
     // @end
   } catch (error) {
     console.error(formatError('minicontainer', error))

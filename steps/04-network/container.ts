@@ -14,7 +14,6 @@
 //                                                   [02] /dev, chroot, /proc
 //                                                   [05]   pivot_root instead of chroot
 //                                                   [04] lo up
-//                                                   [05] no inherited descriptor beyond 0-2
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ exit status
 //   [06] remove the layer
