@@ -643,11 +643,17 @@ export function mutate(text: string, edits: [string, string][], where: string): 
 export function buildMutant(mutant: Mutant): { engineDir: string; remove: () => void } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `mc-mutant-${mutant.id}-`))
   for (const link of ['lib', 'node_modules', 'package.json']) fs.symlinkSync(path.join(PROJECT_ROOT, link), path.join(root, link))
+  const remove = (): void => fs.rmSync(root, { recursive: true, force: true })
   const engineDir = path.join(root, 'solutions', mutant.step)
-  fs.cpSync(path.join(PROJECT_ROOT, 'solutions', mutant.step), engineDir, { recursive: true })
-  for (const [file, edits] of Object.entries(mutant.edits)) {
-    const target = path.join(engineDir, file)
-    fs.writeFileSync(target, mutate(fs.readFileSync(target, 'utf8'), edits, `solutions/${mutant.step}/${file}`))
+  try {
+    fs.cpSync(path.join(PROJECT_ROOT, 'solutions', mutant.step), engineDir, { recursive: true })
+    for (const [file, edits] of Object.entries(mutant.edits)) {
+      const target = path.join(engineDir, file)
+      fs.writeFileSync(target, mutate(fs.readFileSync(target, 'utf8'), edits, `solutions/${mutant.step}/${file}`))
+    }
+  } catch (error) {
+    remove() // an edit that no longer matches leaves no copy behind in /tmp
+    throw error
   }
-  return { engineDir, remove: () => fs.rmSync(root, { recursive: true, force: true }) }
+  return { engineDir, remove }
 }
