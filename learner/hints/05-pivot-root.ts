@@ -45,9 +45,9 @@ export const hints: StepHints = {
     {
       id: '05.x2',
       title: 'pivot_root without the detach',
-      try: 'Comment out your TODO(05.3) code (keep the `chdir("/")` if it is there), then `sudo node steps/05-pivot-root/main.ts run /bin/sh -c \'ls /; echo ---; ls /..; cat /../etc/hostname; wc -l < /proc/self/mountinfo\'`. Put it back afterwards.',
+      try: 'Comment out the unmount in your TODO(05.3) (leave the rest), then `sudo node steps/05-pivot-root/main.ts run /bin/sh -c \'ls /; echo ---; ls /..; cat /../etc/hostname; wc -l < /proc/self/mountinfo\'`. Put it back afterwards.',
       predict: '"/" is the rootfs now. What does `ls /..` list, and whose hostname file does `cat /../etc/hostname` read?',
-      answer: '`ls /` lists Alpine, but `ls /..` lists the HOST\'s root, and `/../etc/hostname` is the host\'s file. pivot_root(".", ".") stacked the old root on top of the new one at "/": a path that steps onto "/" through ".." walks onto the stacked mount. The container\'s mount table holds the host\'s root filesystem and all its mounts (dozens of lines instead of 10). `umount2(".", MNT_DETACH)` takes them all out of the namespace. The checker\'s 05.old-root-gone and 05.no-way-up see it from the host.',
+      answer: '`ls /` lists Alpine, but `ls /..` lists the HOST\'s root, and `/../etc/hostname` is the host\'s file. pivot_root with the same folder twice stacked the old root on top of the new one at "/": a path that steps onto "/" through ".." walks onto the stacked mount. The container\'s mount table holds the host\'s root filesystem and all its mounts (dozens of lines instead of 10). The lazy unmount of TODO(05.3) takes them all out of the namespace at once. The checker\'s 05.old-root-gone and 05.no-way-up see it from the host.',
     },
     {
       id: '05.x3',
