@@ -92,12 +92,15 @@ export async function killAllRuns(): Promise<void> {
   await Promise.all([...active].map((r) => r.kill()))
 }
 
-/** Finds the host pid of the probe: a descendant of root whose argv is exactly [/bin/sh, -c, script, token]. */
-function findContainerPid(rootPid: number, token: string): number | undefined {
+/**
+ * Finds the host pid of the container's command: a descendant of root whose argv is exactly the command given to the
+ * engine ([/bin/sh, -c, script, token] for a probe), which ends with the run's token.
+ */
+function findContainerPid(rootPid: number, command: string[]): number | undefined {
   const candidates = descendants(rootPid, allProcs()).filter((p) => {
     const argv = cmdline(p.pid)
     // Exactly that: a wrapper whose arguments end with the engine's (worlds.ts) is not it.
-    return argv !== undefined && argv.length === 4 && argv[1] === '-c' && argv.at(-1) === token && !/node/.test(path.basename(argv[0] ?? ''))
+    return argv !== undefined && argv.length === command.length && argv.every((arg, i) => arg === command[i])
   })
   // Command substitutions fork copies of the shell: take the top-most one.
   const pids = new Set(candidates.map((c) => c.pid))
@@ -187,7 +190,7 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
 
   const findContainer = (): void => {
     if (containerPid !== undefined || !tree || (options.script === undefined && !options.appendToken)) return
-    containerPid = findContainerPid(tree.rootPid, token)
+    containerPid = findContainerPid(tree.rootPid, command)
     if (containerPid !== undefined) tree.adopt(containerPid)
   }
 

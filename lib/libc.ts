@@ -29,9 +29,6 @@ export const MS_SLAVE = 1 << 19
 export const MS_REMOUNT = 32
 export const MNT_DETACH = 2
 
-export const CLOSE_RANGE_UNSHARE = 2
-export const CLOSE_RANGE_CLOEXEC = 4
-
 export const PR_SET_PDEATHSIG = 1
 export const F_SETFD = 2
 export const SIGKILL = 9
@@ -227,13 +224,12 @@ export function keepOpenAcrossExec(fd: number): void {
 }
 
 /**
- * close_range(2): closes every file descriptor from `first` to `last` (0xffffffff, C's ~0U: all of them),
- * or with CLOSE_RANGE_CLOEXEC only marks them close-on-exec: they stay open until the next execve.
+ * Marks every file descriptor from `first` on close-on-exec, so the command inherits none of
+ * the engine's (or the engine's caller's) open files: close_range(first, ~0, CLOSE_RANGE_CLOEXEC).
  */
-export function closeRange(first: number, last: number, flags: number): void {
-  const flagNames = [flags & CLOSE_RANGE_UNSHARE ? 'CLOSE_RANGE_UNSHARE' : '', flags & CLOSE_RANGE_CLOEXEC ? 'CLOSE_RANGE_CLOEXEC' : ''].filter(Boolean).join('|') || String(flags)
-  check(c.closeRange(first, last, flags), `close_range(${first}, ${last === 0xffffffff ? '~0U' : last}, ${flagNames})`,
-    'EINVAL: first is above last, or an unknown flag (CLOSE_RANGE_CLOEXEC needs Linux >= 5.11).')
+export function closeOnExecFrom(first: number): void {
+  const CLOSE_RANGE_CLOEXEC = 4
+  check(c.closeRange(first, 0xffffffff, CLOSE_RANGE_CLOEXEC), `close_range(${first}, ~0, CLOSE_RANGE_CLOEXEC)`, 'needs Linux >= 5.11')
 }
 
 /**

@@ -122,8 +122,8 @@ export const checks: Check[] = [
   {
     id: '05.fds',
     title: 'no descriptor of the command points outside its root (the checker hands the engine an open host folder)',
-    why: 'a descriptor of a host folder that reaches the command is a door out: /proc/self/fd/N/.. walks the host\'s tree. That was runc\'s CVE-2024-21626 ("Leaky Vessels"): WORKDIR /proc/self/fd/7.',
-    hint: '05.4',
+    why: 'a descriptor of a host folder that reaches the command is a door out, pivot_root or not: /proc/self/fd/N/.. walks the host\'s tree. That was runc\'s CVE-2024-21626 ("Leaky Vessels"): WORKDIR /proc/self/fd/7.',
+    // No TODO: execCommand() (lib/init/container.ts) marks every descriptor from 3 up close-on-exec, since step 01.
     async run(ctx) {
       const dir = scratchDir('leak')
       const fd = fs.openSync(dir, 'r')
@@ -146,7 +146,7 @@ export const checks: Check[] = [
         ctx.note(`the command's descriptors: ${r.facts.get('fds') ?? '?'}`)
         const through = r.facts.get('through-fd')
         if (outside.length) {
-          fail("no descriptor of the command (/proc/<pid>/fd) on a mount outside its root (fdinfo's mnt_id not in /proc/<pid>/mountinfo)",
+          fail("no descriptor of the command (/proc/<pid>/fd) on a mount outside its root (fdinfo's mnt_id not in /proc/<pid>/mountinfo); execCommand() in lib/init/container.ts marks every one from 3 up close-on-exec before execve",
             `${outside.join('; ')}${through === secret ? `; the command read the host's file through it: "${secret}"` : ''}`, r)
         }
         if (through === secret) fail(`the command not to reach ${dir} through an inherited descriptor`, `it read the host file through /proc/self/fd/${number}: "${secret}"`, r)

@@ -16,7 +16,6 @@
 //                                                   [05]   pivot_root instead of chroot
 //                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
-//                                                   [05] no inherited descriptor beyond 0-2
 //                                                   [07] capabilities dropped, seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ exit status
@@ -41,9 +40,6 @@ import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.
 // @end
 // @since 04-network
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
-// @end
-// @since 05-pivot-root
-import { closeInheritedDescriptors } from './descriptors.ts'
 // @end
 // @since 06-overlayfs
 import { requireVolumeSources } from '../../lib/cli.ts'
@@ -152,9 +148,6 @@ function init(): never {
     // @end
     // @since 04-network
     bringUpLoopback()
-    // @end
-    // @since 05-pivot-root
-    closeInheritedDescriptors()
     // @end
     // @since 07-security
     dropCapabilities() // after the last mount and after lo is up: both needed what this takes away

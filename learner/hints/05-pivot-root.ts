@@ -23,12 +23,6 @@ export const hints: StepHints = {
       nudge: 'After pivot_root the host\'s whole tree is still mounted, stacked on "/". Every host process uses it: a plain unmount would fail with EBUSY. Which kind of unmount detaches it now and frees it later? And where is the current directory afterwards?',
       api: '`umount2(target, flags)` (lib/libc.ts) with `MNT_DETACH` ("lazy unmount": gone from the namespace at once, freed when unused), on the stacked old root: the path "." reaches it (man 2 pivot_root explains why), then `chdir(2)` to "/". `man 2 umount`.',
     },
-    {
-      id: '05.4',
-      concept: 'no inherited descriptor beyond stdin, stdout, stderr',
-      nudge: 'A descriptor is a way into a file that never goes through the root directory. Which descriptors does init hold right before execve (its own, Node\'s, and whatever the engine\'s caller leaked)? Why not close them all right now, while Node is still running?',
-      api: '`closeRange(first, last, flags)` (lib/libc.ts, close_range(2)): from 3 to the last possible one (`0xffffffff`, C\'s ~0U), with `CLOSE_RANGE_CLOEXEC` so they close at execve, not under Node\'s feet. `man 2 close_range`, "Closing files on exec"; `man 2 execve` (close-on-exec).',
-    },
   ],
   experiments: [
     {
@@ -51,21 +45,21 @@ export const hints: StepHints = {
     {
       id: '05.x2',
       title: 'pivot_root without the detach',
-      try: 'Comment out your TODO(05.3) code (keep the `chdir("/")` if it is there), then `sudo node steps/05-pivot-root/main.ts run /bin/sh -c \'ls /; echo ---; ls /..; cat /../etc/hostname; wc -l < /proc/self/mountinfo\'`. Put it back afterwards.',
+      try: 'Comment out the unmount in your TODO(05.3) (leave the rest), then `sudo node steps/05-pivot-root/main.ts run /bin/sh -c \'ls /; echo ---; ls /..; cat /../etc/hostname; wc -l < /proc/self/mountinfo\'`. Put it back afterwards.',
       predict: '"/" is the rootfs now. What does `ls /..` list, and whose hostname file does `cat /../etc/hostname` read?',
-      answer: '`ls /` lists Alpine, but `ls /..` lists the HOST\'s root, and `/../etc/hostname` is the host\'s file. pivot_root(".", ".") stacked the old root on top of the new one at "/": a path that steps onto "/" through ".." walks onto the stacked mount. The container\'s mount table holds the host\'s root filesystem and all its mounts (dozens of lines instead of 10). `umount2(".", MNT_DETACH)` takes them all out of the namespace. The checker\'s 05.old-root-gone and 05.no-way-up see it from the host.',
+      answer: '`ls /` lists Alpine, but `ls /..` lists the HOST\'s root, and `/../etc/hostname` is the host\'s file. pivot_root with the same folder twice stacked the old root on top of the new one at "/": a path that steps onto "/" through ".." walks onto the stacked mount. The container\'s mount table holds the host\'s root filesystem and all its mounts (dozens of lines instead of 10). The lazy unmount of TODO(05.3) takes them all out of the namespace at once. The checker\'s 05.old-root-gone and 05.no-way-up see it from the host.',
     },
     {
       id: '05.x3',
       title: 'A leaked descriptor (CVE-2024-21626)',
-      try: 'As root in bash (`sudo -s`; sudo itself closes the descriptors it was given): `bash -c \'exec 40</; node solutions/04-network/main.ts run /bin/sh -c "ls /proc/self/fd; cat /proc/self/fd/40/etc/hostname"\'`, then the same with solutions/05-pivot-root.',
-      predict: 'bash opens the host\'s "/" as descriptor 40 before starting the engine. Does the container\'s shell get it? What does `cat /proc/self/fd/40/etc/hostname` print?',
-      answer: 'Step 04: the shell has descriptor 40 (`ls` shows `0 1 2 3 40`, maybe one your terminal leaked too) and reads the HOST\'s /etc/hostname through it: the root directory only limits paths that start at "/", and /proc/self/fd/40 starts at the descriptor. runc 1.1.11 leaked such a descriptor of its own (an O_PATH one of /sys/fs/cgroup) into the container; `WORKDIR /proc/self/fd/7` in an image was enough to start with the host\'s tree as working directory. Step 05: only `0 1 2 3` (3 is ls\'s own): every descriptor from 3 up was close-on-exec. Node marks inherited descriptors 3-16 close-on-exec itself at start-up, which is why the experiment uses 40.',
+      try: 'Comment out `closeOnExecFrom(3)` in `execCommand()` (lib/init/container.ts: given code, used by every step). Then as root in bash (`sudo -s`; sudo itself closes the descriptors it was given): `bash -c \'exec 40</; node solutions/05-pivot-root/main.ts run /bin/sh -c "ls /proc/self/fd; cat /proc/self/fd/40/etc/hostname"\'`. Put the line back, and run it again.',
+      predict: 'bash opens the host\'s "/" as descriptor 40 before starting the engine. The container is pivoted, its old root detached: does its shell get descriptor 40, and what does `cat /proc/self/fd/40/etc/hostname` print?',
+      answer: 'Without the line the shell has descriptor 40 (`ls` shows `0 1 2 3 40`, maybe one more your terminal leaked) and reads the HOST\'s /etc/hostname through it: pivot_root and the detach change which paths lead where, and /proc/self/fd/40 does not start at a path but at the descriptor. runc 1.1.11 leaked such a descriptor of its own (an O_PATH one of /sys/fs/cgroup) into the container; `WORKDIR /proc/self/fd/7` in an image was enough to start with the host\'s tree as working directory. With the line: only `0 1 2 3` (3 is ls\'s own), and "No such file". Node marks inherited descriptors 3-16 close-on-exec itself at start-up, which is why the experiment uses 40.',
     },
     {
       id: '05.x4',
       title: 'Close instead of close-on-exec',
-      try: 'In your TODO(05.4), give close_range the flag 0 (close now) instead of CLOSE_RANGE_CLOEXEC. Run `sudo node steps/05-pivot-root/main.ts run ls` and `sudo node steps/05-pivot-root/main.ts run no-such-command; echo $?`. Put it back afterwards.',
+      try: 'In `closeOnExecFrom()` (lib/libc.ts), give close_range the flag 0 (close now) instead of CLOSE_RANGE_CLOEXEC. Run `sudo node steps/05-pivot-root/main.ts run ls` and `sudo node steps/05-pivot-root/main.ts run no-such-command; echo $?`. Put it back afterwards.',
       predict: 'Both ways, nothing but 0-2 reaches the command. What changes when the command does not exist?',
       answer: '`ls` runs fine: execve replaced Node before Node needed its descriptors. But `no-such-command` exits 139 (SIGSEGV) instead of 127: execve failed, so Node went on to print the error and exit, and its event loop\'s descriptors (epoll, eventfd, io_uring) were gone under its feet. runc has the same problem with the Go runtime\'s descriptors, and also marks them close-on-exec (close_range with CLOSE_RANGE_CLOEXEC) rather than closing them.',
     },

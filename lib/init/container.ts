@@ -4,7 +4,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { EXIT } from '../errors.ts'
-import { execve, keepOpenAcrossExec, restoreDefaultSignals } from '../libc.ts'
+import { closeOnExecFrom, execve, keepOpenAcrossExec, restoreDefaultSignals } from '../libc.ts'
 import { signalsIn } from '../signals.ts'
 import { CONFIG_FD, type InitConfig } from './protocol.ts'
 
@@ -36,7 +36,7 @@ export function execCommand(command: string[], env: Record<string, string>, igno
   const file = findExecutable(name, env.PATH ?? '')
   if (!file) fail(EXIT.NOT_FOUND, `${name}: command not found in the container (PATH=${env.PATH})`)
   for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd)
-  // Every other descriptor this process holds still reaches the command, unless the engine closed them (step 05).
+  closeOnExecFrom(3)
   restoreDefaultSignals(ignoredSignals)
   const error = execve(file, command, Object.entries(env).map(([key, value]) => `${key}=${value}`))
   // Still here: execve failed.

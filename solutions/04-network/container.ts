@@ -16,7 +16,6 @@
 //                                                   [05]   pivot_root instead of chroot
 //                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
-//                                                   [05] no inherited descriptor beyond 0-2
 //                                                   [07] capabilities dropped, seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ exit status

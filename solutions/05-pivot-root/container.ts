@@ -16,7 +16,6 @@
 //                                                   [05]   pivot_root instead of chroot
 //                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
-//                                                   [05] no inherited descriptor beyond 0-2
 //                                                   [07] capabilities dropped, seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ exit status
@@ -36,7 +35,6 @@ import { enterRootfs } from './rootfs.ts'
 import { formatBytes } from '../../lib/cli.ts'
 import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.ts'
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
-import { closeInheritedDescriptors } from './descriptors.ts'
 
 /** The entry point: `main.ts run ...` on the host, `main.ts __init` inside the container. */
 export async function main(argv: string[]): Promise<void> {
@@ -96,7 +94,6 @@ function init(): never {
     enterNetworkNamespace()
     enterRootfs(config.rootfs!)
     bringUpLoopback()
-    closeInheritedDescriptors()
   } catch (error) {
     console.error(formatError('minicontainer', error))
     process.exit(EXIT.ENGINE_FAILED)

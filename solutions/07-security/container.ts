@@ -16,7 +16,6 @@
 //                                                   [05]   pivot_root instead of chroot
 //                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
-//                                                   [05] no inherited descriptor beyond 0-2
 //                                                   [07] capabilities dropped, seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ exit status
@@ -36,7 +35,6 @@ import { enterRootfs } from './rootfs.ts'
 import { formatBytes } from '../../lib/cli.ts'
 import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.ts'
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
-import { closeInheritedDescriptors } from './descriptors.ts'
 import { requireVolumeSources } from '../../lib/cli.ts'
 import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
 import { cgroupLayout } from '../../lib/cgroup-layout.ts'
@@ -111,7 +109,6 @@ function init(): never {
     protectKernelFiles()
     mountCgroups(cgroups)
     bringUpLoopback()
-    closeInheritedDescriptors()
     dropCapabilities() // after the last mount and after lo is up: both needed what this takes away
     installSyscallFilter() // the very last: from here on mount, unshare... fail for init too
   } catch (error) {

@@ -290,6 +290,7 @@ export const MUTANTS: Mutant[] = [
     step: OVERLAY,
     edits: { 'pivot.ts': [['pivotRoot, umount2,', 'pivotRoot, umount2, chroot,'], ["  chdir(rootfs)\n  pivotRoot('.', '.')\n  umount2('.', MNT_DETACH)\n", '  chroot(rootfs)\n']] },
     caughtBy: ['05.no-way-up', '05.escape'],
+    hints: { '05.no-way-up': '05.2', '05.escape': '05.2' },
   },
   {
     id: 'old-root-attached',
@@ -297,13 +298,23 @@ export const MUTANTS: Mutant[] = [
     step: OVERLAY,
     edits: { 'pivot.ts': [["  umount2('.', MNT_DETACH)\n", '']] },
     caughtBy: ['05.old-root-gone', '05.no-way-up', '05.escape'],
+    hints: { '05.old-root-gone': '05.3', '05.no-way-up': '05.3', '05.escape': '05.3' },
   },
   {
-    id: 'descriptors-leak',
-    description: 'no close_range: a descriptor the engine inherited reaches the command (CVE-2024-21626)',
+    id: 'descriptors-passed-on',
+    description: 'a hand-written exec that skips execCommand(): the descriptors the engine inherited reach the command (CVE-2024-21626)',
     step: OVERLAY,
-    edits: { 'descriptors.ts': [['  closeRange(3, 0xffffffff, CLOSE_RANGE_CLOEXEC)\n', '  void closeRange\n']] },
+    edits: {
+      'container.ts': [
+        ["import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'", "import { SIGKILL, execve, keepOpenAcrossExec, setParentDeathSignal } from '../../lib/libc.ts'"],
+        [
+          '  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n',
+          "  for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd)\n  execve(config.command[0]!, config.command, Object.entries(config.env ?? engineEnvironment()).map(([k, v]) => `${k}=${v}`))\n  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n",
+        ],
+      ],
+    },
     caughtBy: ['05.fds'],
+    hints: { '05.fds': '' },
   },
   // ---- Step 06: a read-only image, a layer per container, volumes -----------------------------------
   {
@@ -312,6 +323,7 @@ export const MUTANTS: Mutant[] = [
     step: OVERLAY,
     edits: { 'overlay.ts': [["  mount('overlay', layer.merged, 'overlay', 0, options)\n", '  void options\n  mount(layer.image, layer.merged, null, 4096 /* MS_BIND */)\n']] },
     caughtBy: ['06.overlay', '06.image-unchanged', '06.isolation', '06.cleanup'],
+    hints: { '06.overlay': '06.2', '06.image-unchanged': '06.2', '06.isolation': '06.2', '06.cleanup': '06.2' },
   },
   {
     id: 'shared-layer',
@@ -319,6 +331,7 @@ export const MUTANTS: Mutant[] = [
     step: OVERLAY,
     edits: { 'overlay.ts': [['  const dir = newLayerFolder()\n', "  const dir = path.join(path.dirname(newLayerFolder()), `mc-${process.ppid}-000000`)\n"]] },
     caughtBy: ['06.isolation'],
+    hints: { '06.isolation': '06.1' },
   },
   {
     id: 'layer-left-behind',
@@ -326,6 +339,7 @@ export const MUTANTS: Mutant[] = [
     step: OVERLAY,
     edits: { 'container.ts': [['cleanups.push(() => removeLayer(layer))', 'cleanups.push(() => void layer)']] },
     caughtBy: ['06.cleanup'],
+    hints: { '06.cleanup': '06.3' },
   },
   {
     id: 'no-sweep',
@@ -333,6 +347,7 @@ export const MUTANTS: Mutant[] = [
     step: OVERLAY,
     edits: { 'overlay.ts': [['  removeStaleLayers() // the layers of engines killed with SIGKILL\n', '']] },
     caughtBy: ['06.sweep'],
+    hints: { '06.sweep': '06.3' },
   },
   {
     id: 'ro-on-first-bind',
@@ -340,6 +355,7 @@ export const MUTANTS: Mutant[] = [
     step: OVERLAY,
     edits: { 'volumes.ts': [['    mount(volume.host, target, null, MS_BIND)\n    if (volume.readOnly) mount(null, target, null, MS_REMOUNT | MS_BIND | MS_RDONLY | perMountFlags(target))\n', '    mount(volume.host, target, null, MS_BIND | (volume.readOnly ? MS_RDONLY : 0))\n']] },
     caughtBy: ['06.volume-ro'],
+    hints: { '06.volume-ro': '06.4' },
   },
   {
     id: 'no-volumes',
@@ -347,6 +363,7 @@ export const MUTANTS: Mutant[] = [
     step: OVERLAY,
     edits: { 'rootfs.ts': [["  mountVolumes(rootfs, volumes) // while the host's folders are still reachable\n", '  void volumes\n']] },
     caughtBy: ['06.volume', '06.volume-ro'],
+    hints: { '06.volume': '06.4', '06.volume-ro': '06.4' },
   },
   {
     id: 'volume-unchecked',
@@ -354,6 +371,7 @@ export const MUTANTS: Mutant[] = [
     step: OVERLAY,
     edits: { 'container.ts': [['config.volumes = requireVolumeSources(options.volumes)', 'config.volumes = options.volumes']] },
     caughtBy: ['06.volume-missing'],
+    hints: { '06.volume-missing': '06.4' },
   },
   {
     id: 'fake-06',
@@ -797,11 +815,17 @@ export function mutate(text: string, edits: [string, string][], where: string): 
 export function buildMutant(mutant: Mutant): { engineDir: string; remove: () => void } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `mc-mutant-${mutant.id}-`))
   for (const link of ['lib', 'node_modules', 'package.json']) fs.symlinkSync(path.join(PROJECT_ROOT, link), path.join(root, link))
+  const remove = (): void => fs.rmSync(root, { recursive: true, force: true })
   const engineDir = path.join(root, 'solutions', mutant.step)
-  fs.cpSync(path.join(PROJECT_ROOT, 'solutions', mutant.step), engineDir, { recursive: true })
-  for (const [file, edits] of Object.entries(mutant.edits)) {
-    const target = path.join(engineDir, file)
-    fs.writeFileSync(target, mutate(fs.readFileSync(target, 'utf8'), edits, `solutions/${mutant.step}/${file}`))
+  try {
+    fs.cpSync(path.join(PROJECT_ROOT, 'solutions', mutant.step), engineDir, { recursive: true })
+    for (const [file, edits] of Object.entries(mutant.edits)) {
+      const target = path.join(engineDir, file)
+      fs.writeFileSync(target, mutate(fs.readFileSync(target, 'utf8'), edits, `solutions/${mutant.step}/${file}`))
+    }
+  } catch (error) {
+    remove() // an edit that no longer matches leaves no copy behind in /tmp
+    throw error
   }
-  return { engineDir, remove: () => fs.rmSync(root, { recursive: true, force: true }) }
+  return { engineDir, remove }
 }
