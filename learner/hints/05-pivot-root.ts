@@ -29,7 +29,7 @@ export const hints: StepHints = {
       id: '05.x1',
       title: 'Escape a chroot (step 04\'s engine)',
       try: [
-        'In the VM, as root, from the repository folder (`sudo -s` first; gcc: `apt-get install gcc` if missing):',
+        'In the VM, as root, from the repository folder (`sudo -s` first; the VM has gcc, elsewhere `apt-get install gcc`):',
         '```sh',
         'gcc -static -O2 -o /tmp/chroot-escape checker/escape/chroot-escape.c',
         'mkdir -p /tmp/tiny/bin /tmp/tiny/dev /tmp/tiny/proc /tmp/tiny/jail',
