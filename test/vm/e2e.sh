@@ -178,12 +178,19 @@ build_box() {
 }
 
 start_libvirt() {
-  local p
+  local p name stale
   for p in /run/libvirtd.pid /run/virtlogd.pid; do
     if [ -f "$p" ] && kill -0 "$(cat "$p")" 2>/dev/null; then
       echo "a libvirt daemon is already running (PID $(cat "$p") in $p): not ours to use or stop" >&2
       return 1
     fi
+  done
+  # A crashed earlier run (its PID gone) may have left its namespace: nothing runs in it, so it goes.
+  for stale in $(ip netns list | awk '{print $1}' | grep "^$prefix" || true); do
+    kill -0 "${stale#"$prefix"}" 2>/dev/null && continue
+    [ -z "$(ip netns pids "$stale" 2>/dev/null)" ] || continue
+    echo "removing the namespace of a crashed earlier run: $stale" >&2
+    host_lock ip netns del "$stale" || true
   done
   cp -p "$qemu_conf" "$state/qemu.conf.orig"
   qemu_conf_saved=1
@@ -207,7 +214,15 @@ start_libvirt() {
     virsh_ pool-define-as default dir --target /var/lib/libvirt/images >&2
     pool_made=1
   fi
-  virsh_ pool-info default | grep -q running || virsh_ pool-start default >&2
+  # libvirtd restores a pool a crashed run left active (its status under /run/libvirt) while it starts: wait for
+  # that rather than race it.
+  for _ in $(seq 20); do
+    virsh_ pool-info default | grep -Eq '^State: +running' && return 0
+    virsh_ pool-start default >&2 2>"$state/pool-start.err" && return 0
+    sleep 0.5
+  done
+  cat "$state/pool-start.err" >&2
+  return 1
 }
 
 boot_virtualbox_image() {
