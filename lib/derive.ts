@@ -8,7 +8,7 @@ import { PROJECT_ROOT, STEPS, type Step } from './steps.ts'
 export const MASTER_DIR = path.join(PROJECT_ROOT, 'engine', 'all-steps')
 export type Kind = 'steps' | 'solutions'
 
-const MARKER = /^\s*\/\/ @(file-since|since|until|todo|starter|solution|end)\b\s*(\S*)(?:\s+until\s+(\S+))?/
+const MARKER = /^\s*\/\/ @(file-since|since|until|todo|imports|starter|solution|end)\b\s*(\S*)(?:\s+until\s+(\S+))?/
 
 function stepIndex(id: string, where: string): number {
   const index = STEPS.findIndex((s) => s.id === id)
@@ -23,9 +23,11 @@ function stepIndex(id: string, where: string): number {
 export function deriveFile(source: string, fileName: string, step: Step, kind: Kind): string | undefined {
   const target = stepIndex(step.id, 'target')
   const out: string[] = []
-  // Which part of which region we are in: outside, a @since region, or a @todo region's parts. A region with an
-  // end (`@until STEP`, `@since A until B`, `@todo A until B`) holds code that a later step replaces.
-  let region: { kind: 'since' | 'todo'; step: number; until: number | undefined; part: 'todo' | 'starter' | 'solution' | 'since' } | undefined
+  // Which part of which region we are in: outside, a @since region, or the parts of a @todo or @imports region
+  // (an @imports region is a @todo without a TODO: the names the step's solution imports, which its starter must
+  // not give away). A region with an end (`@until STEP`, `@since A until B`, `@todo A until B`) holds code that a
+  // later step replaces.
+  let region: { kind: 'since' | 'todo' | 'imports'; step: number; until: number | undefined; part: 'todo' | 'starter' | 'solution' | 'since' } | undefined
   const lines = source.split('\n')
   const fileSince = /^\/\/ @file-since (\S+)/.exec(lines[0] ?? '')?.[1]
   if (fileSince && stepIndex(fileSince, `${fileName}:1`) > target) return undefined
@@ -38,17 +40,18 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
         if (i !== 0) throw new Error(`${where}: @file-since must be the first line`)
         return
       }
-      if (name === 'since' || name === 'todo' || name === 'until') {
+      if (name === 'since' || name === 'todo' || name === 'until' || name === 'imports') {
         if (region) throw new Error(`${where}: @${name} inside another region (regions do not nest)`)
         const end = name === 'until' ? stepIndex(arg, where) : until === undefined ? undefined : stepIndex(until, where)
         const from = name === 'until' ? 0 : stepIndex(arg, where)
         if (end !== undefined && end <= from) throw new Error(`${where}: a region cannot end (until ${STEPS[end]!.id}) before it begins`)
-        region = { kind: name === 'todo' ? 'todo' : 'since', step: from, until: end, part: name === 'todo' ? 'todo' : 'since' }
+        const kind = name === 'todo' || name === 'imports' ? name : 'since'
+        region = { kind, step: from, until: end, part: kind === 'since' ? 'since' : 'todo' }
         return
       }
       if (!region) throw new Error(`${where}: @${name} outside a region`)
       if (name === 'end') region = undefined
-      else if (region.kind !== 'todo') throw new Error(`${where}: @${name} belongs in a @todo region`)
+      else if (region.kind === 'since') throw new Error(`${where}: @${name} belongs in a @todo or @imports region`)
       else region.part = name as 'starter' | 'solution'
       return
     }
@@ -60,7 +63,8 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
     if (commented && !code && line.trim()) throw new Error(`${where}: ${region.part === 'starter' ? 'starter code' : 'code a later step replaces'} must be commented out in the master (// return 0)`)
     if (region.step > target) return // a later step's code: not there yet
     if (region.until !== undefined && target >= region.until) return // replaced from that step on
-    const learnersTurn = region.kind === 'todo' && region.step === target && kind === 'steps'
+    if (region.kind === 'imports' && region.part === 'todo' && line.trim()) throw new Error(`${where}: an @imports region has no TODO: only @starter and @solution parts`)
+    const learnersTurn = region.kind !== 'since' && region.step === target && kind === 'steps'
     const keep = region.part === 'since' || (learnersTurn ? region.part !== 'solution' : region.part === 'solution')
     if (keep) out.push(code ? code[1]! + code[2]! : line)
   })
@@ -139,18 +143,17 @@ export function todoRegions(): TodoRegion[] {
       const marker = MARKER.exec(line)
       if (marker?.[1] === 'todo') {
         // A function of code that a later step replaces is commented out in the master: `// export function changeRoot(`.
-        const fn = lines.slice(0, i).reverse().map((l) => /^(?:\/\/ )?(?:export )?(?:async )?function (\w+)/.exec(l)?.[1]).find(Boolean)
+        // A region at the top level (not indented: a list, a constant) is in no function.
+        const fn = /^\s/.test(line) ? lines.slice(0, i).reverse().map((l) => /^(?:\/\/ )?(?:export )?(?:async )?function (\w+)/.exec(l)?.[1]).find(Boolean) : undefined
         current = { id: '', step: STEPS[stepIndex(marker[2]!, `${name}:${i + 1}`)]!, file: name, fn, comment: [], solution: [], part: 'todo', start: i + 1, replaced: marker[3] !== undefined }
         return
       }
       if (!current) return
       if (marker) {
         if (marker[1] !== 'end') return void (current.part = marker[1]!)
-        // A region with only starter code (an import that the starter's code needs) is no TODO of its own.
-        const starterOnly = !current.id && current.part === 'starter' && !current.solution.length && current.comment.every((l) => !l.trim())
-        if (!current.id && !starterOnly) throw new Error(`${name}:${current.start}: a @todo region without a TODO(NN.k) line`)
+        if (!current.id) throw new Error(`${name}:${current.start}: a @todo region without a TODO(NN.k) line`)
         const { part: _part, start: _start, replaced: _replaced, ...region } = current
-        if (!starterOnly) out.push(region)
+        out.push(region)
         current = undefined
         return
       }

@@ -80,7 +80,7 @@ describe('derive', () => {
     const chroot = todoRegions().find((r) => r.id === '02.2')!
     expect(chroot.fn).toBe('changeRoot')
     expect(chroot.solution.join('\n')).toMatch(/^\s+chroot\(rootfs\)$/m)
-    // The starter-only import of step 05 (chroot, for the starter's step-02 code) is no TODO of its own.
+    // The imports of step 05's starter (chroot, for the starter's step-02 code) are an @imports region, no TODO.
     expect(todoRegions().filter((r) => r.file === 'pivot.ts').map((r) => r.id)).toEqual(['05.1', '05.2', '05.3'])
   })
   test('until: code left uncommented in the master, an end before the start, nesting: errors that say where', () => {
@@ -88,6 +88,14 @@ describe('derive', () => {
     expect(() => deriveFile('// @todo 02-chroot until 03-cgroups\n// TODO(02.1): x\n// @solution\nx()\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:4: code a later step replaces must be commented out')
     expect(() => deriveFile('// @since 03-cgroups until 02-chroot\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:1: a region cannot end (until 02-chroot) before it begins')
     expect(() => deriveFile('// @until 03-cgroups\n// @since 02-chroot\n// @end\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:2: @since inside another region')
+  })
+  test('an @imports region: the starter\'s imports in the learner\'s step, the solution\'s everywhere else, no TODO', () => {
+    const imports = ['// @imports 02-chroot', '// @starter', "// import { a } from './x.ts'", '// @solution', "import { a, b } from './x.ts'", '// @end', 'a()'].join('\n')
+    expect(deriveFile(imports, 'x.ts', step2, 'steps')).toBe("import { a } from './x.ts'\na()")
+    expect(deriveFile(imports, 'x.ts', step2, 'solutions')).toBe("import { a, b } from './x.ts'\na()")
+    expect(deriveFile(imports, 'x.ts', step3, 'steps')).toBe("import { a, b } from './x.ts'\na()")
+    expect(deriveFile(imports, 'x.ts', step1, 'steps')).toBe('a()')
+    expect(() => deriveFile('// @imports 02-chroot\n// TODO(02.9): no\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:2: an @imports region has no TODO')
   })
   test('broken markers are errors that say where', () => {
     expect(() => deriveFile('// @since 02-chroot\nx()', 'x.ts', step2, 'steps')).toThrow('x.ts: a region is not closed')

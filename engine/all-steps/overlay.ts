@@ -5,13 +5,13 @@
 // they are swept is lib/layers.ts: this file is about the overlay.
 import fs from 'node:fs'
 import path from 'node:path'
-import {
-  mount,
-  // @todo 06-overlayfs
-  // @starter
-  // MS_BIND, // the starter's step-05 root, until TODO(06.2) replaces it
-  // @end
-} from '../../lib/libc.ts'
+// @imports 06-overlayfs
+// @starter
+// // What the given code uses (the starter's step-05 root, until TODO(06.2) replaces it).
+// import { MS_BIND, mount } from '../../lib/libc.ts'
+// @solution
+import { mount } from '../../lib/libc.ts'
+// @end
 import type { Layer } from '../../lib/init/protocol.ts'
 import { newLayerFolder, removeLayerFolder, removeStaleLayers } from '../../lib/layers.ts'
 

@@ -3,13 +3,13 @@
 // tree is still in the container's mount namespace, above its root, and a root process climbs back
 // to it (man 2 chroot). pivot_root makes the rootfs the ROOT MOUNT of the container's mount
 // namespace; unmounting the old root then takes the host's tree out of that namespace altogether.
-import {
-  MNT_DETACH, MS_BIND, MS_REC, chdir, mount, pivotRoot, umount2,
-  // @todo 05-pivot-root
-  // @starter
-  // chroot, // step 02's way, until TODO(05.2) replaces it
-  // @end
-} from '../../lib/libc.ts'
+// @imports 05-pivot-root
+// @starter
+// // What the given code uses (step 02's way, until TODO(05.2) replaces it). Your TODOs need more of lib/libc.ts.
+// import { chdir, chroot } from '../../lib/libc.ts'
+// @solution
+import { MNT_DETACH, MS_BIND, MS_REC, chdir, mount, pivotRoot, umount2 } from '../../lib/libc.ts'
+// @end
 
 /**
  * pivot_root wants the new root to be a mount point of its own, and the rootfs is just a folder of

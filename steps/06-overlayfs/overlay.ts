@@ -4,10 +4,8 @@
 // they are swept is lib/layers.ts: this file is about the overlay.
 import fs from 'node:fs'
 import path from 'node:path'
-import {
-  mount,
-  MS_BIND, // the starter's step-05 root, until TODO(06.2) replaces it
-} from '../../lib/libc.ts'
+// What the given code uses (the starter's step-05 root, until TODO(06.2) replaces it).
+import { MS_BIND, mount } from '../../lib/libc.ts'
 import type { Layer } from '../../lib/init/protocol.ts'
 import { newLayerFolder, removeLayerFolder, removeStaleLayers } from '../../lib/layers.ts'
 

@@ -6,9 +6,9 @@
 //     ... the rootfs, /proc (step 02) ...
 //     protectKernelFiles()     07.2  /sys read-only; parts of /proc masked or read-only; /dev nodev
 //     mountCgroups(layout)     07.3  the container's cgroups, read-only, at /sys/fs/cgroup
-import fs from 'node:fs'
-import path from 'node:path'
-import { CLONE_NEWCGROUP, MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REMOUNT, mount, unshare } from '../../lib/libc.ts'
+// What the given code uses. The calls and the other flags your TODOs need are in lib/libc.ts (node:fs and
+// node:path for files and folders): import them here too.
+import { MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY } from '../../lib/libc.ts'
 import { CGROUP_MOUNT_POINT, type CgroupLayout } from '../../lib/cgroup-layout.ts'
 
 /** Files and folders of /proc and /sys that show or change the host's kernel, hidden as runc hides them. */

@@ -4,9 +4,7 @@
 // they are swept is lib/layers.ts: this file is about the overlay.
 import fs from 'node:fs'
 import path from 'node:path'
-import {
-  mount,
-} from '../../lib/libc.ts'
+import { mount } from '../../lib/libc.ts'
 import type { Layer } from '../../lib/init/protocol.ts'
 import { newLayerFolder, removeLayerFolder, removeStaleLayers } from '../../lib/layers.ts'
 

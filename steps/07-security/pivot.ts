@@ -2,9 +2,7 @@
 // tree is still in the container's mount namespace, above its root, and a root process climbs back
 // to it (man 2 chroot). pivot_root makes the rootfs the ROOT MOUNT of the container's mount
 // namespace; unmounting the old root then takes the host's tree out of that namespace altogether.
-import {
-  MNT_DETACH, MS_BIND, MS_REC, chdir, mount, pivotRoot, umount2,
-} from '../../lib/libc.ts'
+import { MNT_DETACH, MS_BIND, MS_REC, chdir, mount, pivotRoot, umount2 } from '../../lib/libc.ts'
 
 /**
  * pivot_root wants the new root to be a mount point of its own, and the rootfs is just a folder of

@@ -7,8 +7,10 @@
 //     dropCapabilities()      07.4  bounding, effective, permitted, inheritable, ambient; no_new_privs
 //     installSyscallFilter()  07.5  last: from here on mount, unshare... fail for init too
 //     execve(command)               the command starts with what is left, and cannot get more
-import { capabilityMask, clearAmbientCapabilities, dropFromBoundingSet, lastCapability, setCapabilities, setNoNewPrivileges } from '../../lib/capabilities.ts'
-import { EPERM, ENOSYS, assembleDenyList, installSeccompFilter, type DenyRule } from '../../lib/seccomp.ts'
+// What the given code uses. lib/capabilities.ts has the calls for the capability sets, lib/seccomp.ts the
+// errnos of a DenyRule: import them here too.
+import { capabilityMask } from '../../lib/capabilities.ts'
+import { assembleDenyList, installSeccompFilter, type DenyRule } from '../../lib/seccomp.ts'
 
 /**
  * What the container keeps: docker's default set (moby, oci/caps/defaults.go) without MKNOD. Docker keeps
