@@ -774,6 +774,15 @@ export const MUTANTS: Mutant[] = [
     hints: { '07.cgroupns': '07.3' },
   },
   {
+    id: 'cgroupfs-writable-v1',
+    description: 'cgroup v1, the cgroup filesystems mounted writable: root (DAC_OVERRIDE is kept) writes -1 into its own memory.limit_in_bytes',
+    step: SECURITY,
+    edits: { 'kernelfs.ts': [['mount(hierarchy.fsType, dir, hierarchy.fsType, READ_ONLY, hierarchy.options || null)', 'mount(hierarchy.fsType, dir, hierarchy.fsType, READ_ONLY & ~MS_RDONLY, hierarchy.options || null)']] },
+    caughtBy: ['07.cgroup-escape', '07.cgroupns'],
+    hints: { '07.cgroup-escape': '07.3', '07.cgroupns': '07.3' },
+    cgroupVersion: 1,
+  },
+  {
     id: 'no-cgroupfs',
     description: 'nothing mounted at /sys/fs/cgroup',
     step: SECURITY,
