@@ -3,7 +3,9 @@
 import { diffAndRepair } from './host.ts'
 import { sessionSnapshot } from './harness.ts'
 import { removeHostFiles } from './probe.ts'
+import { removeLoopDisksNow } from './security-escapes.ts'
 import { killAllRuns, ourPids } from './runner.ts'
+import { removeAllScratch } from './scratch.ts'
 
 export function cleanUpOnExit(say: (text: string) => void): void {
   let stopping = false
@@ -13,8 +15,10 @@ export function cleanUpOnExit(say: (text: string) => void): void {
     say(`${why}: stopping the engine and cleaning up...`)
     await killAllRuns()
     removeHostFiles()
+    removeLoopDisksNow()
     const snapshot = sessionSnapshot()
     if (snapshot) for (const leak of await diffAndRepair(snapshot, ourPids)) say(`repaired: ${leak.what}`)
+    removeAllScratch() // the checks' throw-away folders, now that no mount is left in one
     process.exit(code)
   }
   process.on('SIGINT', () => void stop('Ctrl-C', 130))

@@ -7,6 +7,7 @@ import { descendants } from './proc.ts'
 import { ourPids, runEngine, type RunOptions, type RunResult } from './runner.ts'
 import { runSharedProbe, type SharedProbe } from './probe.ts'
 import { engineFailure, failureKey, type EngineFailure } from './rootcause.ts'
+import { removeAllScratch } from './scratch.ts'
 
 export interface CheckResult {
   id: string
@@ -191,6 +192,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
 
   // The host, after everything: what leaked, and which check's random names it carries.
   const leaks: Leak[] = [...(await diffAndRepair(before, ourPids)), ...imageLeaks(image)]
+  removeAllScratch() // the checks' throw-away folders, now that no mount is left inside one
   // Every run is over, so anything still below the checker (a child subreaper: orphans of the engines
   // come back to it, however fast the engine exited) outlived its engine.
   for (const left of killTrees(descendants(process.pid).filter((p) => p.state !== 'Z').map((p) => p.pid))) {

@@ -3,10 +3,12 @@
 // Side by side, in ONE run, interleaved (a noisy machine slows every row alike), on the same Alpine rootfs:
 //   - step 04's solution as a learner types it: `node solutions/04-network/main.js run --rootfs ROOTFS /bin/true`
 //   - the same through the npm scripts' way in: `node bin/launch.mjs solutions/04-network/main.js run ...`
+//   - step 05's (pivot_root instead of chroot) and step 06's (and an overlay with a layer of its own, made and removed)
+//   - step 07's (and a cgroup namespace, read-only /sys and cgroupfs, masked /proc, capabilities dropped, seccomp)
 //   - util-linux `unshare --fork --pid --mount --uts --ipc --net --root=ROOTFS /bin/true`: the floor, no runtime at all
 //   - `runc run` (the reference runtime) of a generated OCI bundle whose rootfs is the same folder
 //   - `node -e 0`: ONE Node start-up, for reference (the engine needs two)
-// then the learner's check loop: `npm run check step-04 -- --solution --json`, whole and its slowest check.
+// then the learner's check loop: `npm run check step-04 -- --solution --json` and step 06's, whole and their slowest check.
 // Prints a markdown table (medians, ratio to runc) with the machine it ran on.
 //
 // It is a benchmark, not a timed test: --quick (CI) does few runs and asserts nothing about times.
@@ -32,22 +34,14 @@ const USAGE = 'usage: npm run bench [-- --quick] [--runs N] [--warmup N] [--chec
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseCommandLine(argv, {
-    quick: { type: 'boolean' },
-    runs: { type: 'string' },
-    warmup: { type: 'string' },
-    'check-runs': { type: 'string' },
-    'no-check': { type: 'boolean' },
+    quick: { type: 'boolean' }, runs: { type: 'string' }, warmup: { type: 'string' }, 'check-runs': { type: 'string' }, 'no-check': { type: 'boolean' },
   }, { usage: USAGE })
   const quick = values.quick ?? false
   return {
     quick,
     warmup: values.warmup === undefined ? (quick ? 1 : 3) : positive('--warmup', values.warmup, 0),
     runs: values.runs === undefined ? (quick ? 5 : 20) : positive('--runs', values.runs),
-    checkRuns: values['no-check']
-      ? 0
-      : values['check-runs'] === undefined
-        ? (quick ? 1 : 3)
-        : positive('--check-runs', values['check-runs'], 0),
+    checkRuns: values['no-check'] ? 0 : values['check-runs'] === undefined ? (quick ? 1 : 3) : positive('--check-runs', values['check-runs'], 0),
   }
 }
 
@@ -91,18 +85,11 @@ function childrenCpuMs(): number {
 function runOnce(contender: Contender, record: boolean): void {
   const cpuBefore = childrenCpuMs()
   const start = process.hrtime.bigint()
-  const result = spawnSync(contender.argv[0]!, contender.argv.slice(1), {
-    env: contender.env ?? process.env,
-    encoding: 'utf8',
-    timeout: 60_000,
-  })
+  const result = spawnSync(contender.argv[0]!, contender.argv.slice(1), { env: contender.env ?? process.env, encoding: 'utf8', timeout: 60_000 })
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6
   const cpuMs = childrenCpuMs() - cpuBefore
   if (result.status !== 0) {
-    fail(
-      `${contender.name} failed (${result.error?.message ?? `exit ${result.status}, signal ${result.signal}`}): ` +
-        `${contender.argv.join(' ')}\n${result.stderr}`,
-    )
+    fail(`${contender.name} failed (${result.error?.message ?? `exit ${result.status}, signal ${result.signal}`}): ${contender.argv.join(' ')}\n${result.stderr}`)
   }
   if (record) {
     contender.wall.push(wallMs)
@@ -173,10 +160,10 @@ interface CheckTiming {
   checks: Map<string, number>
 }
 
-/** `npm run check step-04 -- --solution --json`, timed as a learner waits for it (npm and bin/node included). */
-function timeCheck(): CheckTiming {
+/** `npm run check STEP -- --solution --json`, timed as a learner waits for it (npm and bin/node included). */
+function timeCheck(step: string): CheckTiming {
   const start = process.hrtime.bigint()
-  const result = spawnSync('npm', ['run', '--silent', 'check', 'step-04', '--', '--solution', '--json'], {
+  const result = spawnSync('npm', ['run', '--silent', 'check', step, '--', '--solution', '--json'], {
     cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024,
   })
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6
@@ -208,6 +195,7 @@ function main(): void {
   if (problem) fail(`${problem.problem}: ${problem.fix}`)
   const rootfs = requireRootfs()
   const engine = path.join(PROJECT_ROOT, 'solutions', '04-network', 'main.js')
+  const engineOf = (step: string) => path.join(PROJECT_ROOT, 'solutions', step, 'main.js')
   const runc = prepareRunc(rootfs)
   const node = process.execPath
   // The bare row runs as a learner types it: no compile cache in the environment, so the engine's JavaScript
@@ -216,21 +204,33 @@ function main(): void {
   const { NODE_COMPILE_CACHE: _ignored, ...plainEnv } = process.env
   const launcher = path.join(PROJECT_ROOT, 'bin', 'launch.mjs')
   const contenders: Contender[] = [
-    { name: 'minicontainer (step 04), bare: `node main.js run /bin/true`', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
-    { name: 'minicontainer, npm path: `node bin/launch.mjs main.js run ...`', argv: [node, launcher, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: { ...plainEnv, MINICONTAINER_SKIP_NPM_CI: '1' }, wall: [], cpu: [] },
+    {
+      name: 'minicontainer (step 04), bare: `node main.js run /bin/true`',
+      argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [],
+    },
+    {
+      name: 'minicontainer, npm path: `node bin/launch.mjs main.js run ...`',
+      argv: [node, launcher, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: { ...plainEnv, MINICONTAINER_SKIP_NPM_CI: '1' }, wall: [], cpu: [],
+    },
+    { name: 'minicontainer (step 05: pivot_root) `run /bin/true`', argv: [node, engineOf('05-pivot-root'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
+    { name: 'minicontainer (step 06: + overlay and its layer) `run /bin/true`', argv: [node, engineOf('06-overlayfs'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
+    { name: 'minicontainer (step 07: + capabilities, seccomp, cgroupns, /proc /sys locked) `run /bin/true`', argv: [node, engineOf('07-security'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
     { name: '`unshare --fork --pid --mount --uts --ipc --net --root` (floor)', argv: ['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', `--root=${rootfs}`, '/bin/true'], wall: [], cpu: [] },
     { name: '`runc run` (reference)', argv: runc.argv, wall: [], cpu: [] },
     { name: '`node -e 0`: one Node start-up', argv: [node, '-e', '0'], env: plainEnv, wall: [], cpu: [] },
   ]
   const host = machine()
-  const check: CheckTiming[] = []
+  const CHECKED = ['step-04', 'step-06'] as const
+  const check = new Map<string, CheckTiming[]>(CHECKED.map((step) => [step, []]))
   try {
     console.error(`bench: ${options.warmup} warm-up + ${options.runs} measured rounds of ${contenders.length} commands, interleaved...`)
     interleave(contenders, options.warmup, false)
     interleave(contenders, options.runs, true)
     for (let i = 0; i < options.checkRuns; i++) {
-      console.error(`bench: npm run check step-04 -- --solution (${i + 1}/${options.checkRuns})...`)
-      check.push(timeCheck())
+      for (const step of CHECKED) {
+        console.error(`bench: npm run check ${step} -- --solution (${i + 1}/${options.checkRuns})...`)
+        check.get(step)!.push(timeCheck(step))
+      }
     }
   } finally {
     runc.cleanup()
@@ -245,17 +245,17 @@ function main(): void {
     '|---|---:|---:|---:|',
     ...contenders.map((c) => `| ${c.name} | ${median(c.wall).toFixed(1)} ms | ${(median(c.wall) / reference).toFixed(2)}x | ${mean(c.cpu).toFixed(0)} ms |`),
   ]
-  if (check.length) {
-    const failed = check.some((c) => c.failed > 0) ? ` (FAILED: ${check.map((c) => c.failed).join(', ')} check(s) failed)` : ''
+  const runs = check.get(CHECKED[0])!.length
+  if (runs) lines.push('', `| learner's check loop (${runs} run${runs > 1 ? 's' : ''} each) | median wall |`, '|---|---:|')
+  for (const [step, timings] of check) {
+    if (!timings.length) continue
+    const failed = timings.some((c) => c.failed > 0) ? ` (FAILED: ${timings.map((c) => c.failed).join(', ')} check(s) failed)` : ''
     // Each check's median over the runs, then the largest.
-    const slowest = [...check[0]!.checks.keys()]
-      .map((id) => ({ id, ms: median(check.map((c) => c.checks.get(id) ?? 0)) }))
+    const slowest = [...timings[0]!.checks.keys()]
+      .map((id) => ({ id, ms: median(timings.map((c) => c.checks.get(id) ?? 0)) }))
       .sort((a, b) => b.ms - a.ms)[0]
     lines.push(
-      '',
-      `| learner's check loop (${check.length} run${check.length > 1 ? 's' : ''}) | median wall |`,
-      '|---|---:|',
-      `| \`npm run check step-04 -- --solution\` (${check[0]!.passed + check[0]!.failed} checks)${failed} | ${(median(check.map((c) => c.wallMs)) / 1000).toFixed(2)} s |`,
+      `| \`npm run check ${step} -- --solution\` (${timings[0]!.passed + timings[0]!.failed} checks)${failed} | ${(median(timings.map((c) => c.wallMs)) / 1000).toFixed(2)} s |`,
       ...(slowest ? [`| its slowest single check: \`${slowest.id}\` | ${(slowest.ms / 1000).toFixed(2)} s |`] : []),
     )
   }

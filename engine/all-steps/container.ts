@@ -3,16 +3,23 @@
 //   host (the engine, "run")                        container (init: becomes the command)
 //   ───────────────────────────────────────────     ─────────────────────────────────────────────
 //   parse flags, check the host
+//   [06] create the container's layer folders
 //   [03] create the cgroup with its limits
 //   [01] a new PID namespace for the next child
 //   spawn init ──────────────────────────────────►  PID 1, waits for its configuration on fd 3
 //   [03] put init into the cgroup
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
 //                                                   [04] new network namespace
+//                                                   [07] cgroup namespace
+//                                                   [06] overlay: image + layer; volumes
 //                                                   [02] /dev, chroot, /proc
+//                                                   [05]   pivot_root instead of chroot
+//                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
+//                                                   [07] capabilities dropped, seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
+//   [06] remove the layer
 //   [01] exit with the command's status (128 + n for signal n)
 // @imports 01-namespaces
 // @solution
@@ -38,6 +45,15 @@ import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.
 // @since 04-network
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
 // @end
+// @since 06-overlayfs
+import { requireVolumeSources } from '../../lib/cli.ts'
+import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
+// @end
+// @since 07-security
+import { cgroupLayout } from '../../lib/cgroup-layout.ts'
+import { enterCgroupNamespace, mountCgroups, protectKernelFiles } from './kernelfs.ts'
+import { dropCapabilities, installSyscallFilter } from './security.ts'
+// @end
 
 /** The entry point: `main.js run ...` on the host, `main.js __init` inside the container. */
 export async function main(argv: string[]): Promise<void> {
@@ -57,12 +73,25 @@ export async function run(options: RunOptions): Promise<number> {
   assertHostCanRunContainers()
   trapStopSignals() // Ctrl-C from here on stops the container; the engine still cleans up
   const config: InitConfig = { command: options.command, hostname: options.hostname }
+  // @until 06-overlayfs
+  // if (options.volumes.length) throw new FriendlyError('--volume: volumes come with step 06 (overlayfs)')
+  // @end
   // @since 02-chroot
   config.rootfs = requireRootfs(options.rootfs)
   config.env = containerEnvironment(options.hostname)
   // @end
+  // @since 06-overlayfs
+  config.volumes = requireVolumeSources(options.volumes)
+  // @end
   const cleanups: (() => void)[] = [] // run in reverse order at the end, whatever happened
   try {
+    // @since 06-overlayfs
+    // The image stays as it is; the container's root is the overlay init mounts on layer.merged.
+    const layer = createLayer(config.rootfs!)
+    cleanups.push(() => removeLayer(layer))
+    config.layer = layer
+    config.rootfs = layer.merged
+    // @end
     // @since 03-cgroups
     const cgroup = createCgroup(options)
     cleanups.push(() => removeCgroup(cgroup))
@@ -123,11 +152,29 @@ function init(): never {
     // @since 04-network
     enterNetworkNamespace()
     // @end
-    // @since 02-chroot
-    enterRootfs(config.rootfs!)
+    // @since 07-security
+    const cgroups = cgroupLayout() // read while the host's mounts are still in view: the new root hides them
+    enterCgroupNamespace()
+    // @end
+    // @since 06-overlayfs
+    mountOverlay(config.layer!)
+    // @end
+    // @since 02-chroot until 06-overlayfs
+    // enterRootfs(config.rootfs!)
+    // @end
+    // @since 06-overlayfs
+    enterRootfs(config.rootfs!, config.volumes ?? [])
+    // @end
+    // @since 07-security
+    protectKernelFiles()
+    mountCgroups(cgroups)
     // @end
     // @since 04-network
     bringUpLoopback()
+    // @end
+    // @since 07-security
+    dropCapabilities() // after the last mount and after lo is up: both needed what this takes away
+    installSyscallFilter() // the very last: from here on mount, unshare... fail for init too
     // @end
   } catch (error) {
     console.error(formatError('minicontainer', error))
