@@ -29,8 +29,11 @@ export function fingerprint(root: string): TreePrint {
   const walk = (rel: string): void => {
     const full = path.join(root, rel)
     const s = fs.lstatSync(full, { bigint: true })
-    const type = s.isDirectory() ? 'd' : s.isFile() ? 'f' : s.isSymbolicLink() ? 'l' : s.isCharacterDevice() ? 'c' : s.isBlockDevice() ? 'b' : s.isFIFO() ? 'p' : 's'
-    const what = s.isFile() ? createHash('sha256').update(fs.readFileSync(full)).digest('hex') : s.isSymbolicLink() ? fs.readlinkSync(full) : type === 'c' || type === 'b' ? String(s.rdev) : ''
+    const type = s.isDirectory() ? 'd' : s.isFile() ? 'f' : s.isSymbolicLink() ? 'l'
+      : s.isCharacterDevice() ? 'c' : s.isBlockDevice() ? 'b' : s.isFIFO() ? 'p' : 's'
+    const what = s.isFile() ? createHash('sha256').update(fs.readFileSync(full)).digest('hex')
+      : s.isSymbolicLink() ? fs.readlinkSync(full)
+      : type === 'c' || type === 'b' ? String(s.rdev) : ''
     entries.set(rel || '.', [type, s.mode.toString(8), `${s.uid}:${s.gid}`, s.size, s.mtimeNs, s.ctimeNs, s.nlink, what].join(' '))
     if (s.isDirectory()) for (const name of fs.readdirSync(full).sort()) walk(path.join(rel, name))
   }

@@ -154,7 +154,8 @@ export function kernelLogSince(after: number, pattern: RegExp): string[] {
  * 1. mounts a cgroup filesystem of its own and writes its PID into the ROOT cgroup's cgroup.procs (without a
  *    cgroup namespace the new mount's root is the host's root cgroup);
  * 2. writes "no limit" into its own cgroup's files, through /sys/fs/cgroup and through its own mount (v1: a
- *    writable cgroupfs lets root do it; v2 mounted nsdelegate, as systemd does, refuses writes to a cgroup namespace's own root, whatever the mount).
+ *    writable cgroupfs lets root do it; v2 mounted nsdelegate, as systemd does, refuses writes to a cgroup
+ *    namespace's own root, whatever the mount).
  */
 export function cgroupEscapeScript(version: 1 | 2, pause: string): string {
   const mount = version === 2 ? 'mount -t cgroup2 none /mnt' : 'mount -t cgroup -o memory none /mnt'
@@ -162,7 +163,10 @@ export function cgroupEscapeScript(version: 1 | 2, pause: string): string {
   // when a cgroup namespace roots the mount there).
   const ownLimit = version === 2
     ? ['/sys/fs/cgroup/memory.swap.max max', '/sys/fs/cgroup/memory.max max', '/mnt/memory.swap.max max', '/mnt/memory.max max']
-    : ['/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes -1', '/sys/fs/cgroup/memory/memory.limit_in_bytes -1', '/mnt/memory.memsw.limit_in_bytes -1', '/mnt/memory.limit_in_bytes -1']
+    : [
+      '/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes -1', '/sys/fs/cgroup/memory/memory.limit_in_bytes -1',
+      '/mnt/memory.memsw.limit_in_bytes -1', '/mnt/memory.limit_in_bytes -1',
+    ]
   return [
     `e=$(${mount} 2>&1); echo "@mc mount=$? $e"`,
     // $$ is the shell itself, also inside $( ): the write moves the probe's own shell.

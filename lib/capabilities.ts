@@ -33,7 +33,9 @@ export type Capability = (typeof CAPABILITIES)[number]
 /** The number of a capability: 'SYS_ADMIN' or 'CAP_SYS_ADMIN' -> 21. */
 export function capabilityNumber(name: string): number {
   const index = CAPABILITIES.indexOf(name.toUpperCase().replace(/^CAP_/, '') as Capability)
-  if (index === -1) throw new FriendlyError(`unknown capability "${name}"`, { hint: `man 7 capabilities; known: ${CAPABILITIES.join(', ')}` })
+  if (index === -1) {
+    throw new FriendlyError(`unknown capability "${name}"`, { hint: `man 7 capabilities; known: ${CAPABILITIES.join(', ')}` })
+  }
   return index
 }
 
@@ -140,7 +142,8 @@ export function inBoundingSet(capability: number): boolean {
 
 /** Empties the ambient set: prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL). */
 export function clearAmbientCapabilities(): void {
-  checkCall(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), 'prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)', 'EINVAL: the kernel is older than 4.3')
+  checkCall(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), 'prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)',
+    'EINVAL: the kernel is older than 4.3')
 }
 
 /**

@@ -33,7 +33,9 @@ export interface CgroupLayout {
 function identifyingOptions(superOptions: string): string {
   return superOptions
     .split(',')
-    .filter((o) => !['rw', 'ro', 'relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'xattr', 'clone_children', 'noprefix', 'cpuset_v2_mode'].includes(o) && !o.startsWith('release_agent='))
+    .filter((o) =>
+      !['rw', 'ro', 'relatime', 'noatime', 'nosuid', 'nodev', 'noexec', 'xattr', 'clone_children', 'noprefix', 'cpuset_v2_mode'].includes(o)
+      && !o.startsWith('release_agent='))
     .join(',')
 }
 

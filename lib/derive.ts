@@ -27,7 +27,9 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
   // (an @imports region is a @todo without a TODO: the names the step's solution imports, which its starter must
   // not give away). A region with an end (`@until STEP`, `@since A until B`, `@todo A until B`) holds code that a
   // later step replaces.
-  let region: { kind: 'since' | 'todo' | 'imports'; step: number; until: number | undefined; part: 'todo' | 'starter' | 'solution' | 'since' } | undefined
+  let region: {
+    kind: 'since' | 'todo' | 'imports'; step: number; until: number | undefined; part: 'todo' | 'starter' | 'solution' | 'since'
+  } | undefined
   const lines = source.split('\n')
   const fileSince = /^\/\/ @file-since (\S+)/.exec(lines[0] ?? '')?.[1]
   if (fileSince && stepIndex(fileSince, `${fileName}:1`) > target) return undefined

@@ -228,8 +228,10 @@ export function runFilter(instructions: readonly Instruction[], call: SeccompDat
       case 0x03: memory[k & 15] = x; break // BPF_STX
       case 0x04: { // BPF_ALU
         const ops: Record<number, () => number> = {
-          0x00: () => a + operand, 0x10: () => a - operand, 0x20: () => Math.imul(a, operand), 0x30: () => (operand === 0 ? bad() : Math.floor(a / operand)),
-          0x40: () => a | operand, 0x50: () => a & operand, 0x60: () => (operand >= 32 ? 0 : a << operand), 0x70: () => (operand >= 32 ? 0 : a >>> operand),
+          0x00: () => a + operand, 0x10: () => a - operand, 0x20: () => Math.imul(a, operand),
+          0x30: () => (operand === 0 ? bad() : Math.floor(a / operand)),
+          0x40: () => a | operand, 0x50: () => a & operand,
+          0x60: () => (operand >= 32 ? 0 : a << operand), 0x70: () => (operand >= 32 ? 0 : a >>> operand),
           0x80: () => -a, 0x90: () => (operand === 0 ? bad() : a % operand), 0xa0: () => a ^ operand,
         }
         a = (ops[code & 0xf0] ?? bad)() >>> 0
@@ -238,7 +240,8 @@ export function runFilter(instructions: readonly Instruction[], call: SeccompDat
       case 0x05: { // BPF_JMP
         const op = code & 0xf0
         if (op === 0x00) { pc += k; break } // JA
-        const taken = op === 0x10 ? a === operand : op === 0x20 ? a > operand : op === 0x30 ? a >= operand : op === 0x40 ? (a & operand) !== 0 : bad()
+        const taken = op === 0x10 ? a === operand : op === 0x20 ? a > operand : op === 0x30 ? a >= operand
+          : op === 0x40 ? (a & operand) !== 0 : bad()
         pc += taken ? jt : jf
         break
       }
@@ -267,7 +270,9 @@ export function describeVerdict(verdict: number): string {
 export function runFilters(filters: readonly (readonly Instruction[])[], call: SeccompData): number {
   const rank = (v: number): number => {
     const action = (v & 0xffff0000) >>> 0
-    return [SECCOMP_RET_KILL_PROCESS, 0, 0x00030000, SECCOMP_RET_ERRNO, 0x7fc00000, 0x7ff00000, 0x7ffc0000, SECCOMP_RET_ALLOW].indexOf(action)
+    return [
+      SECCOMP_RET_KILL_PROCESS, 0, 0x00030000, SECCOMP_RET_ERRNO, 0x7fc00000, 0x7ff00000, 0x7ffc0000, SECCOMP_RET_ALLOW,
+    ].indexOf(action)
   }
   let verdict = SECCOMP_RET_ALLOW
   for (const filter of filters) {

@@ -12,7 +12,10 @@ import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 
 const CHILD = path.join(PROJECT_ROOT, 'test', 'fixtures', 'privileges-child.ts')
 /** docker's default set (moby oci/caps/defaults.go) without MKNOD. */
-const KEEP = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE']
+const KEEP = [
+  'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'NET_RAW', 'SETGID', 'SETUID',
+  'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
+]
 
 describe('capability names and masks', () => {
   test('the numbers of linux/capability.h', () => {
@@ -32,7 +35,9 @@ describe('capability names and masks', () => {
 
   test('parses the Cap* lines of /proc/PID/status', () => {
     const status = 'Name:\tsh\nCapInh:\t0000000000000000\nCapPrm:\t00000000a00425fb\nCapEff:\t00000000a00425fb\nCapBnd:\t00000000a00425fb\nCapAmb:\t0000000000000000\n'
-    expect(parseStatusCapabilities(status)).toEqual({ inheritable: 0n, permitted: 0xa00425fbn, effective: 0xa00425fbn, bounding: 0xa00425fbn, ambient: 0n })
+    expect(parseStatusCapabilities(status)).toEqual({
+      inheritable: 0n, permitted: 0xa00425fbn, effective: 0xa00425fbn, bounding: 0xa00425fbn, ambient: 0n,
+    })
     expect(parseStatusCapabilities('Name:\tsh\n')).toBeUndefined()
   })
 })
@@ -56,7 +61,9 @@ describe.skipIf(skipUnlessRootOnLinux())('dropping them, for real', () => {
   test.skipIf(spawnSync('setpriv', ['--version']).status !== 0)('only the bounding set dropped: root gets SYS_ADMIN and MKNOD back through an inherited inheritable set', () => {
     // The engine's parent (anyone who starts it) can hand it an inheritable set: setpriv does here.
     const node = path.join(tmp, 'null-b')
-    const out = execFileSync('setpriv', ['--inh-caps=+sys_admin,+mknod', process.execPath, CHILD, 'capabilities', KEEP.join(','), 'bounding-only', node], { encoding: 'utf8' })
+    const out = execFileSync('setpriv', [
+      '--inh-caps=+sys_admin,+mknod', process.execPath, CHILD, 'capabilities', KEEP.join(','), 'bounding-only', node,
+    ], { encoding: 'utf8' })
     const r = JSON.parse(out)
     const sets = parseStatusCapabilities(r.child)!
     expect(sets.bounding).toBe(0xa00425fbn)

@@ -91,7 +91,8 @@ describe('derive', () => {
     expect(() => deriveFile('// @until 03-cgroups\nx()\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:2: code a later step replaces must be commented out in the master')
     expect(() => deriveFile('// @todo 02-chroot until 03-cgroups\n// TODO(02.1): x\n// @solution\nx()\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:4: code a later step replaces must be commented out')
     expect(() => deriveFile('// @since 03-cgroups until 02-chroot\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:1: a region cannot end (until 02-chroot) before it begins')
-    expect(() => deriveFile('// @until 03-cgroups\n// @since 02-chroot\n// @end\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:2: @since inside another region')
+    expect(() => deriveFile('// @until 03-cgroups\n// @since 02-chroot\n// @end\n// @end', 'x.ts', step2, 'steps'))
+      .toThrow('x.ts:2: @since inside another region')
   })
   test('an @imports region: the starter\'s imports in the learner\'s step, the solution\'s everywhere else, no TODO', () => {
     const imports = [

@@ -117,7 +117,8 @@ describe('the assembler', () => {
   test('runFilter: the verdicts of the program, as the kernel would run it', () => {
     const x86 = assembleDenyList(rules, 'x86_64').instructions
     const arm = assembleDenyList(rules, 'aarch64').instructions
-    const verdict = (program: Instruction[], nr: number, arch: number, args: number[] = []) => describeVerdict(runFilter(program, { nr, arch, args }))
+    const verdict = (program: Instruction[], nr: number, arch: number, args: number[] = []) =>
+      describeVerdict(runFilter(program, { nr, arch, args }))
     expect(verdict(x86, 165, AUDIT_ARCH_X86_64)).toBe('ERRNO(EPERM)') // mount
     expect(verdict(x86, 39, AUDIT_ARCH_X86_64)).toBe('ALLOW') // getpid
     expect(verdict(x86, 56, AUDIT_ARCH_X86_64, [0x10000000 | 17])).toBe('ERRNO(EPERM)') // clone(CLONE_NEWUSER | SIGCHLD)

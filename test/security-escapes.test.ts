@@ -5,7 +5,8 @@ import fs from 'node:fs'
 import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { cgroupVersion, readLimits, type CgroupLimits } from '../checker/cgroups.ts'
 import {
-  cgroupEscapeScript, diskEscapeScript, kernelLog, kernelLogEnd, kernelLogSince, makeLoopDisk, removeLoopDisk, removeLoopDisksNow, sysrqScript, whyNoLoopDisk,
+  cgroupEscapeScript, diskEscapeScript, kernelLog, kernelLogEnd, kernelLogSince, makeLoopDisk, removeLoopDisk, removeLoopDisksNow,
+  sysrqScript, whyNoLoopDisk,
 } from '../checker/security-escapes.ts'
 import { mountsOf, readText } from '../checker/proc.ts'
 import { PAUSE } from '../checker/probe.ts'
@@ -94,7 +95,9 @@ describe.skipIf(skipUnlessRootOnLinux())(`the escapes, against solutions/${OPEN.
       const r = await runEngine(engine, {
         script: diskEscapeScript(disk, PAUSE),
         onReady: ({ pid }) => {
-          mounted = (mountsOf(pid!) ?? []).filter((m) => m.line.split(' ')[2] === `${disk.major}:${disk.minor}`).map((m) => `${m.mountPoint} ${m.fsType}`)
+          mounted = (mountsOf(pid!) ?? [])
+            .filter((m) => m.line.split(' ')[2] === `${disk.major}:${disk.minor}`)
+            .map((m) => `${m.mountPoint} ${m.fsType}`)
         },
       })
       expect(r.facts.get('mknod-dev')).toBe('0')

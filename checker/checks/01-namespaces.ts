@@ -26,7 +26,9 @@ export const checks: Check[] = [
       const r = await ctx.run({ script: `echo "@mc said=$0"; exit ${code}` })
       const said = r.facts.get('said')
       if (said !== r.token) fail(`the command's output "@mc said=${r.token}"`, said === undefined ? `no such line (${r.timedOut ? 'the engine timed out' : `exit status ${r.exitCode}`})` : `"@mc said=${said}"`, r)
-      if (r.exitCode !== code) fail(`exit status ${code} (the command's own)`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r, '01.5')
+      if (r.exitCode !== code) {
+        fail(`exit status ${code} (the command's own)`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r, '01.5')
+      }
     },
   },
   {
@@ -55,7 +57,8 @@ export const checks: Check[] = [
         ctx.shared(),
         ctx.run({
           script: `echo "@mc hostname=$(cat /proc/sys/kernel/hostname)"; ${PAUSE}`,
-          onReady: ({ pid }) => void (pid !== undefined && (plainNs = { inside: nsLink(pid, 'uts') ?? '?', host: nsLink('self', 'uts') ?? '?' })),
+          onReady: ({ pid }) =>
+            void (pid !== undefined && (plainNs = { inside: nsLink(pid, 'uts') ?? '?', host: nsLink('self', 'uts') ?? '?' })),
         }),
       ])
       const h = requireHost(p)
@@ -105,7 +108,9 @@ export const checks: Check[] = [
           script: `e=$(mount -t tmpfs "$0" /tmp 2>&1) && echo "@mc mounted=yes" || echo "@mc mounted=no $e"; ${PAUSE}`,
           onReady: ({ pid, rootPid, token, facts }) => {
             if (pid !== undefined && /^no .*permission denied/.test(facts.get('mounted') ?? '')) {
-              const m = spawnSync('nsenter', ['--target', String(pid), '--mount', '--root', '--', 'mount', '-t', 'tmpfs', token, '/tmp'], { encoding: 'utf8' })
+              const m = spawnSync('nsenter', [
+                '--target', String(pid), '--mount', '--root', '--', 'mount', '-t', 'tmpfs', token, '/tmp',
+              ], { encoding: 'utf8' })
               mountedFromHost = m.status === 0 ? 'yes' : `no (nsenter: ${(m.stderr || m.error?.message || '').trim()})`
             }
             seenInWrapper = (mountsOf(rootPid) ?? []).some((m) => m.source === token)
@@ -118,7 +123,10 @@ export const checks: Check[] = [
       for (const { world, r, seenInWrapper, seenOnHost, sameNs, mountedFromHost } of runs) {
         requireLive(r)
         const mounted = requireFact(r, 'mounted')
-        if (mounted !== 'yes' && mountedFromHost !== 'yes') fail('the tmpfs mount inside the container to succeed', mountedFromHost ? `${mounted}; from the host: ${mountedFromHost}` : mounted, r)
+        if (mounted !== 'yes' && mountedFromHost !== 'yes') {
+          fail('the tmpfs mount inside the container to succeed',
+            mountedFromHost ? `${mounted}; from the host: ${mountedFromHost}` : mounted, r)
+        }
         if (sameNs) fail("the container's mount namespace to differ from the host's", 'the same one', r, MOUNT_NS_HINT)
         const where = world === 'shared-rootfs' ? ' (where /tmp and the rootfs are shared mounts of their own: is every mount made private, recursively?)' : ''
         if (seenInWrapper || seenOnHost) fail(`the tmpfs "${r.token}" mounted inside to be invisible on the host`, `it appeared in the host's mount table${where}`, r)

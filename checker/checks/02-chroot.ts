@@ -102,7 +102,9 @@ export const checks: Check[] = [
       const runs = await Promise.all([watch('shared-root'), watch('shared-rootfs'), watch(undefined)])
       const plain = runs[2].r
       requireLive(plain)
-      const after = (mountsOf('self') ?? []).filter((m) => !before.has(m.id) && under(m.mountPoint)).map((m) => `${m.fsType} on ${m.mountPoint}`)
+      const after = (mountsOf('self') ?? [])
+        .filter((m) => !before.has(m.id) && under(m.mountPoint))
+        .map((m) => `${m.fsType} on ${m.mountPoint}`)
       if (after.length) fail('no mount under the rootfs left on the host after the container exited', after.join(', '), plain, runs.find((x) => x.hint)?.hint)
       for (const [i, { r, during, hint }] of runs.entries()) {
         requireLive(r)
@@ -160,7 +162,9 @@ export const checks: Check[] = [
       const h = requireHost(p)
       if (!h.environment) fail("to read the command's environment from the host (/proc/<pid>/environ)", 'the process was gone', p.run)
       const extra = [...h.environment.keys()].filter((name) => !CONTAINER_ENV.includes(name))
-      const canary = [...h.environment].filter(([name, value]) => name === p.canary.name || value.includes(p.canary.value)).map(([name]) => name)
+      const canary = [...h.environment]
+        .filter(([name, value]) => name === p.canary.name || value.includes(p.canary.value))
+        .map(([name]) => name)
       if (extra.length || canary.length) {
         fail(`only ${CONTAINER_ENV.join(', ')} in the command's environment (/proc/<pid>/environ; the engine gives it containerEnvironment(), lib/environment.ts, in run())`,
           `${extra.length} variable(s) of the engine's environment: ${extra.slice(0, 8).join(', ')}${extra.length > 8 ? ', ...' : ''}${canary.length ? ` (with the checker's canary ${p.canary.name})` : ''}`, p.run)

@@ -66,7 +66,10 @@ export const checks: Check[] = [
       requireLive(r)
       const l = requireOwnCgroup(r, view, ['memory'])
       const dd = requireFact(r, 'dd')
-      if (l.memoryLimit === undefined || l.memoryLimit < 95 * 1000 * 1000 || l.memoryLimit > 100 * MiB) fail('a memory limit of 100M in the container\'s cgroup', `${l.memoryLimit === undefined ? 'no limit' : `${l.memoryLimit} bytes`} (${describeCgroup(l)})`, r)
+      if (l.memoryLimit === undefined || l.memoryLimit < 95 * 1000 * 1000 || l.memoryLimit > 100 * MiB) {
+        fail('a memory limit of 100M in the container\'s cgroup',
+          `${l.memoryLimit === undefined ? 'no limit' : `${l.memoryLimit} bytes`} (${describeCgroup(l)})`, r)
+      }
       ctx.note(`limit ${l.memoryLimit} bytes, dd exited ${dd}, oom_kill ${l.oomKills}`)
       if (dd !== '137') fail('dd with a 200 MB buffer killed by SIGKILL (status 137)', `status ${dd}`, r)
       if (!l.oomKills) fail(`oom_kill >= 1 in ${l.version === 2 ? 'memory.events' : 'memory.oom_control'} of the container's cgroup`, `oom_kill ${l.oomKills ?? 'missing'}`, r)
@@ -112,7 +115,9 @@ export const checks: Check[] = [
       const r = await ctx.run({ flags: ['--memory', `${mib}M`], script: PAUSE, onReady: ({ pid, rootPid }) => void (view = cgroupView(pid, rootPid)) })
       requireLive(r)
       const l = requireOwnCgroup(r, view, ['memory'])
-      if (l.memoryLimit !== mib * MiB) fail(`memory limit ${mib * MiB} bytes (--memory ${mib}M)`, `${l.memoryLimit ?? 'no limit'} (${describeCgroup(l)})`, r)
+      if (l.memoryLimit !== mib * MiB) {
+        fail(`memory limit ${mib * MiB} bytes (--memory ${mib}M)`, `${l.memoryLimit ?? 'no limit'} (${describeCgroup(l)})`, r)
+      }
       if (l.swapSetting === undefined) return // the kernel has no swap accounting: nothing to set
       const ok = l.version === 2 ? l.swapSetting === '0' : Number(l.swapSetting) === mib * MiB
       if (!ok) fail(l.version === 2 ? 'memory.swap.max = 0' : `memory.memsw.limit_in_bytes = ${mib * MiB} (the memory limit: no swap on top)`, l.swapSetting, r)
@@ -135,7 +140,8 @@ export const checks: Check[] = [
           if (pid === undefined) return
           view = cgroupView(pid, rootPid)
           // CPU time of every process in the container, over a wall interval: a kernel fact from /proc/<pid>/stat.
-          const ticks = (): number => [pid, ...descendants(pid, allProcs()).map((p) => p.pid)].reduce((sum, p) => sum + (procStat(p)?.cpuTicks ?? 0), 0)
+          const ticks = (): number => [pid, ...descendants(pid, allProcs()).map((p) => p.pid)]
+            .reduce((sum, p) => sum + (procStat(p)?.cpuTicks ?? 0), 0)
           await sleep(150) // let the loop start and the quota's first period pass
           // A second, longer look only when the loop seemed not to run: a busy shared machine may starve it.
           for (const ms of [1000, 2000]) {
@@ -151,7 +157,10 @@ export const checks: Check[] = [
       requireLive(r)
       const l = requireOwnCgroup(r, view, ['cpu'])
       ctx.note(`a busy loop got ${used.toFixed(2)} CPU under --cpus ${cpus} (cgroup limit: ${l.cpus ?? 'none'}; throttled ${l.nrThrottled ?? '?'} times)`)
-      if (l.cpus === undefined || Math.abs(l.cpus - cpus) > 0.001) fail(`a CPU limit of ${cpus} CPU in the container's cgroup`, `${l.cpus === undefined ? 'no limit' : `${l.cpus} CPU`} (${describeCgroup(l)})`, r)
+      if (l.cpus === undefined || Math.abs(l.cpus - cpus) > 0.001) {
+        fail(`a CPU limit of ${cpus} CPU in the container's cgroup`,
+          `${l.cpus === undefined ? 'no limit' : `${l.cpus} CPU`} (${describeCgroup(l)})`, r)
+      }
       // Only an upper bound: on a loaded machine the loop may get less than its share, never (much) more.
       const bound = cpus * 1.25 + 0.05
       if (used > bound) fail(`a busy loop to use at most about ${cpus} CPU (<= ${bound.toFixed(2)})`, `${used.toFixed(2)} CPU`, r)
@@ -184,7 +193,9 @@ export const checks: Check[] = [
       requireLive(r)
       const l = requireOwnCgroup(r, view, ['pids'])
       ctx.note(`${count} processes in the container under --pids ${max} (pids.max ${l.pidsMax ?? 'max'})`)
-      if (l.pidsMax !== max) fail(`pids.max = ${max} (--pids ${max}) in the container's cgroup`, `${l.pidsMax ?? 'max (no limit)'} (${l.pidsDir})`, r)
+      if (l.pidsMax !== max) {
+        fail(`pids.max = ${max} (--pids ${max}) in the container's cgroup`, `${l.pidsMax ?? 'max (no limit)'} (${l.pidsDir})`, r)
+      }
       if (count > max) fail(`at most ${max} processes in the container`, `${count}`, r)
     },
   },
@@ -241,7 +252,9 @@ export const checks: Check[] = [
               viewB = cgroupView(b, bRoot)
               bReady()
               await Promise.race([aFinished, sleep(10_000 * timeoutScale())])
-              if (b !== undefined) bAfterA = { alive: ['Z', undefined].every((s) => procStat(b)?.state !== s), limit: readLimits(b)?.memoryLimit }
+              if (b !== undefined) {
+                bAfterA = { alive: ['Z', undefined].every((s) => procStat(b)?.state !== s), limit: readLimits(b)?.memoryLimit }
+              }
             },
           })
           // B may fail before it gets ready: then A's own run ends, and B's result tells why.
@@ -258,9 +271,12 @@ export const checks: Check[] = [
       requireLive(b)
       const la = requireOwnCgroup(a, viewA, CONTROLLERS)
       const lb = requireOwnCgroup(b, viewB, CONTROLLERS)
-      const shared = CONTROLLERS.filter((c) => viewA.places?.find((x) => x.controller === c)?.dir === viewB.places?.find((x) => x.controller === c)?.dir)
+      const shared = CONTROLLERS.filter((c) =>
+        viewA.places?.find((x) => x.controller === c)?.dir === viewB.places?.find((x) => x.controller === c)?.dir)
       if (shared.length) fail('a different cgroup for each container', `both in ${viewA.places?.find((x) => x.controller === shared[0])?.dir} (${shared.join(', ')}): is the cgroup's name fixed?`, b)
-      if (la.memoryLimit !== mibA * MiB || lb.memoryLimit !== mibB * MiB) fail(`memory limits ${mibA}M and ${mibB}M, each in its own cgroup`, `${la.memoryLimit} and ${lb.memoryLimit} bytes`, b, '03.2')
+      if (la.memoryLimit !== mibA * MiB || lb.memoryLimit !== mibB * MiB) {
+        fail(`memory limits ${mibA}M and ${mibB}M, each in its own cgroup`, `${la.memoryLimit} and ${lb.memoryLimit} bytes`, b, '03.2')
+      }
       if (bAfterA && !bAfterA.alive) fail('the second container to keep running when the first one exits', `it was killed when the first one's engine cleaned up (${howItEnded(b)})`, b)
       if (bAfterA && bAfterA.limit !== mibB * MiB) fail(`the second container's memory limit (${mibB}M) to stay when the first one exits`, `${bAfterA.limit ?? 'no limit'}`, b)
     },

@@ -89,7 +89,9 @@ export const checks: Check[] = [
           return dir
         }
       }
-      if (layers.lower.length !== 1 || real(layers.lower[0]!) !== image) fail(`lowerdir = the image, ${image}`, `lowerdir=${layers.lower.join(':') || 'none'}`, p.run)
+      if (layers.lower.length !== 1 || real(layers.lower[0]!) !== image) {
+        fail(`lowerdir = the image, ${image}`, `lowerdir=${layers.lower.join(':') || 'none'}`, p.run)
+      }
       if (!layers.upper || !layers.work) fail('an upperdir and a workdir (a writable layer)', `upperdir=${layers.upper ?? 'none'}, workdir=${layers.work ?? 'none'}: a read-only overlay`, p.run, '06.1')
       const inImage = [layers.upper, layers.work].filter((d) => d === image || d.startsWith(image + '/'))
       if (inImage.length) fail('the layer outside the image', `${inImage.join(', ')} inside it`, p.run, '06.1')
@@ -190,7 +192,9 @@ export const checks: Check[] = [
           },
         })
         requireLive(first)
-        if (requireFact(first, 'a-sees') !== secret) fail('the first container to read back the file it wrote', `"${first.facts.get('a-sees')}"`, first)
+        if (requireFact(first, 'a-sees') !== secret) {
+          fail('the first container to read back the file it wrote', `"${first.facts.get('a-sees')}"`, first)
+        }
         if (!second) fail('a second container started while the first ran', 'none was started', first)
         const seesNew = requireFact(second, 'b-sees-new')
         const seesGone = requireFact(second, 'b-sees-gone')
@@ -214,13 +218,21 @@ export const checks: Check[] = [
       const h = requireHost(p)
       const layers = h.rootOverlay
       if (!layers?.upper) fail("the container's root to be an overlay with a layer (06.overlay)", describeMount(h.rootMount), p.run, '06.2')
-      const left = [...new Set([...p.run.leftoverLayers, ...[layers.upper, layers.work].filter((dir): dir is string => dir !== undefined && fs.existsSync(dir))])]
-      const mounted = (mountsOf('self') ?? []).filter((m) => m.fsType === 'overlay' && [layers.upper, layers.work].some((dir) => dir && m.superOptions.includes(dir)))
+      const left = [...new Set([
+        ...p.run.leftoverLayers,
+        ...[layers.upper, layers.work].filter((dir): dir is string => dir !== undefined && fs.existsSync(dir)),
+      ])]
+      const mounted = (mountsOf('self') ?? [])
+        .filter((m) => m.fsType === 'overlay' && [layers.upper, layers.work].some((dir) => dir && m.superOptions.includes(dir)))
       try {
-        if (mounted.length) fail('no overlay of the container left mounted on the host', mounted.map((m) => `overlay on ${m.mountPoint}`).join(', '), p.run)
+        if (mounted.length) {
+          fail('no overlay of the container left mounted on the host', mounted.map((m) => `overlay on ${m.mountPoint}`).join(', '), p.run)
+        }
         if (left.length) fail("the container's layer (its upper and work folders) gone after it exited", `still there: ${left.join(', ')} (removed by the checker)`, p.run)
         const folder = layerFolderOf(layers)
-        if (folder && fs.existsSync(folder)) fail(`the container's layer folder ${folder} gone`, 'still there (removed by the checker)', p.run)
+        if (folder && fs.existsSync(folder)) {
+          fail(`the container's layer folder ${folder} gone`, 'still there (removed by the checker)', p.run)
+        }
       } finally {
         removeLeftoverLayer(layerFolderOf(layers))
       }
@@ -316,7 +328,9 @@ export const checks: Check[] = [
         if (read !== fromHost) fail(`${target}/from-host inside to be the host's file ("${fromHost}")`, `"${read}"`, r)
         const refused = (text: string) => /Read-only file system/.test(text)
         if (!refused(create) || !refused(del)) fail('creating and deleting a file in the read-only volume to fail with EROFS ("Read-only file system")', `create: ${create}; delete: ${del}`, r)
-        if (fs.existsSync(path.join(dir, 'intruder')) || !fs.existsSync(path.join(dir, 'from-host'))) fail('the host folder unchanged', 'the container changed it', r)
+        if (fs.existsSync(path.join(dir, 'intruder')) || !fs.existsSync(path.join(dir, 'from-host'))) {
+          fail('the host folder unchanged', 'the container changed it', r)
+        }
         if (!mount?.options.split(',').includes('ro')) fail(`the mount at ${target} read-only ("ro") in the container's mount table`, mount ? mount.options : 'no mount there', r)
       } finally {
         removeScratch(dir)

@@ -7,7 +7,9 @@
 // // What the given code uses. Your TODOs need more of lib/libc.ts: import it here.
 // import { AF_INET, SOCK_DGRAM, close, socket } from '../../lib/libc.ts'
 // @solution
-import { AF_INET, CLONE_NEWNET, IFF_UP, IFNAMSIZ, IFREQ_SIZE, SIOCGIFFLAGS, SIOCSIFFLAGS, SOCK_DGRAM, close, ioctl, socket, unshare } from '../../lib/libc.ts'
+import {
+  AF_INET, CLONE_NEWNET, IFF_UP, IFNAMSIZ, IFREQ_SIZE, SIOCGIFFLAGS, SIOCSIFFLAGS, SOCK_DGRAM, close, ioctl, socket, unshare,
+} from '../../lib/libc.ts'
 // @end
 
 /** Container side: a network stack of the container's own, invisible to and from the host's. */

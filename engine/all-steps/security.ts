@@ -15,7 +15,9 @@
 // import { capabilityMask } from '../../lib/capabilities.ts'
 // import { assembleDenyList, installSeccompFilter, type DenyRule } from '../../lib/seccomp.ts'
 // @solution
-import { capabilityMask, clearAmbientCapabilities, dropFromBoundingSet, lastCapability, setCapabilities, setNoNewPrivileges } from '../../lib/capabilities.ts'
+import {
+  capabilityMask, clearAmbientCapabilities, dropFromBoundingSet, lastCapability, setCapabilities, setNoNewPrivileges,
+} from '../../lib/capabilities.ts'
 import { EPERM, ENOSYS, assembleDenyList, installSeccompFilter, type DenyRule } from '../../lib/seccomp.ts'
 // @end
 

@@ -35,7 +35,9 @@ export function decompressorFor(mediaType: string): (() => Transform) | null {
  * Unpacks `blobFile` into `into` (an empty folder). Resolves with the diff_id it computed; the caller compares it
  * with the config's. Rejects with a FriendlyError when the blob is not a valid (compressed) tar.
  */
-export async function unpackLayer(blobFile: string, mediaType: string, into: string, onBytes?: (compressed: number) => void): Promise<Unpacked> {
+export async function unpackLayer(
+  blobFile: string, mediaType: string, into: string, onBytes?: (compressed: number) => void,
+): Promise<Unpacked> {
   const decompress = decompressorFor(mediaType)
   // Only file capabilities and user attributes come from the archive: trusted.overlay.* attributes in a layer
   // would tell overlayfs to redirect or hide paths, which only the engine may decide.

@@ -11,7 +11,9 @@ import path from 'node:path'
 import { FriendlyError } from '../../lib/errors.ts'
 // The housekeeping (writing a file with a readable error, killing what is left, rmdir with retries, sweeping the
 // cgroups of engines that were killed) is lib's: this file is about the limits.
-import { CGROUP_ROOT, PARENT, killCgroupProcesses, removeCgroupDir, removeEmptyParents, removeStaleCgroups, writeCgroupFile } from '../../lib/cgroupfs.ts'
+import {
+  CGROUP_ROOT, PARENT, killCgroupProcesses, removeCgroupDir, removeEmptyParents, removeStaleCgroups, writeCgroupFile,
+} from '../../lib/cgroupfs.ts'
 /** The CPU limit is a quota of CPU time per period: 0.5 CPU = 50 ms of every 100 ms. */
 export const CPU_PERIOD_US = 100_000
 
@@ -99,7 +101,9 @@ export function writeLimits(cgroup: Cgroup, limits: Limits): void {
     writeCgroupFile(cgroup.memory, 'memory.limit_in_bytes', limits.memoryBytes)
     // memsw = memory + swap, so the same value means no swap at all. It must not be below
     // memory.limit_in_bytes, hence the order.
-    if (fs.existsSync(path.join(cgroup.memory, 'memory.memsw.limit_in_bytes'))) writeCgroupFile(cgroup.memory, 'memory.memsw.limit_in_bytes', limits.memoryBytes)
+    if (fs.existsSync(path.join(cgroup.memory, 'memory.memsw.limit_in_bytes'))) {
+      writeCgroupFile(cgroup.memory, 'memory.memsw.limit_in_bytes', limits.memoryBytes)
+    }
     writeCgroupFile(cgroup.cpu, 'cpu.cfs_period_us', CPU_PERIOD_US)
     writeCgroupFile(cgroup.cpu, 'cpu.cfs_quota_us', quota)
   }

@@ -7,7 +7,9 @@
 //     dropCapabilities()      07.4  bounding, effective, permitted, inheritable, ambient; no_new_privs
 //     installSyscallFilter()  07.5  last: from here on mount, unshare... fail for init too
 //     execve(command)               the command starts with what is left, and cannot get more
-import { capabilityMask, clearAmbientCapabilities, dropFromBoundingSet, lastCapability, setCapabilities, setNoNewPrivileges } from '../../lib/capabilities.ts'
+import {
+  capabilityMask, clearAmbientCapabilities, dropFromBoundingSet, lastCapability, setCapabilities, setNoNewPrivileges,
+} from '../../lib/capabilities.ts'
 import { EPERM, ENOSYS, assembleDenyList, installSeccompFilter, type DenyRule } from '../../lib/seccomp.ts'
 
 /**

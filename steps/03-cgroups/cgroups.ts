@@ -11,7 +11,9 @@ import path from 'node:path'
 import { FriendlyError } from '../../lib/errors.ts'
 // The housekeeping (writing a file with a readable error, killing what is left, rmdir with retries, sweeping the
 // cgroups of engines that were killed) is lib's: this file is about the limits.
-import { CGROUP_ROOT, PARENT, killCgroupProcesses, removeCgroupDir, removeEmptyParents, removeStaleCgroups, writeCgroupFile } from '../../lib/cgroupfs.ts'
+import {
+  CGROUP_ROOT, PARENT, killCgroupProcesses, removeCgroupDir, removeEmptyParents, removeStaleCgroups, writeCgroupFile,
+} from '../../lib/cgroupfs.ts'
 /** The CPU limit is a quota of CPU time per period: 0.5 CPU = 50 ms of every 100 ms. */
 export const CPU_PERIOD_US = 100_000
 

@@ -1,7 +1,9 @@
 // Step 04: a network namespace. A new one has its own interfaces, routes and firewall, and starts
 // with the loopback `lo`, DOWN (plus, on hosts that loaded tunnel modules, their fallback tunnel
 // devices such as sit0 or tunl0, also down and without addresses).
-import { AF_INET, CLONE_NEWNET, IFF_UP, IFNAMSIZ, IFREQ_SIZE, SIOCGIFFLAGS, SIOCSIFFLAGS, SOCK_DGRAM, close, ioctl, socket, unshare } from '../../lib/libc.ts'
+import {
+  AF_INET, CLONE_NEWNET, IFF_UP, IFNAMSIZ, IFREQ_SIZE, SIOCGIFFLAGS, SIOCSIFFLAGS, SOCK_DGRAM, close, ioctl, socket, unshare,
+} from '../../lib/libc.ts'
 
 /** Container side: a network stack of the container's own, invisible to and from the host's. */
 export function enterNetworkNamespace(): void {
