@@ -64,6 +64,11 @@ function bindLibc(koffi: Koffi) {
     close: libc.func('int close(int fd)'),
     getpid: libc.func('int getpid()'),
     closeRange: libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
+    send: libc.func('long send(int fd, const void *buf, size_t len, int flags)'),
+    recv: libc.func('long recv(int fd, void *buf, size_t len, int flags)'),
+    setns: libc.func('int setns(int fd, int nstype)'),
+    flock: libc.func('int flock(int fd, int operation)'),
+    setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
   }
 }
 type Libc = ReturnType<typeof bindLibc>
@@ -211,6 +216,53 @@ function withInterfaceRequest<T>(name: string, use: (fd: number, ifreq: Buffer) 
 
 export function getpid(): number {
   return c.getpid()
+}
+
+// ---- Sockets, namespaces by file descriptor, file locks (lib/net/ builds on these) -----------
+export const AF_NETLINK = 16
+export const SOCK_RAW = 3
+export const SOCK_CLOEXEC = 0o2000000
+export const NETLINK_ROUTE = 0
+export const LOCK_EX = 2
+export const LOCK_UN = 8
+
+/** socket(2); `what` names it in errors ("socket(AF_NETLINK, NETLINK_ROUTE)"). */
+export function socket(domain: number, type: number, protocol: number, what: string): number {
+  return check(c.socket(domain, type, protocol), what)
+}
+
+/** setsockopt(2) with an int value. */
+export function setSocketOption(fd: number, level: number, name: number, value: number, what: string): void {
+  const data = Buffer.alloc(4)
+  data.writeInt32LE(value)
+  check(c.setsockopt(fd, level, name, data, 4), what)
+}
+
+/** send(2) the whole buffer (a datagram socket: one message, sent whole or not at all). */
+export function send(fd: number, data: Buffer, what: string): void {
+  check(Number(c.send(fd, data, data.length, 0)), what)
+}
+
+/** recv(2) into `buffer`; returns the number of bytes received (a blocking call). */
+export function recv(fd: number, buffer: Buffer, what: string): number {
+  return check(Number(c.recv(fd, buffer, buffer.length, 0)), what)
+}
+
+export function close(fd: number): void {
+  c.close(fd)
+}
+
+/**
+ * setns(2): moves the calling THREAD (Node's main thread) into the namespace `fd` refers to
+ * (an open /proc/PID/ns/TYPE). Sockets made meanwhile stay in that namespace for good.
+ */
+export function setns(fd: number, nstype: number, what: string): void {
+  check(c.setns(fd, nstype), what, 'EINVAL: not a namespace of that type, or a user/mount namespace in a multi-threaded process. EPERM: not root.')
+}
+
+/** flock(2): LOCK_EX waits until no other process holds the lock; it ends with the fd (or the process). */
+export function flock(fd: number, operation: number, what: string): void {
+  check(c.flock(fd, operation), what)
 }
 
 // ---- Readable flag names, for error messages ---------------------------------------------------
