@@ -6,12 +6,18 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { EXIT, FriendlyError } from './errors.ts'
-import { closeOnExecFrom, execve, keepOpenAcrossExec, restoreDefaultSignals } from './libc.ts'
+import { CLONE_NEWPID, closeOnExecFrom, execve, keepOpenAcrossExec, restoreDefaultSignals, setns } from './libc.ts'
 
 /** The hidden sub-command with which the engine re-runs itself as the container's init. */
 export const INIT_SUBCOMMAND = '__init'
 /** init receives its configuration on this file descriptor (a pipe), then waits for EOF. */
 const CONFIG_FD = 3
+/**
+ * A socket both ways between the engine and init, for a pause in the middle of init's set-up: init says
+ * "paused" once its namespaces exist and waits until the host side has done its part with them (runc's
+ * parent and child synchronise the same way before its hooks run). Used from step 08 on.
+ */
+const SYNC_FD = 4
 
 /** What init needs to know, sent as JSON over fd 3. */
 export interface InitConfig {
@@ -59,6 +65,13 @@ export interface Init {
   start(config: InitConfig): void
   /** Resolves with the exit status: the command's code, or 128 + the signal that killed it. */
   exited: Promise<number>
+  /**
+   * Resolves true once init has paused in waitForHost() (its namespaces exist, its command has not
+   * started), false if it exited before that.
+   */
+  paused(): Promise<boolean>
+  /** Lets a paused init go on. */
+  resume(): void
 }
 
 // The init process once spawned, and a stop signal that came before it existed.
@@ -102,7 +115,7 @@ function onStopSignal(signal: NodeJS.Signals): void {
 export async function spawnInit(): Promise<Init> {
   const entry = process.argv[1]!
   const child = spawn(process.execPath, [...process.execArgv, entry, INIT_SUBCOMMAND], {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'],
   })
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve)
@@ -111,6 +124,10 @@ export async function spawnInit(): Promise<Init> {
       { hint: error.code === 'ENOMEM' ? 'after unshare(CLONE_NEWPID) only ONE process can be spawned into the new namespace' : undefined })))
   })
   currentInit = child
+  // After unshare(CLONE_NEWPID), every later child of this thread would be born into the container's PID
+  // namespace too (and fail with ENOMEM once init is gone). Init is born: later helpers (nft) belong to the
+  // host, so point this thread's pid_for_children back at its own PID namespace.
+  restoreChildPidNamespace()
   const exited = new Promise<number>((resolve) => {
     child.once('exit', (code, signal) => {
       const stoppedBy = emulatedSignal ?? signal
@@ -118,6 +135,16 @@ export async function spawnInit(): Promise<Init> {
     })
   })
   if (stopRequested) onStopSignal(stopRequested)
+  const sync = child.stdio[SYNC_FD] as unknown as NodeJS.ReadWriteStream
+  sync.on('error', () => {}) // init is gone: `exited` tells the story
+  const pausedOnce = new Promise<boolean>((resolve) => {
+    let received = ''
+    sync.on('data', (chunk: Buffer) => {
+      received += chunk.toString('utf8')
+      if (received.includes('paused\n')) resolve(true)
+    })
+    void exited.then(() => resolve(false))
+  })
   return {
     pid: child.pid!,
     start(config) {
@@ -126,6 +153,19 @@ export async function spawnInit(): Promise<Init> {
       pipe.end(JSON.stringify(config))
     },
     exited,
+    paused: () => pausedOnce,
+    resume() {
+      sync.write('resume\n')
+    },
+  }
+}
+
+function restoreChildPidNamespace(): void {
+  const own = fs.openSync('/proc/thread-self/ns/pid', 'r') // the PID namespace this thread itself is in
+  try {
+    setns(own, CLONE_NEWPID, 'setns(own PID namespace, CLONE_NEWPID)')
+  } finally {
+    fs.closeSync(own)
   }
 }
 
@@ -163,6 +203,23 @@ export function receiveConfig(): InitConfig {
   fs.closeSync(CONFIG_FD) // the command must not inherit it
   if (!text) process.exit(EXIT.ENGINE_FAILED)
   return JSON.parse(text) as InitConfig
+}
+
+/**
+ * Container side: tells the engine that init's namespaces exist, and waits (blocking: nothing else may run
+ * meanwhile) until the engine has done its part with them, e.g. plugged a network cable into the new network
+ * namespace. If the engine is gone instead, there is nothing left to wait for: exit.
+ */
+export function waitForHost(): void {
+  fs.writeSync(SYNC_FD, 'paused\n')
+  const buffer = Buffer.alloc(64)
+  let received = ''
+  while (!received.includes('resume\n')) {
+    const n = fs.readSync(SYNC_FD, buffer)
+    if (n === 0) process.exit(EXIT.ENGINE_FAILED)
+    received += buffer.toString('utf8', 0, n)
+  }
+  fs.closeSync(SYNC_FD)
 }
 
 /**
