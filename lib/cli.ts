@@ -3,6 +3,13 @@
 import os from 'node:os'
 import { FriendlyError } from './errors.ts'
 
+/** `--publish 8080:80[/tcp|/udp]`: connections to the host's port 8080 go to the container's port 80 (from step 08). */
+export interface Publish {
+  hostPort: number
+  containerPort: number
+  protocol: 'tcp' | 'udp'
+}
+
 export interface RunOptions {
   command: string[]
   /** undefined = the installed Alpine rootfs. */
@@ -11,6 +18,7 @@ export interface RunOptions {
   memoryBytes: number
   cpus: number
   pids: number
+  publish: Publish[]
 }
 
 export const DEFAULTS = { hostname: 'container', memory: '100M', cpus: 0.5, pids: 256 } as const
@@ -22,7 +30,8 @@ export const USAGE = `usage: main.ts run [--rootfs DIR] [--hostname NAME] [--mem
   --hostname NAME  the hostname inside (default: ${DEFAULTS.hostname})
   --memory SIZE    memory limit, swap included: 100M, 100MB, 1G or bytes (default: ${DEFAULTS.memory})
   --cpus N         CPU limit in CPUs, e.g. 0.5 = half of one CPU (default: ${DEFAULTS.cpus})
-  --pids N         most processes at once (default: ${DEFAULTS.pids})`
+  --pids N         most processes at once (default: ${DEFAULTS.pids})
+  --publish H:C    from step 08: the host's port H leads to the container's port C (tcp; H:C/udp), repeatable`
 
 function usageError(message: string): FriendlyError {
   return new FriendlyError(message, { hint: USAGE.split('\n')[0] })
@@ -38,7 +47,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
 
   const options: RunOptions = {
     command: [], rootfs: undefined, hostname: DEFAULTS.hostname,
-    memoryBytes: parseSize(DEFAULTS.memory), cpus: DEFAULTS.cpus, pids: DEFAULTS.pids,
+    memoryBytes: parseSize(DEFAULTS.memory), cpus: DEFAULTS.cpus, pids: DEFAULTS.pids, publish: [],
   }
   let i = 0
   while (i < rest.length) {
@@ -61,6 +70,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
       case '--memory': options.memoryBytes = parseSize(value); break
       case '--cpus': options.cpus = parseCpus(value); break
       case '--pids': options.pids = parsePids(value); break
+      case '--publish': case '-p': options.publish.push(parsePublish(value, options.publish)); break
       default: throw usageError(`unknown option ${name}`)
     }
   }
@@ -98,6 +108,20 @@ function parsePids(text: string): number {
   // pids.max counts threads too, and init is a Node process with ~8 threads until it execs the command.
   if (Number(text) < MIN_PIDS) throw usageError(`--pids ${text}: too small (at least ${MIN_PIDS}): the limit counts threads, and the container's init is a Node process with about 8 until it starts the command`)
   return Number(text)
+}
+
+/** "8080:80", "5353:53/udp" -> a Publish. A host port can be published once. */
+export function parsePublish(text: string, earlier: Publish[] = []): Publish {
+  const match = /^(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/.exec(text.trim())
+  const ports = match ? [Number(match[1]), Number(match[2])] : []
+  if (!match || ports.some((p) => p < 1 || p > 65535)) {
+    throw usageError(`--publish ${JSON.stringify(text)}: use HOST_PORT:CONTAINER_PORT, ports 1-65535, optionally /tcp or /udp (example: 8080:80)`)
+  }
+  const publish: Publish = { hostPort: ports[0]!, containerPort: ports[1]!, protocol: (match[3] ?? 'tcp') as 'tcp' | 'udp' }
+  if (earlier.some((p) => p.hostPort === publish.hostPort && p.protocol === publish.protocol)) {
+    throw usageError(`--publish ${text}: host port ${publish.hostPort}/${publish.protocol} is published twice`)
+  }
+  return publish
 }
 
 /** The kernel takes up to 64 bytes; keep to what DNS and /etc/hosts accept too. */
