@@ -4,6 +4,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import type { TestProject } from 'vitest/node'
+import { assertHostNetworkUnchanged, snapshotHostNetwork } from '../checker/host-network.ts'
 import { formatError } from '../lib/errors.ts'
 import { installRootfs } from '../lib/rootfs/install.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
@@ -43,7 +44,13 @@ export default async function setup(project: TestProject): Promise<(() => void) 
     else process.env.MINICONTAINER_HOME = saved
   }
   const hostnameBefore = os.hostname()
-  return () => verifyHostClean(hostnameBefore)
+  // Step 08's engines build bridges, veths and NAT rules, always inside test worlds (checker/world.ts): the
+  // real host's links, routes, firewall and sysctls must be exactly as before the whole suite.
+  const networkBefore = snapshotHostNetwork()
+  return () => {
+    assertHostNetworkUnchanged(networkBefore, 'the test suite')
+    verifyHostClean(hostnameBefore)
+  }
 }
 
 /**
