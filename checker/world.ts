@@ -1,0 +1,279 @@
+// A safe network world for engines that build bridges, veths and NAT rules (step 08 on): two fresh network
+// namespaces made for one run, and nothing else.
+//
+//   "the host" (the engine runs here)                          "the outside"
+//   ┌──────────────────────────────────────────┐               ┌─────────────────────────────────┐
+//   │ lo                                       │               │ lo  198.51.100.10 (a server)    │
+//   │ mc0, vethXXXX ... (made by the engine)   │               │                                 │
+//   │ up0 203.0.113.2/24 ──────────────────────┼─── veth ──────┼─ wan0 203.0.113.1/24            │
+//   │ default via 203.0.113.1                  │               │ 10.99.0.0/24 via 203.0.113.2    │
+//   │ its own firewall, sysctls, conntrack     │               │ no other interface, no route on │
+//   └──────────────────────────────────────────┘               └─────────────────────────────────┘
+//
+// Each namespace is held by an agent process (world-agent.ts, started by `unshare --net`) that also serves and
+// opens connections in it. When the agents exit (at close(), or when the checker dies: their stdin ends) the
+// namespaces and everything in them (bridge, veths, rules, sysctls) are gone. No interface of the world is
+// connected to a real one, and every address is a documentation address (RFC 5737) or the engine's subnet:
+// a packet of the world cannot leave it.
+//
+// Engines run in "the host" through `nsenter --net=/proc/<host agent>/ns/net` (only the network namespace:
+// the engine's cgroups and mounts are the machine's, as always) with a MINICONTAINER_HOME of the world's own
+// for their leases; the rootfs (and anything else) of the real MINICONTAINER_HOME is linked in.
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import readline from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { NAT_TABLE, SUBNET } from '../lib/net/defaults.ts'
+import { ipToNumber, parseSubnet } from '../lib/net/ipv4.ts'
+import { minicontainerHome } from '../lib/rootfs/location.ts'
+
+export const WORLD = {
+  /** "The host"'s interface to the outside, and its address there. */
+  uplink: 'up0',
+  hostAddress: '203.0.113.2',
+  /** The outside's end of the cable: the host's default gateway. */
+  outsideAddress: '203.0.113.1',
+  /** A server's address in the outside, one hop beyond the host (like anything on the internet). */
+  serverAddress: '198.51.100.10',
+} as const
+
+const AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'world-agent.ts')
+
+interface Reply {
+  id?: number
+  ok: boolean
+  error?: string
+  data?: string
+  peers?: string[]
+  ready?: boolean
+  pid?: number
+}
+
+/** A process holding one namespace of the world; serves and connects inside it. */
+export class Agent {
+  readonly role: string
+  readonly pid: number
+  /** e.g. "net:[4026532252]", to tell a live agent from a process that got its PID later. */
+  readonly netnsId: string
+  readonly #child: ChildProcessWithoutNullStreams
+  readonly #pending = new Map<number, (reply: Reply) => void>()
+  #nextId = 1
+
+  private constructor(role: string, child: ChildProcessWithoutNullStreams, pid: number, netnsId: string, lines: readline.Interface) {
+    this.role = role
+    this.#child = child
+    this.pid = pid
+    this.netnsId = netnsId
+    lines.on('line', (line) => {
+      const reply = JSON.parse(line) as Reply
+      if (reply.id !== undefined) this.#pending.get(reply.id)?.(reply)
+      this.#pending.delete(reply.id!)
+    })
+  }
+
+  static async start(role: string): Promise<Agent> {
+    const child = spawn('unshare', ['--net', '--', process.execPath, AGENT], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString('utf8')))
+    const lines = readline.createInterface({ input: child.stdout })
+    const ready = await new Promise<Reply>((resolve, reject) => {
+      lines.once('line', (line) => resolve(JSON.parse(line) as Reply))
+      child.once('exit', (code) => reject(new Error(`the world's ${role} agent exited (${code}) before it was ready: ${stderr.trim()}`)))
+      child.once('error', reject)
+    })
+    const pid = ready.pid!
+    const netnsId = fs.readlinkSync(`/proc/${pid}/ns/net`)
+    // The one property everything rests on: the agent is NOT in the real host's network namespace.
+    if (pid !== child.pid || netnsId === fs.readlinkSync('/proc/self/ns/net')) {
+      child.kill('SIGKILL')
+      throw new Error(`the world's ${role} agent is not in a network namespace of its own (pid ${pid}, ${netnsId}): refusing to go on`)
+    }
+    return new Agent(role, child, pid, netnsId, lines)
+  }
+
+  /** The namespace as a path for nsenter/setns, after making sure the agent still holds it. */
+  get netnsPath(): string {
+    const file = `/proc/${this.pid}/ns/net`
+    let now: string | undefined
+    try {
+      now = fs.readlinkSync(file)
+    } catch {
+      // gone
+    }
+    if (now !== this.netnsId) throw new Error(`the world's ${this.role} namespace is gone (agent pid ${this.pid} exited): refusing to run anything`)
+    return file
+  }
+
+  /** argv that runs `argv` inside this namespace (network namespace only). */
+  wrap(argv: string[]): string[] {
+    return ['nsenter', `--net=${this.netnsPath}`, '--', ...argv]
+  }
+
+  /** Runs a program inside, synchronously; throws with its stderr if it fails. */
+  exec(argv: string[], input?: string): string {
+    const [file, ...args] = this.wrap(argv)
+    const r = spawnSync(file!, args, { input, encoding: 'utf8' })
+    if (r.error || r.status !== 0) throw new Error(`in the world's ${this.role}: ${argv.join(' ')}: ${r.error?.message ?? r.stderr.trim()}`)
+    return r.stdout
+  }
+
+  async #request(command: Record<string, unknown>): Promise<Reply> {
+    const id = this.#nextId++
+    const reply = new Promise<Reply>((resolve) => this.#pending.set(id, resolve))
+    this.#child.stdin.write(JSON.stringify({ id, ...command }) + '\n')
+    return reply
+  }
+
+  /** A TCP server at host:port; every client gets "peer=<its address as seen here>". */
+  async listen(host: string, port: number): Promise<void> {
+    const r = await this.#request({ op: 'listen', host, port })
+    if (!r.ok) throw new Error(`the world's ${this.role}: listen on ${host}:${port}: ${r.error}`)
+  }
+
+  /** The client addresses the server on `port` saw, in order. */
+  async peers(port: number): Promise<string[]> {
+    return (await this.#request({ op: 'peers', port })).peers ?? []
+  }
+
+  /** Connects to host:port, sends `send`, returns what came back before the server closed (or the error). */
+  async connect(host: string, port: number, options: { send?: string; timeoutMs?: number } = {}): Promise<{ ok: boolean; data: string; error?: string }> {
+    const r = await this.#request({ op: 'connect', host, port, send: options.send ?? '', timeoutMs: options.timeoutMs ?? 3000 })
+    return { ok: r.ok, data: r.data ?? '', error: r.error }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return
+    const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()))
+    this.#child.stdin.end()
+    const timer = setTimeout(() => this.#child.kill('SIGKILL'), 2000)
+    await exited
+    clearTimeout(timer)
+  }
+}
+
+export interface WorldLeftovers {
+  /** Links in the world's host other than lo, the uplink and the bridge. */
+  links: string[]
+  /** Lease files in the world's MINICONTAINER_HOME. */
+  leases: string[]
+  /** Firewall lines that name a container address (any address of the subnet but the network and gateway). */
+  rules: string[]
+}
+
+export class World {
+  readonly host: Agent
+  readonly outside: Agent
+  /** MINICONTAINER_HOME of the engines that run in this world. */
+  readonly home: string
+
+  private constructor(host: Agent, outside: Agent, home: string) {
+    this.host = host
+    this.outside = outside
+    this.home = home
+  }
+
+  static async create(): Promise<World> {
+    const [host, outside] = await Promise.all([Agent.start('host'), Agent.start('outside')])
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-world-'))
+    const world = new World(host, outside, home)
+    try {
+      // The cable between the two, made inside the host namespace with its other end put straight into the
+      // outside one (never in the real host's namespace, not even for a moment).
+      host.exec(['ip', '-batch', '-'], [
+        'link set lo up',
+        `link add ${WORLD.uplink} type veth peer name wan0 netns ${outside.pid}`,
+        `address add ${WORLD.hostAddress}/24 dev ${WORLD.uplink}`,
+        `link set ${WORLD.uplink} up`,
+        `route add default via ${WORLD.outsideAddress}`,
+      ].join('\n') + '\n')
+      outside.exec(['ip', '-batch', '-'], [
+        'link set lo up',
+        `address add ${WORLD.outsideAddress}/24 dev wan0`,
+        'link set wan0 up',
+        `address add ${WORLD.serverAddress}/32 dev lo`,
+        // A way back to the containers' own addresses: so a container that reaches the outside WITHOUT being
+        // masqueraded shows up here with its own address (a clear failure) instead of timing out.
+        `route add ${SUBNET} via ${WORLD.hostAddress}`,
+      ].join('\n') + '\n')
+      linkRealHome(home)
+    } catch (error) {
+      await world.close()
+      throw error
+    }
+    return world
+  }
+
+  /** argv running `argv` in the world's host; use with env(). */
+  wrap(argv: string[]): string[] {
+    return this.host.wrap(argv)
+  }
+
+  /** The environment for engines in this world: their own leases. */
+  env(): Record<string, string> {
+    return { MINICONTAINER_HOME: this.home }
+  }
+
+  /** What containers left in the world's host: should be nothing once they all exited. */
+  leftovers(): WorldLeftovers {
+    const links = (JSON.parse(this.host.exec(['ip', '-j', 'link', 'show'])) as { ifname: string }[])
+      .map((l) => l.ifname)
+      .filter((name) => !['lo', WORLD.uplink, 'mc0'].includes(name))
+    let leases: string[] = []
+    try {
+      leases = fs.readdirSync(path.join(this.home, 'net', 'leases'))
+    } catch {
+      // none made yet
+    }
+    return { links, leases, rules: rulesNaming(this.host.exec(['nft', 'list', 'ruleset'])) }
+  }
+
+  /** The world's host's nft ruleset (for messages). */
+  ruleset(): string {
+    return this.host.exec(['nft', 'list', 'ruleset'])
+  }
+
+  /** The kernel's connection-tracking table of the world's host: each line shows a connection before and after NAT. */
+  conntrack(): string[] {
+    try {
+      return fs.readFileSync(`/proc/${this.host.pid}/net/nf_conntrack`, 'utf8').split('\n').filter(Boolean)
+    } catch {
+      return [] // no conntrack entries yet (the file appears with the module)
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.host.stop(), this.outside.stop()])
+    fs.rmSync(this.home, { recursive: true, force: true })
+  }
+}
+
+/** Lines of a ruleset that name a container's address: rules of a container that should be gone. */
+export function rulesNaming(ruleset: string, address?: string): string[] {
+  const subnet = parseSubnet(SUBNET)
+  return ruleset.split('\n').map((l) => l.trim()).filter((line) => {
+    for (const m of line.matchAll(/\b(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})(\/\d+)?/g)) {
+      if (m[2]) continue // a subnet, not a container
+      if (address !== undefined ? m[1] === address : isContainerAddress(m[1]!, subnet)) return true
+    }
+    return false
+  }).filter((line) => line.includes(NAT_TABLE) || !line.startsWith('table'))
+}
+
+function isContainerAddress(address: string, subnet: ReturnType<typeof parseSubnet>): boolean {
+  const n = ipToNumber(address)
+  return n > subnet.network + 1 && n < subnet.broadcast
+}
+
+/** The world's MINICONTAINER_HOME shares everything of the real one (the rootfs...) but the network state. */
+function linkRealHome(home: string): void {
+  const real = minicontainerHome()
+  let entries: string[] = []
+  try {
+    entries = fs.readdirSync(real)
+  } catch {
+    return // nothing installed yet: the engine will say what is missing
+  }
+  for (const name of entries) if (name !== 'net') fs.symlinkSync(path.join(real, name), path.join(home, name))
+}
