@@ -4,6 +4,7 @@ import path from 'node:path'
 import { PROJECT_ROOT, STEPS, type Step } from '../lib/steps.ts'
 import { displayPath, type RunOptions, type RunResult } from './runner.ts'
 import type { HostView, SharedProbe } from './probe.ts'
+import type { World } from './world.ts'
 
 export interface CheckContext {
   step: Step
@@ -11,6 +12,8 @@ export interface CheckContext {
   engineDir: string
   /** The installed rootfs (from step 02 on), for checks that look at it from the host. */
   rootfs: string | undefined
+  /** From step 08 on: the test network the engine runs in (checker/world.ts); undefined before. */
+  world: World | undefined
   /** Runs the engine once; every run is remembered for the report. */
   run(options: RunOptions): Promise<RunResult>
   /** The session's shared probe run (made once, judged by many checks). */

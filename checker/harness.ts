@@ -6,6 +6,17 @@ import { diffAndRepair, killTrees, snapshotHost, type HostSnapshot, type Leak } 
 import { descendants } from './proc.ts'
 import { ourPids, runEngine, type RunOptions, type RunResult } from './runner.ts'
 import { runSharedProbe, type SharedProbe } from './probe.ts'
+import { assertHostNetworkUnchanged, snapshotHostNetwork } from './host-network.ts'
+import { World } from './world.ts'
+
+/**
+ * From step 08 on the engine builds a bridge, veths and NAT rules: every run of the session happens in a test
+ * network world (checker/world.ts), never in the real host's network. MINICONTAINER_TEST_WORLD=1 puts earlier
+ * steps' runs there too (the project's tests use it to show the wrapper changes nothing else).
+ */
+export function needsNetworkWorld(step: Step): boolean {
+  return step.number >= 8 || process.env.MINICONTAINER_TEST_WORLD === '1'
+}
 
 export interface CheckResult {
   id: string
@@ -73,6 +84,31 @@ export interface HarnessOptions {
 }
 
 let currentSnapshot: HostSnapshot | undefined
+let currentWorld: World | undefined
+/** The session's network world, if any (for Ctrl-C: close it). */
+export function sessionWorld(): World | undefined {
+  return currentWorld
+}
+
+/**
+ * What the containers left in the world's host (veths, leases, rules: reported, then gone with the world), and
+ * whether the REAL host's network changed at all (it must not: loudly, repaired where it is minicontainer's).
+ */
+async function closeWorld(world: World, networkBefore: ReturnType<typeof snapshotHostNetwork>): Promise<Leak[]> {
+  const leaks: Leak[] = []
+  const left = world.leftovers()
+  for (const link of left.links) leaks.push({ kind: 'network', what: `the link ${link} stayed in the host's network after every container exited`, cause: "the engine must delete the host end of the container's veth pair when the container ends (deleting one end deletes both)", text: link, repaired: true })
+  for (const lease of left.leases) leaks.push({ kind: 'network', what: `the address lease ${lease} stayed after every container exited`, cause: "the engine must release the container's address (remove its lease file) when the container ends", text: lease, repaired: true })
+  for (const rule of left.rules) leaks.push({ kind: 'network', what: `the firewall rule "${rule}" stayed after every container exited`, cause: "the engine must remove the container's NAT rules (they carry its lease's tag as their comment) when the container ends", text: rule, repaired: true })
+  await world.close()
+  currentWorld = undefined
+  try {
+    assertHostNetworkUnchanged(networkBefore, 'the check')
+  } catch (error) {
+    leaks.push({ kind: 'network', what: (error as Error).message, cause: "the engine changed the real host's network although it ran in a test network: does it enter another network namespace (setns, nsenter -t 1)?", text: '', repaired: /repaired:/.test((error as Error).message) })
+  }
+  return leaks
+}
 /** The snapshot taken before the current check session (for Ctrl-C repair). */
 export function sessionSnapshot(): HostSnapshot | undefined {
   return currentSnapshot
@@ -83,6 +119,9 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   const list = (await checksFor(options.step)).filter(({ check }) => matchesOnly(check.id, options.only))
   const before = snapshotHost()
   currentSnapshot = before
+  const networkBefore = needsNetworkWorld(options.step) ? snapshotHostNetwork() : undefined
+  const world = networkBefore ? await World.create() : undefined
+  currentWorld = world
   const marks = new Map<string, Set<string>>()
   let shared: Promise<SharedProbe> | undefined
   const results: (CheckResult | undefined)[] = list.map(() => undefined)
@@ -101,14 +140,15 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       step: options.step,
       engineDir: options.engineDir,
       rootfs: options.rootfs,
+      world,
       run: async (runOptions: RunOptions) => {
-        const r = await runEngine(options.engineDir, runOptions)
+        const r = await runEngine(options.engineDir, runOptions, world)
         runs.push(r)
         tokens.add(r.token)
         return r
       },
       shared: async () => {
-        shared ??= runSharedProbe(options.engineDir)
+        shared ??= runSharedProbe(options.engineDir, world)
         const p = await shared
         if (!runs.includes(p.run)) runs.push(p.run)
         for (const t of [p.run.token, p.hostname, p.secret]) tokens.add(t)
@@ -154,6 +194,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
 
   // The host, after everything: what leaked, and which check's random names it carries.
   const leaks: Leak[] = await diffAndRepair(before, new Set(), ourPids)
+  if (world) leaks.push(...(await closeWorld(world, networkBefore!)))
   // Every run is over, so anything still below the checker (a child subreaper: orphans of the engines
   // come back to it, however fast the engine exited) outlived its engine.
   for (const left of killTrees(descendants(process.pid).filter((p) => p.state !== 'Z').map((p) => p.pid))) {
@@ -188,7 +229,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
     const clean: CheckResult = {
       id: 'host.clean',
       step: options.step.id,
-      title: 'the host is left as it was (hostname, mounts, cgroups, processes)',
+      title: `the host is left as it was (hostname, mounts, cgroups, processes${world ? ', network' : ''})`,
       passed: leaks.length === 0,
       why: "a broken run must not leave the learner's machine broken: leaked mounts, cgroups and processes pile up with every run.",
       hint: leaks.length ? [...new Set(leaks.map((l) => l.cause))].join('\n') : '',
@@ -197,7 +238,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       durationMs: 0,
       ...(leaks.length
         ? {
-            expected: 'the same hostname, mount table, cgroups and no process left behind',
+            expected: `the same hostname, mount table, cgroups${world ? ', network' : ''} and no process left behind`,
             got: leaks.map((l) => `${l.what}${blame(l)}${l.repaired ? ' [repaired]' : ' [COULD NOT REPAIR]'}`).join('\n'),
           }
         : {}),

@@ -31,7 +31,7 @@ export function snapshotHost(): HostSnapshot {
 }
 
 export interface Leak {
-  kind: 'hostname' | 'mount' | 'cgroup' | 'process'
+  kind: 'hostname' | 'mount' | 'cgroup' | 'process' | 'network'
   /** What is left, e.g. "hostname is now mc-x1y2 (was vm)". */
   what: string
   /** The likely cause in the engine, phrased for the learner. */

@@ -5,7 +5,7 @@ import path from 'node:path'
 import kleur from 'kleur'
 import { STEPS, findStep, stepDir, type Step } from '../lib/steps.ts'
 import { currentRootfs } from '../lib/rootfs/location.ts'
-import { runSession, sessionSnapshot, type Report } from './harness.ts'
+import { runSession, sessionSnapshot, sessionWorld, type Report } from './harness.ts'
 import { diffAndRepair } from './host.ts'
 import { hostProblems, setupProblems } from './preflight.ts'
 import { recordProgress } from './progress.ts'
@@ -203,6 +203,7 @@ async function main(): Promise<number> {
     stopping = true
     say(`${signal}: stopping the engine and cleaning up...`)
     await killAllRuns()
+    await sessionWorld()?.close() // its namespaces would go with the checker anyway: their agents read our pipe
     removeHostFiles()
     const snapshot = sessionSnapshot()
     if (snapshot) for (const leak of await diffAndRepair(snapshot, new Set(), ourPids)) say(`repaired: ${leak.what}`)

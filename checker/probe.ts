@@ -5,7 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { readLimits, type CgroupLimits } from './cgroups.ts'
 import { allProcs, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type Namespace } from './proc.ts'
-import { randomToken, runEngine, type RunResult } from './runner.ts'
+import { randomToken, runEngine, type NetworkWorld, type RunResult } from './runner.ts'
 
 /** The probe pauses here until the checker has looked at it from the host. */
 export const PAUSE = 'echo "@mc ready"; read _ignored'
@@ -107,7 +107,7 @@ export function sharedProbeScript(secret: string): string {
 }
 
 /** Runs the shared probe once: a random hostname, a random file on the host that must stay invisible. */
-export async function runSharedProbe(engineDir: string): Promise<SharedProbe> {
+export async function runSharedProbe(engineDir: string, world?: NetworkWorld): Promise<SharedProbe> {
   const hostname = randomToken('host')
   const secret = `.${randomToken('secret')}`
   const secretPath = path.join('/', secret)
@@ -120,7 +120,7 @@ export async function runSharedProbe(engineDir: string): Promise<SharedProbe> {
       flags: ['--hostname', hostname],
       script: sharedProbeScript(secret),
       onReady: ({ pid }) => void (pid !== undefined && (host = hostView(pid))),
-    })
+    }, world)
     return { run, host, hostname, secret, hostHostnameBefore, hostHostnameAfter: hostHostname() }
   } finally {
     fs.rmSync(secretPath, { force: true })

@@ -13,6 +13,14 @@ import { cgroupDirsOf, cgroupPids, hierarchies, killAndRemoveCgroup } from './cg
 import { allProcs, cmdline, descendants, killQuietly, sleep, type ProcInfo } from './proc.ts'
 import { describe } from './host.ts'
 
+/** Where the engine runs when it builds a network (step 08 on): checker/world.ts's World. */
+export interface NetworkWorld {
+  /** argv that runs argv inside the world's host network namespace. */
+  wrap(argv: string[]): string[]
+  /** The environment of engines in the world (their own MINICONTAINER_HOME for leases). */
+  env(): Record<string, string>
+}
+
 const OUTPUT_CAP = 64 * 1024
 
 /** A path as the learner would type it: relative inside the project, absolute outside. */
@@ -140,18 +148,24 @@ export function parseFacts(stdout: string): Map<string, string> {
   return facts
 }
 
-export async function runEngine(engineDir: string, options: RunOptions): Promise<RunResult> {
+/**
+ * Runs the engine once. With a `world` (step 08 on), inside the world's host network namespace: its bridge,
+ * veths and NAT rules never touch the real host's network.
+ */
+export async function runEngine(engineDir: string, options: RunOptions, world?: NetworkWorld): Promise<RunResult> {
   const token = randomToken()
   const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : (options.command ?? ['/bin/true'])
   const main = path.join(engineDir, 'main.ts')
   const engineArgv = [process.execPath, main, 'run', ...(options.flags ?? []), '--', ...command]
-  const argv = options.sharedMounts ? ['unshare', '--mount', '--propagation', 'shared', '--fork', '--', ...engineArgv] : engineArgv
+  const unwrapped = options.sharedMounts ? ['unshare', '--mount', '--propagation', 'shared', '--fork', '--', ...engineArgv] : engineArgv
+  // nsenter and unshare exec what follows (no fork for the network namespace), so the engine keeps the pid spawned.
+  const argv = world ? world.wrap(unwrapped) : unwrapped
   const shown = [options.sharedMounts ? 'unshare --mount --propagation shared --fork --' : '', 'node', displayPath(main), 'run', ...(options.flags ?? []), '--', ...command].filter(Boolean)
-  const commandLine = formatCommandLine(shown)
+  const commandLine = (world ? '[in the test network] ' : '') + formatCommandLine(shown)
   const timeoutMs = (options.timeoutMs ?? 15_000) * timeoutScale()
   const started = Date.now()
 
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env } })
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...world?.env() } })
   const rootPid = child.pid
   if (rootPid !== undefined) ourPids.add(rootPid)
   let stdout = ''
