@@ -1,7 +1,7 @@
 // Step 04: a network namespace of its own, with only the loopback interface, brought up.
 import { fail, requireFact, requireHost, type Check } from '../check.ts'
 import { readText } from '../proc.ts'
-import { interfaces } from '../probe.ts'
+import { interfaces, type HostView } from '../probe.ts'
 
 const NETNS_HINT = { step: '04-network', todo: /CLONE_NEWNET/, text: "first the network namespace (TODO 04.1), then bring lo up inside it: setInterfaceFlags('lo', getInterfaceFlags('lo') | IFF_UP)" }
 
@@ -9,18 +9,37 @@ function words(text: string): string[] {
   return text.trim().split(/\s+/).filter(Boolean)
 }
 
+/** The interfaces a container has: lo alone until step 08 plugs in a veth end as eth0 (checked by 08's checks). */
+function expectedInterfaces(step: number): string[] {
+  return step >= 8 ? ['eth0', 'lo'] : ['lo']
+}
+
+type WorldView = { world: { host: { netnsId: string; exec(argv: string[]): string } } | undefined }
+
+/** The interfaces of the host the engine ran in: the real one, or from step 08 on the test network's "host". */
+function hostInterfaces(ctx: WorldView): string[] {
+  if (!ctx.world) return interfaces(readText('/proc/net/dev')).filter((i) => i !== 'lo')
+  return (JSON.parse(ctx.world.host.exec(['ip', '-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname).filter((i) => i !== 'lo')
+}
+
+/** The network namespace of the host the engine ran in. */
+function hostNetns(ctx: WorldView, h: HostView): string {
+  return ctx.world ? ctx.world.host.netnsId : h.ns.net.host
+}
+
 export const checks: Check[] = [
   {
     id: '04.netns',
-    title: 'a network namespace of its own: only lo exists',
+    title: 'a network namespace of its own: only lo exists (from step 08: lo and eth0)',
     why: "in the host's network namespace a container can listen on the host's ports, reach its private services and sniff its traffic.",
     hint: { step: '04-network', todo: /CLONE_NEWNET/, text: 'in enterNetworkNamespace(), call unshare(CLONE_NEWNET): init runs it before the rootfs and lo are set up' },
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
-      const inside = words(requireFact(p.run, 'ifaces'))
-      if (h.ns.net.inside === h.ns.net.host) fail("the container's network namespace (/proc/<pid>/ns/net) to differ from the host's", 'the same one', p.run)
-      if (inside.join(' ') !== 'lo' || h.netDev.join(' ') !== 'lo') fail('only "lo" in /proc/net/dev (inside, and in /proc/<pid>/net/dev on the host)', `inside: ${inside.join(' ') || 'nothing'}; from the host: ${h.netDev.join(' ') || 'nothing'}`, p.run)
+      const inside = words(requireFact(p.run, 'ifaces')).sort()
+      const expected = expectedInterfaces(ctx.step.number)
+      if (h.ns.net.inside === hostNetns(ctx, h)) fail("the container's network namespace (/proc/<pid>/ns/net) to differ from the host's", 'the same one', p.run)
+      if (inside.join(' ') !== expected.join(' ') || [...h.netDev].sort().join(' ') !== expected.join(' ')) fail(`only ${expected.map((i) => `"${i}"`).join(' and ')} in /proc/net/dev (inside, and in /proc/<pid>/net/dev on the host)`, `inside: ${inside.join(' ') || 'nothing'}; from the host: ${h.netDev.join(' ') || 'nothing'}`, p.run)
     },
   },
   {
@@ -32,7 +51,7 @@ export const checks: Check[] = [
       const p = await ctx.shared()
       const h = requireHost(p)
       const ping = requireFact(p.run, 'ping')
-      if (h.ns.net.inside === h.ns.net.host) fail("a network namespace of the container's own (where lo starts down)", "the host's network namespace", p.run, NETNS_HINT)
+      if (h.ns.net.inside === hostNetns(ctx, h)) fail("a network namespace of the container's own (where lo starts down)", "the host's network namespace", p.run, NETNS_HINT)
       if (ping !== '0') fail('ping -c 1 127.0.0.1 to succeed inside (status 0)', `status ${ping}`, p.run)
       if (!/127\.0\.0\.1/.test(h.fibTrie)) fail("127.0.0.1 among the local addresses of the container's network namespace (/proc/<pid>/net/fib_trie)", 'not there: lo is down', p.run)
     },
@@ -43,13 +62,13 @@ export const checks: Check[] = [
     why: "seeing the host's interfaces means using them: the container would share the host's network stack.",
     hint: { step: '04-network', todo: /CLONE_NEWNET/, text: 'in enterNetworkNamespace(), call unshare(CLONE_NEWNET): without it the container shares the host\'s interfaces' },
     async run(ctx) {
-      const hostIfaces = interfaces(readText('/proc/net/dev')).filter((i) => i !== 'lo')
+      const hostIfaces = hostInterfaces(ctx)
       const p = await ctx.shared()
       const h = requireHost(p)
       const inside = words(requireFact(p.run, 'ifaces'))
       const seen = [...new Set([...inside, ...h.netDev])].filter((i) => hostIfaces.includes(i))
       if (seen.length) fail(`none of the host's interfaces (${hostIfaces.join(', ')}) inside`, `the container sees ${seen.join(', ')}`, p.run)
-      if (hostIfaces.length === 0 && h.ns.net.inside === h.ns.net.host) fail("a network namespace of the container's own", "the host's", p.run)
+      if (hostIfaces.length === 0 && h.ns.net.inside === hostNetns(ctx, h)) fail("a network namespace of the container's own", "the host's", p.run)
     },
   },
 ]
