@@ -2,13 +2,16 @@
 // and NAT rules inside a network namespace that plays "the host", next to another one that plays "the outside".
 // The real host's links, routes, firewall and sysctls are compared before and after (and by global-setup.ts
 // after the whole suite): any change fails loudly.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { assertHostNetworkUnchanged, snapshotHostNetwork, type HostNetworkSnapshot } from '../checker/host-network.ts'
 import { World, WORLD, rulesNaming } from '../checker/world.ts'
 import { GATEWAY } from '../lib/net/defaults.ts'
+import { PROJECT_ROOT } from '../lib/steps.ts'
 import { scaled, sleep } from './helpers/engine.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 import { buildNetworkPrototype } from './net/prototype.ts'
@@ -168,6 +171,25 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world (proto
     expect(await a.finish()).toBe(0)
   })
 
+  test('npm run net:reset removes the bridge, the table and the leftovers, and puts ip_forward back', async () => {
+    const a = start([], 'echo ready')
+    expect(await a.exited).toBe(0)
+    expect(world.host.exec(['cat', '/proc/sys/net/ipv4/ip_forward']).trim()).toBe('1')
+    expect(world.ruleset()).toMatch(/table ip minicontainer/)
+    const reset = path.join(PROJECT_ROOT, 'lib', 'net', 'reset.ts')
+    const argv = world.wrap([process.execPath, reset])
+    const r = spawnSync(argv[0]!, argv.slice(1), { env: { ...process.env, ...world.env() }, encoding: 'utf8' })
+    expect(r.status, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/deleted the bridge mc0/)
+    expect(world.ruleset().trim()).toBe('')
+    expect(JSON.parse(world.host.exec(['ip', '-j', 'link', 'show'])).map((l: { ifname: string }) => l.ifname).sort()).toEqual(['lo', WORLD.uplink])
+    expect(world.host.exec(['cat', '/proc/sys/net/ipv4/ip_forward']).trim()).toBe('0')
+    // And the next container builds it all again.
+    const b = start([], `ping -c 1 -W 2 ${GATEWAY} >/dev/null && echo gateway=ok`)
+    expect(await b.exited, b.stderr()).toBe(0)
+    expect(b.lines).toContain('gateway=ok')
+  })
+
   test('an engine killed with SIGKILL leaves its lease and rules; the next start removes them', async () => {
     const a = start(['--publish', '18082:80'], `${PRINT_ADDRESS}; echo ready; read _`)
     const address = (await a.waitFor(/^addr=/)).slice(5)
@@ -194,3 +216,37 @@ async function waitForNoLeftovers(world: World): Promise<void> {
   expect(world.leftovers(), 'left in the world\'s host after the test').toEqual({ links: [], leases: [], rules: [] })
 }
 
+
+describe.skipIf(skipUnlessRootOnLinux())('the checker runs engines in a test world (MINICONTAINER_TEST_WORLD=1 for earlier steps)', () => {
+  const CHECKER = path.join(PROJECT_ROOT, 'checker', 'main.ts')
+  const progress = path.join(os.tmpdir(), `mc-test-progress-net-${process.pid}.json`)
+  async function check(args: string[]): Promise<{ id: string; passed: boolean; got?: string }[]> {
+    const r = spawnSync(process.execPath, [CHECKER, '4', '--json', ...args], {
+      env: { ...process.env, MINICONTAINER_TEST_WORLD: '1', MINICONTAINER_PROGRESS: progress }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: scaled(240_000),
+    })
+    return (JSON.parse(r.stdout) as { checks: { id: string; passed: boolean; got?: string }[] }).checks
+  }
+  let realHost: HostNetworkSnapshot
+  beforeAll(() => void (realHost = snapshotHostNetwork()))
+  afterAll(() => {
+    fs.rmSync(progress, { force: true })
+    assertHostNetworkUnchanged(realHost, 'the checker runs in test worlds')
+  })
+
+  test('solutions/04-network passes every check of steps 01-04 there: the wrapper changes nothing else', async () => {
+    const failed = (await check(['--solution'])).filter((c) => !c.passed)
+    expect(failed).toEqual([])
+  }, 240_000)
+
+  test('the step 08 prototype passes them too, but for 04.netns at step 04 (it has eth0, which that check expects from step 08 on)', async () => {
+    const { engineDir, remove } = buildNetworkPrototype()
+    try {
+      const checks = await check(['--engine', engineDir])
+      expect(checks.filter((c) => !c.passed).map((c) => c.id)).toEqual(['04.netns'])
+      expect(checks.find((c) => c.id === '04.netns')?.got).toMatch(/inside: eth0 lo/)
+      expect(checks.find((c) => c.id === 'host.clean')?.passed).toBe(true)
+    } finally {
+      remove()
+    }
+  }, 240_000)
+})
