@@ -99,6 +99,19 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world (proto
   /** A TCP server on PORT answering TEXT to every client, ready before the script goes on. */
   const serve = (port: number, text: string) => `nc -lk -p ${port} -e echo ${text} & while ! netstat -ltn | grep -q ':${port} '; do sleep 0.05; done`
 
+  test('the real-host guard notices a bridge, a table and ip_forward, loudly, and repairs them (tried in a world of its own)', async () => {
+    const own = await World.create()
+    const probe = own.wrap([process.execPath, path.join(PROJECT_ROOT, 'test', 'net', 'guard-probe.ts')])
+    const r = spawnSync(probe[0]!, probe.slice(1), { encoding: 'utf8' })
+    await own.close()
+    expect(r.stdout).toMatch(/^THE REAL HOST'S NETWORK CHANGED during the guard probe/)
+    expect(r.stdout).toMatch(/links: \+ \d+: mc0: /)
+    expect(r.stdout).toMatch(/nft list ruleset: \+ table ip minicontainer/)
+    expect(r.stdout).toMatch(/sysctls: \+ net\.ipv4\.ip_forward = 1/)
+    expect(r.stdout).toMatch(/repaired: deleted the link mc0; deleted the nft table ip minicontainer; set net\.ipv4\.ip_forward back to 0/)
+    expect(r.stdout).toMatch(/after: \["1: lo: [^"]*","\d+: up0@if\d+: [^"]*"\] ip_forward=0 nft=""/)
+  })
+
   test('the container reaches the bridge and a server in the outside, which sees the host\'s address (masquerade)', async () => {
     const c = start([], `${PRINT_ADDRESS}; ping -c 1 -W 2 ${GATEWAY} >/dev/null && echo gateway=ok; echo hello | nc -w 3 ${WORLD.serverAddress} 7000; echo "routes=$(ip route | tr '\\n' ';')"`)
     expect(await c.exited, c.stderr()).toBe(0)
