@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config'
+import { testTimeScale } from './lib/timeouts.ts'
 
 // Slow machines (the CI's VM runs under software emulation) scale every time limit.
-const scale = Math.max(1, Number(process.env.MINICONTAINER_TIMEOUT_SCALE) || 1)
+const scale = testTimeScale()
 
 export default defineConfig({
   test: {

@@ -2,14 +2,12 @@
 // in, the files the checks read, and how to empty and remove a cgroup a broken engine left behind.
 import fs from 'node:fs'
 import path from 'node:path'
+import { cgroupVersion } from '../lib/cgroupfs.ts'
 import { mountsOf, readText, sleep, killQuietly } from './proc.ts'
 
 export type CgroupVersion = 1 | 2
 
-/** The engines' convention (CONTRIBUTING): v2 when the unified hierarchy is mounted on /sys/fs/cgroup itself. */
-export function cgroupVersion(): CgroupVersion {
-  return fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 2 : 1
-}
+export { cgroupVersion }
 
 export interface Hierarchy {
   /** "" for the unified (v2) hierarchy, else its v1 controllers, e.g. ["cpu","cpuacct"] or ["name=systemd"]. */

@@ -1,8 +1,9 @@
 // What a check is, and the helpers every check file uses.
-import fs from 'node:fs'
 import path from 'node:path'
-import { PROJECT_ROOT, STEPS, type Step } from '../lib/steps.ts'
-import { displayPath, type RunOptions, type RunResult } from './runner.ts'
+import type { Step } from '../lib/steps.ts'
+import { findTodo } from '../learner/course.ts'
+import { projectPath } from '../lib/steps.ts'
+import type { RunOptions, RunResult } from './runner.ts'
 import type { HostView, SharedProbe } from './probe.ts'
 import type { World } from './world.ts'
 
@@ -24,14 +25,8 @@ export interface CheckContext {
   note(text: string): void
 }
 
-export interface HintSpec {
-  /** The step whose TODO holds the fix. */
-  step: string
-  /** Matches the TODO's comment (its line and the Hint lines under it). */
-  todo: RegExp
-  /** What to do, when the TODO cannot be found (e.g. already solved in a later step's starter). */
-  text: string
-}
+/** A TODO's id, "03.2": the one whose concept a check proves (its help lives in learner/hints/NN-name.ts). */
+export type TodoId = string
 
 export interface Check {
   /** Short and stable, e.g. "03.oom": `--only 03.oom`. */
@@ -39,7 +34,8 @@ export interface Check {
   title: string
   /** Why the property matters, one or two sentences. */
   why: string
-  hint: HintSpec
+  /** The TODO whose concept this check proves; none when the property is the engine's plumbing, not a TODO. */
+  hint?: TodoId
   run(ctx: CheckContext): Promise<void>
 }
 
@@ -47,9 +43,9 @@ export class CheckFailure extends Error {
   readonly expected: string
   readonly got: string
   readonly result: RunResult | undefined
-  /** A better hint than the check's own, when the failure shows a more precise cause. */
-  readonly hint: HintSpec | undefined
-  constructor(expected: string, got: string, result?: RunResult, hint?: HintSpec) {
+  /** A better TODO than the check's own, when the evidence of the failure points at it. */
+  readonly hint: TodoId | undefined
+  constructor(expected: string, got: string, result?: RunResult, hint?: TodoId) {
     super(`expected ${expected}, got ${got}`)
     this.name = 'CheckFailure'
     this.expected = expected
@@ -59,8 +55,8 @@ export class CheckFailure extends Error {
   }
 }
 
-/** Fails the check (with a more precise hint than the check's own, if given). */
-export function fail(expected: string, got: string, result?: RunResult, hint?: HintSpec): never {
+/** Fails the check (naming a more precise TODO than the check's own, when the evidence shows one). */
+export function fail(expected: string, got: string, result?: RunResult, hint?: TodoId): never {
   throw new CheckFailure(expected, got, result, hint)
 }
 
@@ -95,39 +91,20 @@ export function requireFact(r: RunResult, key: string): string {
   return value
 }
 
-/** Finds the TODO a hint points at: "TODO(03.2) in steps/03-cgroups/cgroups.ts (Create the cgroup)". */
-export function resolveHint(hint: HintSpec, engineDir: string): string {
-  const stepDir = path.join(PROJECT_ROOT, 'steps', hint.step)
-  const dirs = [engineDir, stepDir]
-  for (const dir of dirs) {
-    let files: string[] = []
-    try {
-      files = fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'))
-    } catch {
-      continue
-    }
-    for (const file of files.sort()) {
-      const lines = fs.readFileSync(path.join(dir, file), 'utf8').split('\n')
-      for (let i = 0; i < lines.length; i++) {
-        const m = /TODO\((\d\d\.\d+)\):?\s*(.*)$/.exec(lines[i]!)
-        if (!m || !m[1]!.startsWith(hint.step.slice(0, 2))) continue
-        let block = lines[i]!
-        for (let j = i + 1; j < lines.length && /^\s*\/\/ (?!TODO\(|@)/.test(lines[j]!); j++) block += '\n' + lines[j]
-        if (hint.todo.test(block)) {
-          const where = displayPath(path.join(dir, file))
-          if (dir === engineDir) return `TODO(${m[1]}) in ${where}: ${hint.text}`
-          // Solved in this engine already (an earlier step's TODO): point at the lesson's TODO and at the learner's copy.
-          const mine = path.join(engineDir, file)
-          return `${hint.text} (TODO(${m[1]}) of step ${hint.step}, ${where}${fs.existsSync(mine) ? `; your code: ${displayPath(mine)}` : ''})`
-        }
-      }
-    }
-  }
-  const step = STEPS.find((s) => s.id === hint.step)
-  return `${hint.text} (lesson: steps/${hint.step}/README.md${step ? `, "${step.title}"` : ''})`
+/**
+ * Where the learner finds the fix, in words and without code: "TODO(03.2) in steps/03-cgroups/cgroups.ts,
+ * writeLimits(): the cgroup's limits (npm run hint 3 03.2)". A TODO of an earlier step is solved in this step's
+ * starter: it names the function in the learner's copy.
+ */
+export function resolveHint(todoId: TodoId | undefined, engineDir: string, checking: Step): string {
+  if (!todoId) return ''
+  const todo = findTodo(todoId)
+  if (!todo) return `TODO(${todoId}) (npm run hint)`
+  const file = projectPath(path.join(engineDir, todo.file))
+  const fn = todo.fn ? `, ${todo.fn}()` : ''
+  const help = `npm run hint ${todo.step.number} ${todo.id}`
+  if (todo.step.id === checking.id) return `TODO(${todo.id}) in ${file}${fn}: ${todo.concept} (${help})`
+  return `${todo.concept}: TODO(${todo.id}) of step ${todo.step.id.slice(0, 2)}, done in ${file}${fn} (${help})`
 }
 
-/** A random integer in [min, max]. */
-export function randomInt(min: number, max: number): number {
-  return min + Math.floor(Math.random() * (max - min + 1))
-}
+export { randomInt } from './random.ts'

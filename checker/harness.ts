@@ -24,7 +24,10 @@ export interface CheckResult {
   title: string
   passed: boolean
   why: string
+  /** Where to look, in words: the TODO, its file and function, its concept. */
   hint: string
+  /** The TODO behind this check's verdict (the check's own, or a better one the evidence named). */
+  todo?: string
   expected?: string
   got?: string
   /** The engine command line of the run the verdict is about. */
@@ -158,7 +161,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       note: (text) => void notes.push(text),
     }
     const t0 = Date.now()
-    const base = { id: check.id, step: step.id, title: check.title, why: check.why, hint: resolveHint(check.hint, options.engineDir), runs, notes }
+    const base = { id: check.id, step: step.id, title: check.title, why: check.why, hint: resolveHint(check.hint, options.engineDir, options.step), todo: check.hint, runs, notes }
     try {
       await check.run(ctx)
       results[index] = { ...base, passed: true, durationMs: Date.now() - t0 }
@@ -170,7 +173,8 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       const r = failure.result ?? runs.at(-1)
       results[index] = {
         ...base,
-        hint: failure.hint ? resolveHint(failure.hint, options.engineDir) : base.hint,
+        hint: failure.hint ? resolveHint(failure.hint, options.engineDir, options.step) : base.hint,
+        todo: failure.hint ?? check.hint,
         passed: false,
         expected: failure.expected,
         got: failure.got,
@@ -193,7 +197,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   )
 
   // The host, after everything: what leaked, and which check's random names it carries.
-  const leaks: Leak[] = await diffAndRepair(before, new Set(), ourPids)
+  const leaks: Leak[] = await diffAndRepair(before, ourPids)
   if (world) leaks.push(...(await closeWorld(world, networkBefore!)))
   // Every run is over, so anything still below the checker (a child subreaper: orphans of the engines
   // come back to it, however fast the engine exited) outlived its engine.

@@ -65,81 +65,94 @@ function isForeign(dir: string, parents: Set<string>): boolean {
   return false
 }
 
-/** Compares with `before`, repairs what leaked, and says what it found. */
 /**
  * Another engine running at the same time (a second terminal, the project's tests) makes cgroups too: the
- * solution names them mc-<engine pid>-<random>. Such a cgroup of an engine that is not one of ours is not
- * our leak.
+ * engines name them mc-<engine pid>-<random>. Whose is it? `ours` lists the engines of this session when the
+ * caller knows them (the checker); otherwise a cgroup counts as left behind once its engine no longer runs.
  */
-function belongsToAnotherEngine(dir: string, ours: Set<number>): boolean {
+function leftByOurEngine(dir: string, ours: Set<number> | undefined): boolean {
   const pid = /^mc-(\d+)-/.exec(path.basename(dir))?.[1]
-  if (!pid) return false
-  // Not one of the engines this checker ran (alive, or killed by whoever ran it): not ours to judge.
-  return !ours.has(Number(pid))
+  if (!pid) return true
+  return ours ? ours.has(Number(pid)) : !fs.existsSync(`/proc/${pid}`)
 }
 
-export async function diffAndRepair(before: HostSnapshot, ignoreCgroups: Set<string> = new Set(), ours: Set<number> = new Set()): Promise<Leak[]> {
-  const leaks: Leak[] = []
-  const hostname = hostHostname()
-  if (hostname !== before.hostname) {
-    let repaired = false
-    try {
-      fs.writeFileSync('/proc/sys/kernel/hostname', before.hostname)
-      repaired = hostHostname() === before.hostname
-    } catch {
-      // reported below
-    }
-    leaks.push({
-      kind: 'hostname',
-      what: `the host's hostname became "${hostname}" (was "${before.hostname}")`,
-      cause: 'sethostname ran in the host\'s UTS namespace: unshare CLONE_NEWUTS before setting the hostname',
-      text: hostname,
-      repaired,
-    })
-  }
+/** Mounts other programs make meanwhile (ip netns, desktop automounts, FUSE) are none of the engine's doing. */
+function isForeignMount(m: MountEntry): boolean {
+  return /^(nsfs|autofs|binfmt_misc|rpc_pipefs|fuse.*)$/.test(m.fsType) || /^\/(run\/(netns|user|docker|snapd)|media|snap|var\/lib\/docker)(\/|$)/.test(m.mountPoint)
+}
 
+export type Change =
+  | { kind: 'hostname'; now: string; was: string }
+  | { kind: 'mount'; mount: MountEntry }
+  | { kind: 'cgroup'; dir: string; pids: number[] }
+
+/**
+ * What differs on the host since `before`: the hostname, mounts that appeared, cgroups that appeared (below
+ * minicontainer's parents or anywhere else, but not the machine's service manager's). Changes nothing.
+ */
+export function hostChanges(before: HostSnapshot, options: { ours?: Set<number> } = {}): Change[] {
+  const changes: Change[] = []
+  const hostname = hostHostname()
+  if (hostname !== before.hostname) changes.push({ kind: 'hostname', now: hostname, was: before.hostname })
   const known = new Set(before.mounts.map((m) => m.id))
-  // Mounts other programs make meanwhile (ip netns, desktop automounts, FUSE) are none of the engine's doing.
-  const foreignMount = (m: MountEntry): boolean =>
-    /^(nsfs|autofs|binfmt_misc|rpc_pipefs|fuse.*)$/.test(m.fsType) || /^\/(run\/(netns|user|docker|snapd)|media|snap|var\/lib\/docker)(\/|$)/.test(m.mountPoint)
-  const added = (mountsOf('self') ?? []).filter((m) => !known.has(m.id) && !foreignMount(m))
+  const added = (mountsOf('self') ?? []).filter((m) => !known.has(m.id) && !isForeignMount(m))
   // Deepest first, so a mount on top of another goes before it.
   added.sort((a, b) => b.mountPoint.split('/').length - a.mountPoint.split('/').length)
-  for (const m of added) {
-    let repaired = false
-    try {
-      execFileSync('umount', ['-l', m.mountPoint], { stdio: 'ignore' })
-      repaired = true
-    } catch {
-      // maybe already gone with its parent
-      repaired = !(mountsOf('self') ?? []).some((x) => x.id === m.id)
-    }
-    leaks.push({
-      kind: 'mount',
-      what: `a ${m.fsType} mount on ${m.mountPoint} (source ${m.source}) stayed on the host`,
-      cause:
-        'the container\'s mounts reached the host: unshare CLONE_NEWNS and make "/" private (mount(NULL, "/", NULL, MS_REC|MS_PRIVATE)) before mounting anything',
-      text: `${m.mountPoint} ${m.source}`,
-      repaired,
-    })
-  }
-
+  for (const mount of added) changes.push({ kind: 'mount', mount })
   const parents = foreignParents()
-  const now = allCgroupDirs()
   // The engines' shared parent (.../minicontainer) may stay: only what is below it belongs to one container.
-  const newDirs = [...now].filter((d) => !before.cgroups.has(d) && !ignoreCgroups.has(d) && !isForeign(d, parents) && !/\/minicontainer$/.test(d) && !belongsToAnotherEngine(d, ours))
+  const newDirs = [...allCgroupDirs()].filter((d) => !before.cgroups.has(d) && !isForeign(d, parents) && !/\/minicontainer$/.test(d) && leftByOurEngine(d, options.ours))
   // Only the top-most new directories: removing them removes their children.
-  const tops = newDirs.filter((d) => !newDirs.some((o) => o !== d && d.startsWith(o + '/')))
-  for (const dir of tops) {
-    const pids = cgroupPids(dir)
-    const repaired = await killAndRemoveCgroup(dir)
-    leaks.push({
-      kind: 'cgroup',
-      what: `the cgroup ${dir} stayed after the container exited` + (pids.length ? ` with ${pids.length} process(es) in it` : ''),
-      cause: 'the engine must remove the container\'s cgroup (rmdir, after every process in it is gone) when the container exits, whatever way it exits',
-      text: dir,
-      repaired,
-    })
+  for (const dir of newDirs.filter((d) => !newDirs.some((o) => o !== d && d.startsWith(o + '/')))) {
+    changes.push({ kind: 'cgroup', dir, pids: cgroupPids(dir) })
+  }
+  return changes
+}
+
+/** One line for a change, as a test failure or a leak report shows it. */
+export function describeChange(change: Change): string {
+  switch (change.kind) {
+    case 'hostname': return `the host's hostname became "${change.now}" (was "${change.was}")`
+    case 'mount': return `a ${change.mount.fsType} mount on ${change.mount.mountPoint} (source ${change.mount.source}) stayed on the host`
+    case 'cgroup': return `the cgroup ${change.dir} stayed after the container exited` + (change.pids.length ? ` with ${change.pids.length} process(es) in it` : '')
+  }
+}
+
+/** Compares with `before`, repairs what leaked, and says what it found, with the likely cause in the engine. */
+export async function diffAndRepair(before: HostSnapshot, ours: Set<number> = new Set()): Promise<Leak[]> {
+  const leaks: Leak[] = []
+  for (const change of hostChanges(before, { ours })) {
+    const what = describeChange(change)
+    if (change.kind === 'hostname') {
+      let repaired = false
+      try {
+        fs.writeFileSync('/proc/sys/kernel/hostname', before.hostname)
+        repaired = hostHostname() === before.hostname
+      } catch {
+        // reported below
+      }
+      leaks.push({ kind: 'hostname', what, cause: "sethostname ran in the host's UTS namespace: the container needs a UTS namespace of its own before its hostname is set", text: change.now, repaired })
+    } else if (change.kind === 'mount') {
+      const m = change.mount
+      let repaired = false
+      try {
+        execFileSync('umount', ['-l', m.mountPoint], { stdio: 'ignore' })
+        repaired = true
+      } catch {
+        // maybe already gone with its parent
+        repaired = !(mountsOf('self') ?? []).some((x) => x.id === m.id)
+      }
+      leaks.push({
+        kind: 'mount', what, repaired, text: `${m.mountPoint} ${m.source}`,
+        cause: "the container's mounts reached the host: a mount namespace of its own, with every mount in it made private (recursively), before mounting anything",
+      })
+    } else {
+      const repaired = await killAndRemoveCgroup(change.dir)
+      leaks.push({
+        kind: 'cgroup', what, repaired, text: change.dir,
+        cause: "the engine must remove the container's cgroup (rmdir, after every process in it is gone) when the container exits, whatever way it exits",
+      })
+    }
   }
   return leaks
 }

@@ -3,14 +3,14 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import kleur from 'kleur'
-import { STEPS, findStep, stepDir, type Step } from '../lib/steps.ts'
+import { STEPS, findStep, projectPath, stepDir, type Step } from '../lib/steps.ts'
 import { currentRootfs } from '../lib/rootfs/location.ts'
 import { runSession, sessionSnapshot, sessionWorld, type Report } from './harness.ts'
 import { diffAndRepair } from './host.ts'
 import { hostProblems, setupProblems } from './preflight.ts'
-import { recordProgress } from './progress.ts'
+import { readProgress, recordCheck } from '../learner/progress.ts'
 import { formatResult, neverStarted, summaryLine, toJson } from './report.ts'
-import { displayPath, killAllRuns, ourPids } from './runner.ts'
+import { killAllRuns, ourPids } from './runner.ts'
 import { removeHostFiles } from './probe.ts'
 import { checksFor, matchesOnly } from './harness.ts'
 import { cgroupVersion } from './cgroups.ts'
@@ -114,7 +114,7 @@ function engineFiles(dir: string): Map<string, number> {
 }
 
 async function checkOnce(args: Args, step: Step, engineDir: string): Promise<Report> {
-  const shown = displayPath(engineDir)
+  const shown = projectPath(engineDir)
   const steps = STEPS.filter((s) => s.number <= step.number).map((s) => String(s.number).padStart(2, '0'))
   const which = args.only ? `only ${args.only}` : `checks of step${steps.length > 1 ? 's' : ''} ${steps.reverse().join(', ')}`
   if (!args.json) console.log(kleur.bold(`Checking ${shown} (step ${step.id}: ${step.title}), ${which}; cgroup v${cgroupVersion()}`))
@@ -132,7 +132,8 @@ async function checkOnce(args: Args, step: Step, engineDir: string): Promise<Rep
   const learnerDir = stepDir(step, 'steps')
   if (!args.only && path.resolve(engineDir) === learnerDir) {
     try {
-      recordProgress(step.id, report.failed === 0, report.results.filter((r) => !r.passed).map((r) => r.id))
+      const failed = report.results.filter((r) => !r.passed)
+      recordCheck(step.id, { passed: report.failed === 0, failed: failed.map((r) => r.id), todo: failed.find((r) => r.todo)?.todo })
     } catch (error) {
       say(`could not save progress: ${(error as Error).message}`)
     }
@@ -165,7 +166,6 @@ async function main(): Promise<number> {
     return 0
   }
   if (!args.step) {
-    const { readProgress } = await import('./progress.ts')
     const progress = readProgress()
     args.step = STEPS.find((s) => !progress.steps[s.id]?.passed) ?? STEPS.at(-1)!
     if (!args.json) say(`no step given: checking ${args.step.id} (give one, e.g. npm run check 3)`)
@@ -206,7 +206,7 @@ async function main(): Promise<number> {
     await sessionWorld()?.close() // its namespaces would go with the checker anyway: their agents read our pipe
     removeHostFiles()
     const snapshot = sessionSnapshot()
-    if (snapshot) for (const leak of await diffAndRepair(snapshot, new Set(), ourPids)) say(`repaired: ${leak.what}`)
+    if (snapshot) for (const leak of await diffAndRepair(snapshot, ourPids)) say(`repaired: ${leak.what}`)
     process.exit(code)
   }
   process.on('SIGINT', () => void stop('Ctrl-C'))

@@ -1,9 +1,11 @@
 // Before any check: can this machine run the learner's engine at all? Each failure says what to do.
 import fs from 'node:fs'
-import os from 'node:os'
 import { formatError } from '../lib/errors.ts'
+import { containerHostProblem } from '../lib/host-requirements.ts'
+import { nodeIsNewEnough } from '../lib/node-version.ts'
 import { requireRootfs } from '../lib/rootfs/location.ts'
 import { cgroupVersion, controllerDir } from './cgroups.ts'
+import { readText } from './proc.ts'
 
 export interface Problem {
   what: string
@@ -12,21 +14,18 @@ export interface Problem {
 
 /** Reasons this host cannot run containers at all (then the workshop VM can). */
 export function hostProblems(): Problem[] {
-  const out: Problem[] = []
-  if (os.platform() !== 'linux') out.push({ what: `containers need Linux (this is ${os.platform()})`, todo: 'use the workshop VM: see vagrant/README.md' })
-  else if (process.getuid?.() !== 0) out.push({ what: 'the engine needs root (namespaces, mounts, cgroups)', todo: 'run it as root: sudo npm run check ...  (or use the workshop VM)' })
-  return out
+  const problem = containerHostProblem()
+  return problem ? [{ what: problem.problem, todo: problem.fix }] : []
 }
 
 /** Problems of a Linux root host that the learner can fix here. */
 export function setupProblems(needsRootfs: boolean): Problem[] {
   const out: Problem[] = []
-  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number)
-  if (major < 22 || (major === 22 && minor < 18)) out.push({ what: `Node ${process.versions.node} cannot run the engine's TypeScript`, todo: 'run through npm (npm run check ...), which uses bin/node to get Node 24' })
+  if (!nodeIsNewEnough()) out.push({ what: `Node ${process.versions.node} cannot run the engine's TypeScript`, todo: 'run through npm (npm run check ...), which uses bin/node to get Node 24' })
   const version = cgroupVersion()
   for (const controller of ['memory', 'cpu', 'pids']) {
     const dir = version === 2 ? '/sys/fs/cgroup' : controllerDir(controller, '/', 1)
-    const ok = version === 2 ? (fs.readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').split(/\s+/).includes(controller)) : dir !== undefined && fs.existsSync(dir)
+    const ok = version === 2 ? (readText('/sys/fs/cgroup/cgroup.controllers') ?? '').split(/\s+/).includes(controller) : dir !== undefined && fs.existsSync(dir)
     if (!ok) {
       out.push({
         what: `the ${controller} cgroup controller is not available (cgroup v${version})`,

@@ -5,7 +5,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { readLimits, type CgroupLimits } from './cgroups.ts'
 import { allProcs, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type Namespace } from './proc.ts'
-import { randomToken, runEngine, type NetworkWorld, type RunResult } from './runner.ts'
+import { randomToken } from './random.ts'
+import { runEngine, type NetworkWorld, type RunResult } from './runner.ts'
 
 /** The probe pauses here until the checker has looked at it from the host. */
 export const PAUSE = 'echo "@mc ready"; read _ignored'

@@ -45,7 +45,7 @@ export function formatResult(r: CheckResult, verbose: boolean): string {
   if (verbose) {
     for (const note of r.notes) lines.push(kleur.cyan(`    measured: ${note}`))
     for (const run of r.runs) {
-      lines.push(kleur.dim(`    run (${run.durationMs} ms, exit ${run.exitCode ?? run.signal}${run.timedOut ? ', timed out' : ''}): ${run.commandLine}`))
+      lines.push(kleur.dim(`    run (${run.durationMs} ms, exit ${run.exitCode ?? run.signal}${run.timedOut ? ', timed out' : ''}): ${run.fullCommandLine}`))
       if (r.passed) lines.push(...engineOutput({ ...r, stdout: run.stdout, stderr: run.stderr }, true))
     }
   }
@@ -96,7 +96,7 @@ export function toJson(report: Report): unknown {
       ...(r.passed ? {} : { expected: r.expected, got: r.got, why: r.why, hint: r.hint, command: r.command, exitCode: r.exitCode, stdout: tail(r.stdout), stderr: tail(r.stderr) }),
       durationMs: r.durationMs,
       notes: r.notes,
-      runs: r.runs.map((run) => ({ command: run.commandLine, exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs })),
+      runs: r.runs.map((run) => ({ command: run.fullCommandLine, exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs })),
     })),
   }
 }

@@ -1,17 +1,21 @@
-// Runs the learner's engine once, for real, and never lets it escape: its own process group, a timeout,
-// capped output, the whole tree (and the container's cgroup) killed at the end whatever happened.
+// Runs the learner's engine once, for real, and never lets it escape: its own process group, a timeout, capped
+// output, the whole tree (and the container's cgroups) killed at the end whatever happened (process-tree.ts).
 //
-// A probe run is `/bin/sh -c SCRIPT TOKEN`: the script prints `@mc key=value` facts, and may pause after
-// printing `@mc ready` (it then waits on `read`), so the checker can look at the live container from the
-// host side (/proc/<pid>/ns, its cgroup files, the host's mount table) before letting it finish.
+// A probe run is `/bin/sh -c SCRIPT TOKEN`: the script prints `@mc key=value` facts, and may pause after printing
+// `@mc ready` (probe-output.ts), so the checker can look at the live container from the host side
+// (/proc/<pid>/ns, its cgroup files, the host's mount table) before letting it finish.
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { randomBytes } from 'node:crypto'
-import { PROJECT_ROOT } from '../lib/steps.ts'
-import { cgroupDirsOf, cgroupPids, hierarchies, killAndRemoveCgroup } from './cgroups.ts'
-import { allProcs, cmdline, descendants, killQuietly, sleep, type ProcInfo } from './proc.ts'
-import { describe } from './host.ts'
+import { formatCommandLine, shellQuote } from '../lib/shell.ts'
+import { projectPath } from '../lib/steps.ts'
+import { timeoutScale } from '../lib/timeouts.ts'
+import { CappedText, ReadyDetector, parseFacts } from './probe-output.ts'
+import { ProcessTree, ourPids } from './process-tree.ts'
+import { allProcs, cmdline, descendants, sleep } from './proc.ts'
+import { randomToken } from './random.ts'
+
+export { ourPids, parseFacts }
 
 /** Where the engine runs when it builds a network (step 08 on): checker/world.ts's World. */
 export interface NetworkWorld {
@@ -19,28 +23,6 @@ export interface NetworkWorld {
   wrap(argv: string[]): string[]
   /** The environment of engines in the world (their own MINICONTAINER_HOME for leases). */
   env(): Record<string, string>
-}
-
-const OUTPUT_CAP = 64 * 1024
-
-/** A path as the learner would type it: relative inside the project, absolute outside. */
-export function displayPath(file: string): string {
-  const rel = path.relative(PROJECT_ROOT, file)
-  return rel && !rel.startsWith('..') ? rel : file
-}
-
-export function timeoutScale(): number {
-  const scale = Number(process.env.MINICONTAINER_TIMEOUT_SCALE ?? '1')
-  return Number.isFinite(scale) && scale > 0 ? scale : 1
-}
-
-/** A random lowercase token: `mc-` + 10 characters, a valid hostname and file name. */
-export function randomToken(prefix = 'mc'): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789'
-  const bytes = randomBytes(10)
-  let out = ''
-  for (const b of bytes) out += alphabet[b % alphabet.length]
-  return `${prefix}-${out}`
 }
 
 export interface ReadyContext {
@@ -71,8 +53,10 @@ export interface RunOptions {
 
 export interface RunResult {
   token: string
-  /** The command line, as a learner would type it. */
+  /** The command line, as a learner would type it, with a probe script shown as `<probe, N commands>`. */
   commandLine: string
+  /** The same with the whole probe script (--verbose). */
+  fullCommandLine: string
   exitCode: number | null
   signal: string | null
   timedOut: boolean
@@ -93,59 +77,29 @@ export interface RunResult {
   readyError: unknown
 }
 
-interface ActiveRun {
-  rootPid: number
-  kill: () => Promise<void>
-}
-
-const active = new Set<ActiveRun>()
-
-/** Every pid the checker's runs ever had (engines, wrappers, containers): to tell our leaks from others'. */
-export const ourPids = new Set<number>()
+const active = new Set<{ kill: () => Promise<void> }>()
 
 /** Kills every engine still running (Ctrl-C). */
 export async function killAllRuns(): Promise<void> {
   await Promise.all([...active].map((r) => r.kill()))
 }
 
-function shellQuote(arg: string): string {
-  if (/^[\w@%+=:,./-]+$/.test(arg)) return arg
-  return `'${arg.replace(/'/g, `'\\''`)}'`
-}
-
-export function formatCommandLine(argv: string[]): string {
-  return argv.map(shellQuote).join(' ')
-}
-
 /** Finds the host pid of the probe: a descendant of root whose argv is exactly [/bin/sh, -c, script, token]. */
 function findContainerPid(rootPid: number, token: string): number | undefined {
-  const procs = allProcs()
-  const candidates = descendants(rootPid, procs).filter((p) => {
+  const candidates = descendants(rootPid, allProcs()).filter((p) => {
     const argv = cmdline(p.pid)
     return argv !== undefined && argv.length >= 2 && argv.at(-1) === token && !/node/.test(path.basename(argv[0] ?? ''))
   })
   // Command substitutions fork copies of the shell: take the top-most one.
   const pids = new Set(candidates.map((c) => c.pid))
-  const top = candidates.find((c) => !pids.has(c.ppid))
-  return top?.pid
+  return candidates.find((c) => !pids.has(c.ppid))?.pid
 }
 
-let ownCgroups: string[] | undefined
-/** The checker's own cgroups and their parents: never killed nor removed, whatever a broken engine did. */
-function isOwnCgroupOrAncestor(dir: string): boolean {
-  ownCgroups ??= Object.values(cgroupDirsOf(process.pid) ?? {}).map((d) => d.replace(/\/+$/, ''))
-  const clean = dir.replace(/\/+$/, '')
-  if (hierarchies().some((h) => h.mountPoint === clean)) return true
-  return ownCgroups.some((own) => own === clean || own.startsWith(clean + '/'))
-}
-
-export function parseFacts(stdout: string): Map<string, string> {
-  const facts = new Map<string, string>()
-  for (const line of stdout.split('\n')) {
-    const m = /^@mc ([\w.-]+)=(.*)$/.exec(line.trimEnd())
-    if (m) facts.set(m[1]!, m[2]!)
-  }
-  return facts
+/** A probe script in a "ran:" line: `<probe: 3 commands, --verbose shows them>` (short ones stay). */
+function probePlaceholder(script: string | undefined): string | undefined {
+  if (script === undefined || script.length < 80) return undefined
+  const count = script.split(/; |\n/).filter((part) => part.trim()).length
+  return `<probe: ${count} commands, --verbose shows them>`
 }
 
 /**
@@ -157,169 +111,117 @@ export async function runEngine(engineDir: string, options: RunOptions, world?: 
   const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : (options.command ?? ['/bin/true'])
   const main = path.join(engineDir, 'main.ts')
   const engineArgv = [process.execPath, main, 'run', ...(options.flags ?? []), '--', ...command]
-  const unwrapped = options.sharedMounts ? ['unshare', '--mount', '--propagation', 'shared', '--fork', '--', ...engineArgv] : engineArgv
-  // nsenter and unshare exec what follows (no fork for the network namespace), so the engine keeps the pid spawned.
-  const argv = world ? world.wrap(unwrapped) : unwrapped
-  const shown = [options.sharedMounts ? 'unshare --mount --propagation shared --fork --' : '', 'node', displayPath(main), 'run', ...(options.flags ?? []), '--', ...command].filter(Boolean)
-  const commandLine = (world ? '[in the test network] ' : '') + formatCommandLine(shown)
+  const wrapper = options.sharedMounts ? ['unshare', '--mount', '--propagation', 'shared', '--fork', '--'] : []
+  const shown = (placeholder?: string): string => {
+    let line = formatCommandLine(['node', projectPath(main), 'run', ...(options.flags ?? []), '--', ...command])
+    if (placeholder && options.script !== undefined) line = line.replace(shellQuote(options.script), placeholder)
+    if (options.sharedMounts) line = `${wrapper.join(' ')} ${line}`
+    return world ? `[in the test network] ${line}` : line
+  }
   const timeoutMs = (options.timeoutMs ?? 15_000) * timeoutScale()
   const started = Date.now()
 
+  // nsenter and unshare exec what follows (no fork for a network namespace), so the pid spawned stays the tree's root.
+  const argv = world ? world.wrap([...wrapper, ...engineArgv]) : [...wrapper, ...engineArgv]
   const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...world?.env() } })
-  const rootPid = child.pid
-  if (rootPid !== undefined) ourPids.add(rootPid)
-  let stdout = ''
-  let stderr = ''
-  let stdoutBytes = 0
-  let stderrBytes = 0
+  child.stdin.on('error', () => {})
+  const tree = child.pid === undefined ? undefined : new ProcessTree(child.pid)
+  const stdout = new CappedText()
+  const stderr = new CappedText()
+  const ready = new ReadyDetector()
   let timedOut = false
-  let sawReady = false
   let readyError: unknown
   let containerPid: number | undefined
-  const cgroupDirs = new Set<string>()
-  /** Every process seen in the engine's tree, pid -> start time (a daemon that left the group is still ours). */
-  const seenTree = new Map<number, number>()
   let readyHandled: Promise<void> | undefined
-  child.stdin.on('error', () => {})
 
-  const remember = (): void => {
-    if (rootPid === undefined) return
-    ourPids.add(rootPid)
-    // The cgroups of every process of the run (not only the probe's: a run killed on timeout leaves the
-    // engine no chance to remove them, so the checker does).
-    for (const p of descendants(rootPid)) {
-      seenTree.set(p.pid, p.startTime)
-      ourPids.add(p.pid)
-      const dirs = cgroupDirsOf(p.pid)
-      if (dirs) for (const d of new Set(Object.values(dirs))) if (d && !isOwnCgroupOrAncestor(d)) cgroupDirs.add(d)
-    }
+  const kill = async (): Promise<void> => {
+    tree?.killAll()
+    await tree?.removeCgroups()
   }
-
-  const killEverything = async (): Promise<string[]> => {
-    const victims = new Map<number, string>()
-    const procs: ProcInfo[] = allProcs()
-    const alive = new Set(procs.filter((p) => p.state !== 'Z').map((p) => p.pid))
-    const add = (pid: number): void => {
-      if (pid !== process.pid && alive.has(pid) && !victims.has(pid)) victims.set(pid, describe(pid))
-    }
-    if (rootPid !== undefined) {
-      for (const p of procs) if (p.pgid === rootPid) add(p.pid)
-      add(rootPid)
-      for (const d of descendants(rootPid, procs)) add(d.pid)
-    }
-    for (const [pid, startTime] of seenTree) {
-      // The same pid with the same start time is the same process (pids are reused, start times are not).
-      const p = procs.find((x) => x.pid === pid)
-      if (p && p.startTime === startTime) {
-        add(pid)
-        for (const d of descendants(pid, procs)) add(d.pid)
-      }
-    }
-    if (containerPid !== undefined) {
-      add(containerPid)
-      for (const d of descendants(containerPid, procs)) add(d.pid)
-    }
-    for (const dir of cgroupDirs) for (const pid of cgroupPids(dir)) add(pid)
-    if (rootPid !== undefined) killQuietly(-rootPid)
-    for (const pid of victims.keys()) killQuietly(pid)
-    return [...victims.values()]
-  }
-
-  const entry: ActiveRun = {
-    rootPid: rootPid ?? -1,
-    kill: async () => {
-      await killEverything()
-      for (const dir of cgroupDirs) await killAndRemoveCgroup(dir)
-    },
-  }
+  const entry = { kill }
   active.add(entry)
 
   const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => {
     child.on('exit', (code, signal) => resolve({ code, signal }))
     child.on('error', (error) => {
-      stderr += `(could not start: ${error.message})\n`
+      stderr.add(Buffer.from(`(could not start: ${error.message})\n`))
       resolve({ code: null, signal: null })
     })
   })
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()))
 
-  const onReadyLine = (): void => {
-    if (sawReady || rootPid === undefined) return
-    sawReady = true
-    readyHandled = (async () => {
-      for (let i = 0; i < 25 && containerPid === undefined; i++) {
-        containerPid = findContainerPid(rootPid, token)
-        if (containerPid === undefined) await sleep(20)
-      }
-      remember()
-      try {
-        await options.onReady?.({ token, pid: containerPid, rootPid, hostMountinfoPid: options.sharedMounts ? rootPid : 'self', facts: parseFacts(stdout) })
-      } catch (error) {
-        readyError = error
-      }
-      remember()
-      child.stdin.end('\n')
-    })()
+  const findContainer = (): void => {
+    if (containerPid !== undefined || !tree || options.script === undefined) return
+    containerPid = findContainerPid(tree.rootPid, token)
+    if (containerPid !== undefined) tree.adopt(containerPid)
   }
 
-  let stdoutTail = '\n' // the end of everything printed, to see `@mc ready` even after a flood past the cap
+  // The probe paused: find its process, let the check read the host's view of it, then let it go on.
+  const onReady = async (): Promise<void> => {
+    for (let i = 0; i < 25 && containerPid === undefined; i++) {
+      findContainer()
+      if (containerPid === undefined) await sleep(20)
+    }
+    tree?.remember()
+    try {
+      await options.onReady?.({ token, pid: containerPid, rootPid: tree!.rootPid, hostMountinfoPid: options.sharedMounts ? tree!.rootPid : 'self', facts: parseFacts(stdout.toString()) })
+    } catch (error) {
+      readyError = error
+    }
+    tree?.remember()
+    child.stdin.end('\n')
+  }
+
   child.stdout.on('data', (chunk: Buffer) => {
-    stdoutBytes += chunk.length
-    const text = chunk.toString('utf8')
-    if (stdout.length < OUTPUT_CAP) stdout += text
-    stdoutTail = (stdoutTail + text).slice(-4096)
-    if (!sawReady && /\n@mc ready\r?\n/.test(stdoutTail)) onReadyLine()
+    const piece = stdout.add(chunk)
+    if (tree && ready.feed(piece)) readyHandled = onReady()
   })
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderrBytes += chunk.length
-    if (stderr.length < OUTPUT_CAP) stderr += chunk.toString('utf8')
-  })
+  child.stderr.on('data', (chunk: Buffer) => void stderr.add(chunk))
   if (!options.onReady && options.script === undefined) child.stdin.end()
 
   const timer = setTimeout(() => {
     timedOut = true
-    void entry.kill()
+    void kill()
   }, timeoutMs)
   // While the engine runs, keep learning its tree (so a process that escapes the group is still found).
   const watcher = setInterval(() => {
-    if (containerPid === undefined && rootPid !== undefined && options.script !== undefined) containerPid = findContainerPid(rootPid, token)
-    remember()
+    findContainer()
+    tree?.remember()
   }, 100)
 
   const { code, signal } = await exited
-  // Right when the engine exits, its cgroups must be gone already (another engine starting meanwhile may
-  // sweep up stale ones, which would hide the leak).
-  const stillThere = [...cgroupDirs].filter((d) => fs.existsSync(d))
+  // Right when the engine exits, its cgroups must be gone already (another engine starting meanwhile may sweep up
+  // stale ones, which would hide the leak).
+  const stillThere = [...(tree?.cgroupDirs ?? [])].filter((d) => fs.existsSync(d))
   clearInterval(watcher)
   if (!options.onReady) child.stdin.end()
   if (readyHandled) await readyHandled
   // Give the kernel a moment to tear down the PID namespace, then anything still alive is a leftover.
   await Promise.race([closed, sleep(300)])
   await sleep(30)
-  const leftovers = (await killEverything()).filter((d) => !d.startsWith(`pid ${rootPid}:`))
-  const leftoverCgroups: string[] = timedOut ? [] : stillThere
-  for (const dir of cgroupDirs) await killAndRemoveCgroup(dir)
+  const leftovers = (tree?.killAll() ?? []).filter((d) => !d.startsWith(`pid ${tree?.rootPid}:`))
+  await tree?.removeCgroups()
   await Promise.race([closed, sleep(2000)])
   clearTimeout(timer)
   active.delete(entry)
   child.stdout.destroy()
   child.stderr.destroy()
-  if (stdoutBytes > OUTPUT_CAP) stdout += `\n[... ${stdoutBytes - OUTPUT_CAP} more bytes cut]`
-  if (stderrBytes > OUTPUT_CAP) stderr += `\n[... ${stderrBytes - OUTPUT_CAP} more bytes cut]`
+  const out = stdout.toString()
   return {
     token,
-    commandLine,
+    commandLine: shown(probePlaceholder(options.script)),
+    fullCommandLine: shown(),
     exitCode: code,
     signal,
     timedOut,
-    stdout,
-    stderr,
-    facts: parseFacts(stdout),
-    sawReady,
+    stdout: out,
+    stderr: stderr.toString(),
+    facts: parseFacts(out),
+    sawReady: ready.seen,
     containerPid,
-    cgroupDirs: [...cgroupDirs],
+    cgroupDirs: [...(tree?.cgroupDirs ?? [])],
     leftovers,
-    leftoverCgroups,
+    leftoverCgroups: timedOut ? [] : stillThere,
     durationMs: Date.now() - started,
     readyError,
   }

@@ -7,8 +7,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Marked } from 'marked'
-import { PROJECT_ROOT, STEPS, type Step } from '../lib/steps.ts'
-import { UsageError, readLesson, relative, runCommand, rejectUnknownFlags, splitArgs, stepFromArg } from './shared.ts'
+import { PROJECT_ROOT, STEPS, type Step, projectPath } from '../lib/steps.ts'
+import { UsageError, readLesson, runCommand, rejectUnknownFlags, splitArgs, stepFromArg } from './shared.ts'
 
 export const HTML_DIR = path.join(PROJECT_ROOT, 'dist', 'lessons')
 
@@ -170,11 +170,11 @@ async function main(args: string[]): Promise<number> {
   if (flags.has('--screenshot') && !shot) throw new UsageError('--screenshot wants a file name, e.g. --screenshot docs/lesson.png 3')
   const out = HTML_DIR
   const files = buildLessonsHtml(out)
-  console.log(`lessons:html: wrote ${files.length} files; open ${relative(path.join(out, 'index.html'))}`)
+  console.log(`lessons:html: wrote ${files.length} files; open ${projectPath(path.join(out, 'index.html'))}`)
   if (shot) {
     const step = rest[0] ? stepFromArg(rest[0], 'lessons:html') : undefined
     screenshot(path.join(out, step ? pageName(step) : 'index.html'), shot)
-    console.log(`lessons:html: screenshot in ${relative(path.resolve(shot))}`)
+    console.log(`lessons:html: screenshot in ${projectPath(path.resolve(shot))}`)
   }
   return 0
 }

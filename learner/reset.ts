@@ -2,9 +2,9 @@
 // the learner's files to .minicontainer/backups/NN-name-<time>/ (nothing is ever lost).
 import fs from 'node:fs'
 import path from 'node:path'
-import { PROJECT_ROOT, stepDir, type Step } from '../lib/steps.ts'
-import { deriveStep, writeStep } from '../scripts/derive.ts'
-import { rejectUnknownFlags, relative, runCommand, splitArgs, stepFromArg } from './shared.ts'
+import { PROJECT_ROOT, stepDir, type Step, projectPath } from '../lib/steps.ts'
+import { deriveStep, writeStep } from '../lib/derive.ts'
+import { rejectUnknownFlags, runCommand, splitArgs, stepFromArg } from './shared.ts'
 
 export const BACKUP_ROOT = path.join(PROJECT_ROOT, '.minicontainer', 'backups')
 
@@ -58,7 +58,7 @@ async function main(args: string[]): Promise<number> {
     console.log(`reset: steps/${step.id} already is the starter; nothing to do.`)
     return 0
   }
-  if (result.backup) console.log(`reset: your files are saved in ${relative(result.backup)}/`)
+  if (result.backup) console.log(`reset: your files are saved in ${projectPath(result.backup)}/`)
   console.log(`reset: restored the starter of step ${step.id} (${result.changed.join(', ')})`)
   console.log(`       next: npm run hint ${step.number}`)
   return 0

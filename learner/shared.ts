@@ -3,6 +3,7 @@
 // the checker's progress file.
 import fs from 'node:fs'
 import path from 'node:path'
+import { compareTodoIds } from '../lib/derive.ts'
 import { PROJECT_ROOT, STEPS, findStep, stepDir, type Step } from '../lib/steps.ts'
 
 /** An error a person caused (a typo in a step name...): one line, no stack trace. */
@@ -132,37 +133,5 @@ export function findTodos(dir: string): Todo[] {
       todos.push({ id: m[1]!, file, line: i + 1, text: joined, lesson })
     })
   }
-  return todos.sort((a, b) => compareIds(a.id, b.id))
-}
-
-function compareIds(a: string, b: string): number {
-  const [a1, a2] = a.split('.').map(Number) as [number, number]
-  const [b1, b2] = b.split('.').map(Number) as [number, number]
-  return a1 - b1 || a2 - b2
-}
-
-// ---- Progress (written by the checker, checker/progress.ts; only read here) -----------------------
-
-/** .minicontainer/progress.json, or $MINICONTAINER_PROGRESS (as the checker does). */
-export function progressFile(): string {
-  return process.env.MINICONTAINER_PROGRESS ?? path.join(PROJECT_ROOT, '.minicontainer', 'progress.json')
-}
-
-/**
- * Whether `npm run check` has seen this step pass (now, or once: a later edit may have broken
- * it since, but the learner has earned the solution). A missing or unreadable file: no.
- * The file: { "steps": { "03-cgroups": { "passed": true, "everPassed": true, ... } } }.
- */
-export function stepPassed(step: Step, file = progressFile()): boolean {
-  try {
-    const data = JSON.parse(fs.readFileSync(file, 'utf8')) as { steps?: Record<string, { passed?: unknown; everPassed?: unknown }> }
-    const entry = data?.steps?.[step.id]
-    return entry?.passed === true || entry?.everPassed === true
-  } catch {
-    return false
-  }
-}
-
-export function relative(file: string): string {
-  return path.relative(PROJECT_ROOT, file) || '.'
+  return todos.sort((a, b) => compareTodoIds(a.id, b.id))
 }

@@ -5,9 +5,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import readline from 'node:readline/promises'
-import { stepDir, type Step } from '../lib/steps.ts'
+import { stepDir, type Step, projectPath } from '../lib/steps.ts'
 import { unifiedDiff } from './diff.ts'
-import { UsageError, rejectUnknownFlags, relative, runCommand, splitArgs, stepFromArg, stepPassed } from './shared.ts'
+import { stepPassed } from './progress.ts'
+import { UsageError, rejectUnknownFlags, runCommand, splitArgs, stepFromArg } from './shared.ts'
 
 /** The diff of every engine file of a step, yours -> the solution's; '' when they are the same. */
 export function solutionDiff(step: Step, options: { dir?: string; solutionDir?: string; color?: boolean } = {}): string {
@@ -19,7 +20,7 @@ export function solutionDiff(step: Step, options: { dir?: string; solutionDir?: 
   return names.map((name) => {
     const a = path.join(mine, name)
     const b = path.join(theirs, name)
-    return unifiedDiff(read(a), read(b), relative(a), relative(b), 3, options.color ?? false)
+    return unifiedDiff(read(a), read(b), projectPath(a), projectPath(b), 3, options.color ?? false)
   }).join('')
 }
 

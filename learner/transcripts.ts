@@ -7,7 +7,7 @@
 //   <!-- check-transcript starter -->     `npm run check step-NN` on the starter (it fails)
 //   <!-- check-transcript solution -->    `npm run check step-NN -- --solution` (it passes)
 // The starter's transcript keeps its first failure whole and cuts the details of the others
-// ("    ..."); very long `ran:` lines lose their script ('...'). Progress is not recorded.
+// ("    ..."). Progress is not recorded.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -32,15 +32,10 @@ export function trimTranscript(text: string): string {
       }
       out.push(line)
     } else if (!skipping) {
-      out.push(shortenRan(line))
+      out.push(line)
     }
   }
   return out.join('\n')
-}
-
-function shortenRan(line: string): string {
-  const m = /^( {4}ran: +.*? -- \/bin\/sh -c )'.*' (mc-\w+)$/.exec(line)
-  return m && line.length > 200 ? `${m[1]}'...' ${m[2]}` : line
 }
 
 function check(step: Step, solution: boolean): string {

@@ -6,6 +6,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import kleur from 'kleur'
+import { isRoot, platformName } from './host-requirements.ts'
+import { minimumNode, nodeIsNewEnough, versionAtLeast } from './node-version.ts'
 import { currentRootfs, minicontainerHome } from './rootfs/location.ts'
 import { PROJECT_ROOT } from './steps.ts'
 import { VM_REPO, adviceFor, cgroupStatus, hostCanRunContainers, runInVm, vmStatus } from './vm/remote.ts'
@@ -32,22 +34,13 @@ function output(command: string, args: string[], timeout = 20_000): string | und
   return result.status === 0 ? result.stdout.trim() : undefined
 }
 
-const versionAtLeast = (version: string, minimum: string): boolean => {
-  const a = version.split('.').map(Number)
-  const b = minimum.split('.').map(Number)
-  for (let i = 0; i < b.length; i++) if ((a[i] ?? 0) !== b[i]) return (a[i] ?? 0) > b[i]
-  return true
-}
-
-const platformName = (): string =>
-  ({ darwin: 'macOS', win32: 'Windows', linux: 'Linux' } as Record<string, string>)[os.platform()] ?? os.platform()
 
 // --- everywhere --------------------------------------------------------------------------------------------------
 
 function checkNode(inVm: boolean): void {
   const version = process.versions.node
-  if (!versionAtLeast(version, '22.18')) {
-    report('fail', 'Node.js', `v${version} cannot run TypeScript`, 'install Node 24 LTS (or let `sh bin/node` install it)')
+  if (!nodeIsNewEnough(version)) {
+    report('fail', 'Node.js', `v${version} cannot run TypeScript (needs ${minimumNode()} or newer)`, 'install Node 24 LTS (or let `npm run ...` install it: every npm script does)')
   } else if (inVm && !version.startsWith('24.')) {
     report('warn', 'Node.js', `v${version}; the workshop VM is provisioned with Node 24`, 'vagrant provision')
   } else {
@@ -108,7 +101,7 @@ function checkDisk(dir: string, label: string, neededGiB: number): void {
 
 function checkContainerHost(inVm: boolean): void {
   const reprovision = inVm ? 'on the host: vagrant provision' : undefined
-  if (process.getuid?.() !== 0) {
+  if (!isRoot()) {
     report('warn', 'root', 'not root: the engine and the checker need root', 'sudo npm run doctor')
   } else {
     report('ok', 'root', 'running as root')
@@ -267,4 +260,4 @@ async function main(): Promise<number> {
   return failed > 0 || vmExit !== 0 ? 1 : 0
 }
 
-process.exitCode = await main()
+if (import.meta.main) process.exitCode = await main()

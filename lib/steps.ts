@@ -24,6 +24,13 @@ export const STEPS: readonly Step[] = [
 /** The repository's root folder. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
+/** A path as the learner would type it: relative inside the project ("." for its root), absolute outside. */
+export function projectPath(file: string): string {
+  const rel = path.relative(PROJECT_ROOT, file)
+  if (rel === '') return '.'
+  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel
+}
+
 /**
  * Finds a step from what a person types: "3", "03", "step-03", "step03", "03-cgroups", "cgroups".
  * Returns undefined when nothing matches.

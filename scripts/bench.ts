@@ -14,6 +14,8 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { cgroupVersion } from '../lib/cgroupfs.ts'
+import { containerHostProblem } from '../lib/host-requirements.ts'
 import { requireRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 
@@ -171,7 +173,7 @@ function timeCheck(): CheckTiming {
 function machine(): string {
   const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8')
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown CPU'
-  const cgroup = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'v2' : 'v1'
+  const cgroup = `v${cgroupVersion()}`
   const runc = /runc version (\S+)/.exec(spawnSync('runc', ['--version'], { encoding: 'utf8' }).stdout ?? '')?.[1] ?? '?'
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ')
   return `${model}, ${os.availableParallelism()} cores, Linux ${os.release()}, cgroup ${cgroup}, Node ${process.versions.node}, runc ${runc}; load average at start ${load}`
@@ -181,7 +183,8 @@ function machine(): string {
 
 function main(): void {
   const options = parseOptions(process.argv.slice(2))
-  if (os.platform() !== 'linux' || process.getuid?.() !== 0) fail('needs root on Linux (namespaces, cgroups, runc)')
+  const problem = containerHostProblem()
+  if (problem) fail(`${problem.problem}: ${problem.fix}`)
   const rootfs = requireRootfs()
   const engine = path.join(PROJECT_ROOT, 'solutions', '04-network', 'main.ts')
   const runc = prepareRunc(rootfs)

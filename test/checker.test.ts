@@ -7,6 +7,7 @@ import path from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { PROJECT_ROOT, STEPS } from '../lib/steps.ts'
+import { hostLeftovers, snapshotHost, type HostSnapshot } from './helpers/host.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 import { MUTANTS, buildMutant, mutate } from './mutants/mutants.ts'
 
@@ -53,59 +54,31 @@ function describeFailures(report: JsonReport): string {
     .join('\n')
 }
 
-/** What the host looks like: compared before and after everything. */
-function hostState(): { hostname: string; mounts: string[]; cgroups: string[]; strays: string[] } {
-  const mounts = fs
-    .readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => `${l.split(' ')[4]} ${l.split(' - ')[1]?.split(' ')[0]}`)
-    .filter((m) => !/^\/run\/netns|nsfs$/.test(m))
-  const cgroups: string[] = []
-  for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/cpu', '/sys/fs/cgroup/pids']) {
-    const dir = path.join(base, 'minicontainer')
-    try {
-      for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) cgroups.push(path.join(dir, e.name))
-    } catch {
-      // no parent: nothing of ours
-    }
-  }
+/** Processes of the mutants (only those can be told apart from other checker runs on this machine). */
+function mutantStrays(): string[] {
   const strays: string[] = []
   for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')
-      // Only the mutants' processes can be told apart: other checker runs on this machine (a learner, another
-      // suite) look just like the solutions' runs of this one.
       if (cmd.includes(MUTANT_DIR_PREFIX) && !cmd.includes('vitest')) strays.push(`${pid}: ${cmd.slice(0, 100)}`)
     } catch {
       // gone
     }
   }
-  return { hostname: fs.readFileSync('/proc/sys/kernel/hostname', 'utf8').trim(), mounts, cgroups, strays }
-}
-
-/** The engines this suite runs name their cgroups mc-<engine pid>-...: only those of checker runs count. */
-function cgroupsOfDeadEngines(list: string[]): string[] {
-  return list.filter((d) => {
-    const pid = /\/mc-(\d+)-/.exec(d)?.[1]
-    return !pid || !fs.existsSync(`/proc/${pid}`)
-  })
+  return strays
 }
 
 describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
-  let before: ReturnType<typeof hostState>
+  let before: HostSnapshot
 
   beforeAll(() => {
-    before = hostState()
+    before = snapshotHost()
   })
 
   afterAll(() => {
     fs.rmSync(progress, { force: true })
-    const after = hostState()
-    expect(after.hostname, 'the host\'s hostname after the whole suite').toBe(before.hostname)
-    expect(after.mounts.filter((m) => !before.mounts.includes(m)), 'mounts left after the whole suite').toEqual([])
-    expect(cgroupsOfDeadEngines(after.cgroups).filter((c) => !before.cgroups.includes(c)), 'cgroups left after the whole suite').toEqual([])
-    expect(after.strays, 'processes left after the whole suite').toEqual([])
+    expect(hostLeftovers(before), 'left on the host after the whole suite').toEqual([])
+    expect(mutantStrays(), 'processes left after the whole suite').toEqual([])
   })
 
   describe('every solution passes all its checks (and those of the steps before it)', () => {
@@ -145,18 +118,15 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       test(`${mutant.id} (${mutant.description}) is caught by ${mutant.caughtBy.join(', ')}`, async () => {
         const built = buildMutant(mutant)
         try {
-          const hostBefore = hostState()
+          const hostBefore = snapshotHost()
           const only = [...new Set([...(mutant.only ?? mutant.caughtBy), 'host.clean'])].join(',')
           const { report, exitCode } = await check(mutant.step, ['--engine', built.engineDir, '--only', only], mutant.env)
           const failed = report.checks.filter((c) => !c.passed).map((c) => c.id)
           expect(exitCode).toBe(1)
           for (const id of mutant.caughtBy) expect(failed, `${id} must catch ${mutant.id}`).toContain(id)
           // Whatever the mutant did, the checker repaired it.
-          const hostAfter = hostState()
-          expect(hostAfter.hostname).toBe(hostBefore.hostname)
-          expect(hostAfter.mounts.filter((m) => !hostBefore.mounts.includes(m))).toEqual([])
-          expect(cgroupsOfDeadEngines(hostAfter.cgroups).filter((c) => !hostBefore.cgroups.includes(c))).toEqual([])
-          expect(hostAfter.strays).toEqual([])
+          expect(hostLeftovers(hostBefore)).toEqual([])
+          expect(mutantStrays()).toEqual([])
         } finally {
           built.remove()
         }
@@ -181,7 +151,7 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       expect(r.stdout).toMatch(/✘ 01\.ipc/)
       expect(r.stdout).toMatch(/ran: {6}node .*main\.ts run .*-- \/bin\/sh -c/)
       expect(r.stdout).toMatch(/expected: the container's IPC namespace/)
-      expect(r.stdout).toMatch(/hint: {5}.*CLONE_NEWIPC/)
+      expect(r.stdout).toMatch(/hint: {5}.*TODO\(01\.2\) of step 01, done in .*namespaces\.ts, enterNamespaces\(\)/)
     } finally {
       built.remove()
     }
@@ -212,19 +182,36 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
     expect(bad.stderr).toMatch(/no step "9"/)
   })
 
-  test('progress: a passing learner step is recorded, and npm run status shows it', async () => {
-    const file = path.join(os.tmpdir(), `mc-test-progress-status-${process.pid}.json`)
+  test('progress: the learner\'s own step is recorded (passed, or the TODO it fails at), --solution is not; status shows it', async () => {
+    // A project of the learner's own, in a temporary folder: steps/01 finished (the solution copied in), steps/02 the
+    // starter. lib/ is copied, not linked: the project's root is found from where lib/steps.ts really is.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-learner-project-'))
+    const file = path.join(root, 'progress.json')
     try {
-      // Pretend steps/01 is the solution: check it with the learner's path, through a copy.
-      const r = await execa(process.execPath, [CHECKER, '1', '--solution', '--only', '01.run'], { reject: false, env: { MINICONTAINER_PROGRESS: file } })
-      expect(r.exitCode).toBe(0)
+      for (const dir of ['lib', 'checker', 'learner', 'engine']) fs.cpSync(path.join(PROJECT_ROOT, dir), path.join(root, dir), { recursive: true })
+      for (const link of ['node_modules', 'package.json']) fs.symlinkSync(path.join(PROJECT_ROOT, link), path.join(root, link))
+      fs.cpSync(path.join(PROJECT_ROOT, 'solutions', '01-namespaces'), path.join(root, 'steps', '01-namespaces'), { recursive: true })
+      fs.cpSync(path.join(PROJECT_ROOT, 'steps', '02-chroot'), path.join(root, 'steps', '02-chroot'), { recursive: true })
+      fs.cpSync(path.join(PROJECT_ROOT, 'solutions', '02-chroot'), path.join(root, 'solutions', '02-chroot'), { recursive: true })
+      const env = { MINICONTAINER_PROGRESS: file, NO_COLOR: '1' }
+      const checker = path.join(root, 'checker', 'main.ts')
+      const solution = await execa(process.execPath, [checker, '2', '--solution', '--only', '01.run'], { reject: false, env })
+      expect(solution.exitCode).toBe(0)
       expect(fs.existsSync(file)).toBe(false) // --solution never counts as the learner's progress
-      fs.writeFileSync(file, JSON.stringify({ steps: { '01-namespaces': { passed: true, everPassed: true, checkedAt: new Date().toISOString(), failed: [] } } }))
-      const s = await execa(process.execPath, [path.join(PROJECT_ROOT, 'checker', 'status.ts')], { env: { MINICONTAINER_PROGRESS: file } })
-      expect(s.stdout).toMatch(/✔ 01 Namespaces/)
+      const one = await execa(process.execPath, [checker, '1'], { reject: false, env })
+      expect(one.stdout).toMatch(/^\d+ passed, 0 failed$/m)
+      const two = await execa(process.execPath, [checker, '2'], { reject: false, env })
+      expect(two.exitCode).toBe(1)
+      const recorded = JSON.parse(fs.readFileSync(file, 'utf8'))
+      expect(recorded.steps['01-namespaces']).toMatchObject({ passed: true, everPassed: true, failed: [] })
+      // The starter of step 02 fails first at its rootfs checks: the TODO the learner is on is one of step 02's.
+      expect(recorded.steps['02-chroot']).toMatchObject({ passed: false, todo: expect.stringMatching(/^02\./) })
+      const s = await execa(process.execPath, [path.join(root, 'learner', 'status.ts')], { env })
+      expect(s.stdout).toMatch(/✔ 01 Namespaces .*solved without hints/)
+      expect(s.stdout).toMatch(/✘ 02 A root filesystem .*on TODO\(02\.\d\)/)
       expect(s.stdout).toMatch(/Next: steps\/02-chroot\/README\.md/)
     } finally {
-      fs.rmSync(file, { force: true })
+      fs.rmSync(root, { recursive: true, force: true })
     }
-  })
+  }, 120_000)
 })

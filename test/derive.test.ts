@@ -1,6 +1,6 @@
 // One source of truth: steps/ and solutions/ are generated from engine/all-steps and must not drift.
 import { describe, expect, test } from 'vitest'
-import { deriveFile, findDrift } from '../scripts/derive.ts'
+import { deriveFile, findDrift } from '../lib/derive.ts'
 import { STEPS } from '../lib/steps.ts'
 
 const [step1, step2, step3] = STEPS as [typeof STEPS[0], typeof STEPS[0], typeof STEPS[0]]
@@ -18,7 +18,7 @@ describe('derive', () => {
     '// @todo 02-chroot',
     '// TODO(02.1): do c',
     '// @starter',
-    'return 0',
+    '// return 0',
     '// @solution',
     'return c()',
     '// @end',
@@ -43,5 +43,6 @@ describe('derive', () => {
     expect(() => deriveFile('// @since 02-chroot\nx()', 'x.ts', step2, 'steps')).toThrow('x.ts: a region is not closed')
     expect(() => deriveFile('// @since 09-nope\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:1: unknown step "09-nope"')
     expect(() => deriveFile('// @solution', 'x.ts', step2, 'steps')).toThrow('x.ts:1: @solution outside a region')
+    expect(() => deriveFile('// @todo 02-chroot\n// TODO(02.1): x\n// @starter\nreturn 0\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:4: starter code must be commented out')
   })
 })

@@ -9,22 +9,24 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { currentRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 import {
-  SOLUTIONS, cgroupDirOf, engineMain, killRunningEngines, scaled, hostCgroupVersion, hostState, nsLink, oomKills, readComm, runEngine, sleep, startEngine, type HostState, type StepId,
+  SOLUTIONS, cgroupDirOf, engineMain, killRunningEngines, scaled, hostCgroupVersion, nsLink, oomKills, readComm, runEngine, sleep, startEngine, type StepId,
 } from './helpers/engine.ts'
+import { hostLeftovers, snapshotHost, strayProcesses, type HostSnapshot } from './helpers/host.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 
 const randomHostname = () => `mc-test-${randomBytes(4).toString('hex')}`
 const from = (step: StepId, first: StepId) => SOLUTIONS.indexOf(step) >= SOLUTIONS.indexOf(first)
 
 describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
-  let before: HostState
+  let before: HostSnapshot
   beforeEach(() => {
-    before = hostState()
+    before = snapshotHost()
   })
   afterEach(async () => {
     await killRunningEngines()
     // Nothing left on the host after any run: same hostname, mounts, cgroups, no stray process.
-    expect(hostState()).toEqual(before)
+    expect(hostLeftovers(before)).toEqual([])
+    expect(strayProcesses()).toEqual([])
   })
 
   describe.each(SOLUTIONS)('solutions/%s', (step) => {
@@ -187,7 +189,10 @@ describe.skipIf(skipUnlessRootOnLinux())('engine, as a learner meets it', () => 
   })
 
   test('not root: one line saying so, exit 125', async () => {
-    const r = await execa(process.execPath, [engineMain('04-network'), 'run', 'true'], { reject: false, uid: 65534, gid: 65534 })
+    // An ordinary user who can still read the repository wherever the clone lives (a private 700 folder too):
+    // uid 65534 keeps CAP_DAC_READ_SEARCH, and nothing else, across the exec.
+    const r = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all,+dac_read_search',
+      '--ambient-caps=+dac_read_search', '--', process.execPath, engineMain('04-network'), 'run', 'true'], { reject: false })
     expect(r.exitCode).toBe(125)
     expect(r.stderr).toBe('minicontainer: creating namespaces, mounts and cgroups needs root\nminicontainer: hint: run it with sudo')
   })
@@ -196,7 +201,7 @@ describe.skipIf(skipUnlessRootOnLinux())('engine, as a learner meets it', () => 
     const preload = path.join(PROJECT_ROOT, 'test/fixtures/pretend-macos.ts')
     const r = await execa(process.execPath, ['--import', preload, engineMain('04-network'), 'run', 'true'], { reject: false })
     expect(r.exitCode).toBe(125)
-    expect(r.stderr).toBe('minicontainer: containers need the Linux kernel, and this is darwin\n' +
+    expect(r.stderr).toBe('minicontainer: containers need the Linux kernel, and this is macOS\n' +
       'minicontainer: hint: work inside the workshop VM: see vagrant/README.md (`vagrant up`, then `vagrant ssh`)')
   })
 

@@ -10,12 +10,17 @@ import kleur from 'kleur'
 import { marked, type Token } from 'marked'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PROJECT_ROOT, STEPS, findStep, type Step } from '../lib/steps.ts'
-import { deriveStep, writeStep } from '../scripts/derive.ts'
+import { deriveStep, writeStep } from '../lib/derive.ts'
 import { unifiedDiff } from '../learner/diff.ts'
-import { nextHint } from '../learner/hint.ts'
+import { answerHint, parseHintArgs } from '../learner/hint.ts'
+import { courseTodos, experimentsOf, hintFilesAsWritten, todosOf } from '../learner/course.ts'
+import { statusLines } from '../learner/status.ts'
+import { todoRegions } from '../lib/derive.ts'
+import type { Progress } from '../learner/progress.ts'
 import { buildLessonsHtml, findChromium, lessonHtml, pageName, screenshot, slug } from '../learner/html.ts'
 import { resetStep } from '../learner/reset.ts'
-import { findTodos, headingsOf, readLesson, sectionOf, stepPassed } from '../learner/shared.ts'
+import { findTodos, headingsOf, readLesson, sectionOf } from '../learner/shared.ts'
+import { stepPassed } from '../learner/progress.ts'
 import { solutionDiff } from '../learner/solution.ts'
 import { renderMarkdown, stripAnsi, visibleWidth } from '../learner/terminal.ts'
 import { readPng } from './helpers/png.ts'
@@ -144,35 +149,118 @@ describe('the lessons and the TODOs agree', () => {
 })
 
 describe('hint', () => {
-  it('shows the first unfinished TODO with its text, file:line and lesson section', () => {
+  const progress = (steps: Progress['steps']): Progress => ({ steps })
+  const failing = (todo: string, levels: Record<string, number> = {}) => ({ passed: false, everPassed: false, checkedAt: 'x', failed: ['03.oom'], todo, hintLevels: levels })
+
+  it('helps with the TODO behind the first failing check of the last check, one level at a time', () => {
     const s = step(3)
-    const dir = copyOf(s, 'steps')
-    const { todo, text } = nextHint(s, dir)
-    expect(todo?.id).toBe('03.1')
-    const lines = fs.readFileSync(todo!.file, 'utf8').split('\n')
-    expect(lines[todo!.line - 1]).toContain('TODO(03.1)')
-    expect(text).toContain('Next: TODO(03.1)')
-    expect(text).toContain(`cgroups.ts:${todo!.line}`)
-    expect(text).toContain('Create the cgroup')
-    expect(text).toContain('2. Create a cgroup') // the lesson's section, rendered
+    const first = answerHint({ step: s }, progress({ '03-cgroups': failing('03.3') }), () => copyOf(s, 'steps'))
+    expect(first.todo?.id).toBe('03.3')
+    expect(first.level).toBe(1)
+    expect(first.text).toContain('TODO(03.3)')
+    expect(first.text).toContain('failed first at 03.oom')
+    expect(first.text).toContain(first.todo!.nudge)
+    expect(first.text).not.toContain(first.todo!.api)
+    expect(first.text).toMatch(/cgroups\.ts:\d+, in joinCgroup\(\)/) // the TODO comment's line in the learner's file
+    const second = answerHint({ step: s }, progress({ '03-cgroups': failing('03.3', { '03.3': 1 }) }))
+    expect(second.level).toBe(2)
+    expect(second.text).toContain(second.todo!.api)
+    expect(second.text).not.toContain('```ts')
+    const third = answerHint({ step: s }, progress({ '03-cgroups': failing('03.3', { '03.3': 2 }) }))
+    expect(third.level).toBe(3)
+    const region = todoRegions().find((r) => r.id === '03.3')!
+    for (const line of region.solution.filter((l) => l.trim())) expect(third.text).toContain(line.trim())
+    // After the last level it stays at the code.
+    expect(answerHint({ step: s }, progress({ '03-cgroups': failing('03.3', { '03.3': 3 }) })).level).toBe(3)
   })
 
-  it('moves on to the next TODO once one is done', () => {
-    const s = step(1)
-    const dir = copyOf(s, 'steps')
-    const file = path.join(dir, 'namespaces.ts')
-    const source = fs.readFileSync(file, 'utf8')
-    fs.writeFileSync(file, source.replace(/\s*\/\/ TODO\(01\.1\):.*\n.*\n.*Lesson: "1\. A PID namespace"\./, '\n  unshare(CLONE_NEWPID)'))
-    expect(nextHint(s, dir).todo?.id).toBe('01.2')
+  it('without a recorded check: the step\'s first TODO, and a word on running the check', () => {
+    const answer = answerHint({ step: step(2) }, progress({}))
+    expect(answer.todo?.id).toBe('02.1')
+    expect(answer.text).toContain('npm run check 2')
   })
 
-  it('says "all done" when no TODO is left', () => {
-    const s = step(2)
-    const dir = copyOf(s, 'solutions')
-    const result = nextHint(s, dir)
-    expect(result.todo).toBeUndefined()
-    expect(result.text).toContain('all done')
-    expect(result.text).toContain('npm run check step-02')
+  it('a TODO and a level can be asked for; --level 3 is the code', () => {
+    const answer = answerHint({ todo: '01.3', level: 3 }, progress({}))
+    expect(answer.step.id).toBe('01-namespaces')
+    expect(answer.text).toContain('Level 3: the code')
+  })
+
+  it('a passed step: no hint, its experiments instead; --experiment shows the answer', () => {
+    const passed = answerHint({ step: step(4) }, progress({ '04-network': { passed: true, everPassed: true, checkedAt: 'x', failed: [] } }))
+    expect(passed.todo).toBeUndefined()
+    for (const e of experimentsOf(step(4))) expect(passed.text).toContain(e.id)
+    const e = experimentsOf(step(4))[0]!
+    const answer = answerHint({ step: step(4), experiment: e.id }, progress({}))
+    expect(answer.text).toContain(e.predict)
+    expect(answer.text).toContain(e.answer)
+  })
+
+  it('reads its arguments: a step, a TODO, --level, --experiment; refuses what it does not know', () => {
+    expect(parseHintArgs(['3', '03.2', '--level', '2'])).toMatchObject({ step: step(3), todo: '03.2', level: 2 })
+    expect(parseHintArgs(['03.2'])).toMatchObject({ todo: '03.2' })
+    expect(() => parseHintArgs(['--level', '4'])).toThrow(/levels are 1/)
+    expect(() => parseHintArgs(['07.9'])).toThrow(/no TODO\(07\.9\)/)
+    expect(() => parseHintArgs(['--levl', '2'])).toThrow(/Unknown option/)
+  })
+
+  it('records the level shown; status shows the levels used, and "solved without hints"', () => {
+    const file = path.join(tmp(), 'progress.json')
+    const env = { ...process.env, MINICONTAINER_PROGRESS: file, NO_COLOR: '1' }
+    for (let i = 0; i < 2; i++) {
+      const r = spawnSync(process.execPath, ['learner/hint.ts', '3', '03.2', '--no-pager'], { cwd: PROJECT_ROOT, encoding: 'utf8', env })
+      expect(r.status).toBe(0)
+      expect(r.stdout).toContain(`hint level ${i + 1} of 3`)
+    }
+    const data = JSON.parse(fs.readFileSync(file, 'utf8')) as Progress
+    expect(data.steps['03-cgroups']?.hintLevels).toEqual({ '03.2': 2 })
+    data.steps['01-namespaces'] = { passed: true, everPassed: true, checkedAt: '2026-11-30T10:00:00Z', failed: [] }
+    const lines = statusLines(data)
+    expect(lines[0]).toMatch(/✔ 01 .*solved without hints/)
+    expect(lines[2]).toMatch(/03 cgroups .*hints: 03\.2 level 2/)
+  })
+})
+
+describe('the hints files', () => {
+  it('every TODO of the master has all three levels: a concept, a nudge, the API (the code comes from the master)', () => {
+    const regions = todoRegions()
+    expect(regions.length).toBeGreaterThan(10)
+    for (const todo of courseTodos()) {
+      expect(todo.concept, todo.id).not.toMatch(/^TODO\(/)
+      expect(todo.nudge.length, `${todo.id} level 1`).toBeGreaterThan(40)
+      expect(todo.api.length, `${todo.id} level 2`).toBeGreaterThan(40)
+      expect(todo.code.trim().length, `${todo.id} level 3`).toBeGreaterThan(0)
+    }
+  })
+
+  it('level 3 is the solution\'s code: the same lines are in solutions/', () => {
+    for (const todo of courseTodos()) {
+      const solution = fs.readFileSync(path.join(PROJECT_ROOT, 'solutions', todo.step.id, todo.file), 'utf8')
+      expect(solution, `TODO(${todo.id})`).toContain(todo.code)
+    }
+  })
+
+  it('names only TODOs that exist, each once, in the right step file', () => {
+    const ids = new Set(todoRegions().map((r) => r.id))
+    for (const file of hintFilesAsWritten()) {
+      const seen = file.todos.map((t) => t.id)
+      expect(new Set(seen).size, `${file.step}: duplicate TODO ids`).toBe(seen.length)
+      for (const id of seen) {
+        expect(ids.has(id), `${file.step}: TODO(${id}) is not in engine/all-steps`).toBe(true)
+        expect(id.slice(0, 2), `${file.step}: TODO(${id})`).toBe(file.step.slice(0, 2))
+      }
+    }
+  })
+
+  it.each(STEPS.map((s) => [s.id, s] as const))('%s: at least 3 experiments (predict, run, explain), ids of the step', (_id, s) => {
+    const experiments = experimentsOf(s)
+    expect(experiments.length).toBeGreaterThanOrEqual(3)
+    for (const e of experiments) {
+      expect(e.id).toMatch(new RegExp(`^${s.id.slice(0, 2)}\\.x\\d+$`))
+      for (const field of [e.title, e.try, e.predict, e.answer]) expect(field.trim().length).toBeGreaterThan(5)
+    }
+    expect(new Set(experiments.map((e) => e.id)).size).toBe(experiments.length)
+    expect(todosOf(s).length).toBeGreaterThan(0)
   })
 })
 

@@ -11,12 +11,22 @@ import { FriendlyError } from '../lib/errors.ts'
 import type { InstallOptions } from '../lib/rootfs/install.ts'
 import { MARKER, currentRootfs, requireRootfs, rootfsRoot } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
-import { FIXTURE_NAME, alpineFixture } from './global-setup.ts'
+import { DEFAULT_VERSION, pinnedSums } from '../lib/rootfs/install.ts'
+import { mirrorPath, testTarball } from './helpers/alpine.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 
 const INSTALL = path.join(PROJECT_ROOT, 'lib/rootfs/install.ts')
-const FIXTURE_SHA512 = '9d5405f61f8a6ebc02461ba75346fbf1a63a4eab8510a0158dd321cee0c4dafe28c2a3d2cb7c3d75e2a8130dae0c3c92382f5b6adeea309eafc97621c5bf6400'
-const FIXTURE_PATH = '/v3.20/releases/x86_64/' + FIXTURE_NAME
+// Whatever pinned tarball global-setup found or downloaded (3.24.2 where it can be had, else another pinned one).
+const T = skipUnlessRootOnLinux() ? undefined : testTarball()
+const FIXTURE = T?.file ?? ''
+const FIXTURE_NAME = T?.name ?? ''
+const FIXTURE_SHA512 = T?.sha512 ?? ''
+const VERSION = T?.version ?? ''
+const ARCH = T?.arch ?? ''
+const INSTALLED_DIR = `alpine-${VERSION}-${ARCH}`
+const FIXTURE_PATH = T ? mirrorPath(T) : ''
+/** A pinned version of the same architecture that this machine has no tarball of. */
+const OTHER_VERSION = [...pinnedSums().keys()].map((n) => /^alpine-minirootfs-([\d.]+)-(\w+)\.tar\.gz$/.exec(n)).find((m) => m && m[2] === ARCH && m[1] !== VERSION)?.[1] ?? '3.1.0'
 
 const temps: string[] = []
 const servers: http.Server[] = []
@@ -81,7 +91,7 @@ function serveFile(body: Buffer) {
 
 function copyFixture(name = FIXTURE_NAME, corrupt = false): string {
   const file = path.join(tempDir(), name)
-  const data = fs.readFileSync(alpineFixture())
+  const data = fs.readFileSync(FIXTURE)
   if (corrupt) data[data.length >> 1] ^= 0xff
   fs.writeFileSync(file, data)
   return file
@@ -100,42 +110,42 @@ function expectNoStackTrace(stderr: string) {
 describe.skipIf(skipUnlessRootOnLinux())('rootfs installer', () => {
   it('global-setup installed the tests\' rootfs', () => {
     expect(process.env.MINICONTAINER_HOME).toBe('/var/tmp/minicontainer-test')
-    expect(currentRootfs()).toMatchObject({ version: '3.20.3', arch: 'x86_64', sha512: FIXTURE_SHA512 })
+    expect(currentRootfs()).toMatchObject({ version: VERSION, arch: ARCH, sha512: FIXTURE_SHA512 })
     expect(requireRootfs()).toBe(currentRootfs()?.dir)
   })
 
   it('installs from a local tarball with --from, as root, and points current at it', async () => {
     const home = useHome()
-    const result = await cli(home, ['--from', alpineFixture()])
-    expect(result.stderr).toContain('installed Alpine 3.20.3 (x86_64)')
+    const result = await cli(home, ['--from', FIXTURE])
+    expect(result.stderr).toContain(`installed Alpine ${VERSION} (${ARCH})`)
     expect(result.exitCode).toBe(0)
 
-    const dir = path.join(home, 'rootfs/alpine-3.20.3-x86_64')
-    expect(fs.readlinkSync(path.join(home, 'rootfs/current'))).toBe('alpine-3.20.3-x86_64')
-    expect(JSON.parse(fs.readFileSync(path.join(dir, MARKER), 'utf8'))).toMatchObject({ version: '3.20.3', arch: 'x86_64', sha512: FIXTURE_SHA512 })
+    const dir = path.join(home, `rootfs/${INSTALLED_DIR}`)
+    expect(fs.readlinkSync(path.join(home, 'rootfs/current'))).toBe(INSTALLED_DIR)
+    expect(JSON.parse(fs.readFileSync(path.join(dir, MARKER), 'utf8'))).toMatchObject({ version: VERSION, arch: ARCH, sha512: FIXTURE_SHA512 })
     expect(fs.readlinkSync(path.join(dir, 'bin/sh'))).toBe('/bin/busybox')
     expect(fs.statSync(path.join(dir, 'etc/passwd')).uid).toBe(0)
-    expect(currentRootfs()).toEqual({ dir, version: '3.20.3', arch: 'x86_64', sha512: FIXTURE_SHA512 })
+    expect(currentRootfs()).toEqual({ dir, version: VERSION, arch: ARCH, sha512: FIXTURE_SHA512 })
     expect(requireRootfs()).toBe(dir)
     expect(leftovers(home)).toEqual([])
   })
 
   it('is idempotent; --force reinstalls', async () => {
     const home = useHome()
-    expect((await cli(home, ['--from', alpineFixture()])).exitCode).toBe(0)
-    const marker = path.join(home, 'rootfs/alpine-3.20.3-x86_64', MARKER)
+    expect((await cli(home, ['--from', FIXTURE])).exitCode).toBe(0)
+    const marker = path.join(home, `rootfs/${INSTALLED_DIR}`, MARKER)
     const first = fs.readFileSync(marker, 'utf8')
 
-    const again = await cli(home, ['--from', alpineFixture()])
+    const again = await cli(home, ['--from', FIXTURE])
     expect(again.exitCode).toBe(0)
     expect(again.stderr).toContain('already installed')
     expect(fs.readFileSync(marker, 'utf8')).toBe(first)
 
-    const forced = await cli(home, ['--from', alpineFixture(), '--force'])
+    const forced = await cli(home, ['--from', FIXTURE, '--force'])
     expect(forced.exitCode).toBe(0)
-    expect(forced.stderr).toContain('installed Alpine 3.20.3')
+    expect(forced.stderr).toContain(`installed Alpine ${VERSION}`)
     expect(fs.readFileSync(marker, 'utf8')).not.toBe(first)
-    expect(fs.readdirSync(path.join(home, 'rootfs')).sort()).toEqual(['alpine-3.20.3-x86_64', 'current'])
+    expect(fs.readdirSync(path.join(home, 'rootfs')).sort()).toEqual([INSTALLED_DIR, 'current'])
   })
 
   it('refuses a corrupted tarball: which file, expected vs got, nothing installed', async () => {
@@ -146,7 +156,7 @@ describe.skipIf(skipUnlessRootOnLinux())('rootfs installer', () => {
     expect(result.stderr).toMatch(new RegExp(`^minicontainer rootfs: refused ${bad}: sha512 mismatch for ${FIXTURE_NAME}: expected ${FIXTURE_SHA512.slice(0, 16)}\\.{3}, got [0-9a-f]{16}\\.{3}$`, 'm'))
     expectNoStackTrace(result.stderr)
     expect(currentRootfs()).toBeUndefined()
-    expect(fs.existsSync(path.join(home, 'rootfs/alpine-3.20.3-x86_64'))).toBe(false)
+    expect(fs.existsSync(path.join(home, `rootfs/${INSTALLED_DIR}`))).toBe(false)
   })
 
   it('refuses a tarball whose name is not pinned', async () => {
@@ -154,7 +164,7 @@ describe.skipIf(skipUnlessRootOnLinux())('rootfs installer', () => {
     const result = await cli(home, ['--from', copyFixture('alpine-latest.tar.gz')])
     expect(result.exitCode).toBe(1)
     expect(result.stderr).toContain('unknown file name alpine-latest.tar.gz')
-    expect(result.stderr).toContain('hint: pinned: alpine-minirootfs-3.20.3-x86_64.tar.gz')
+    expect(result.stderr).toContain('hint: pinned: alpine-minirootfs-')
     expectNoStackTrace(result.stderr)
     expect(currentRootfs()).toBeUndefined()
   })
@@ -175,7 +185,7 @@ describe.skipIf(skipUnlessRootOnLinux())('rootfs installer', () => {
 
   it('refuses a MINICONTAINER_HOME inside the project folder', async () => {
     const home = path.join(PROJECT_ROOT, '.minicontainer-test-home')
-    const result = await cli(home, ['--from', alpineFixture()])
+    const result = await cli(home, ['--from', FIXTURE])
     expect(result.exitCode).toBe(1)
     expect(result.stderr).toContain(`is inside the project folder`)
     expect(fs.existsSync(home)).toBe(false)
@@ -183,8 +193,8 @@ describe.skipIf(skipUnlessRootOnLinux())('rootfs installer', () => {
 
   it('downloads from the mirror (a local http server) with progress, verifies and installs', async () => {
     const home = useHome()
-    const server = await mirror(serveFile(fs.readFileSync(alpineFixture())))
-    const result = await install(home, { version: '3.20.3', arch: 'x86_64' }, { MINICONTAINER_ALPINE_MIRROR: server.url })
+    const server = await mirror(serveFile(fs.readFileSync(FIXTURE)))
+    const result = await install(home, { version: VERSION, arch: ARCH }, { MINICONTAINER_ALPINE_MIRROR: server.url })
     expect(result.stderr).toContain(`downloading ${server.url}${FIXTURE_PATH}`)
     expect(result.stderr).toMatch(/downloaded 50% \(.* MB\)/) // stderr is a pipe here: plain percentage lines
     expect(result.stderr).toContain('downloaded 100%')
@@ -194,17 +204,17 @@ describe.skipIf(skipUnlessRootOnLinux())('rootfs installer', () => {
     expect(leftovers(home)).toEqual([]) // the downloaded tarball is not kept
 
     // Installed: no second download.
-    const again = await install(home, { version: '3.20.3', arch: 'x86_64' }, { MINICONTAINER_ALPINE_MIRROR: server.url })
+    const again = await install(home, { version: VERSION, arch: ARCH }, { MINICONTAINER_ALPINE_MIRROR: server.url })
     expect(again.stderr).toContain('already installed')
     expect(server.paths).toHaveLength(1)
   })
 
   it('refuses a download that does not match, and reports HTTP errors', async () => {
     const home = useHome()
-    const bad = Buffer.from(fs.readFileSync(alpineFixture()))
+    const bad = Buffer.from(fs.readFileSync(FIXTURE))
     bad[1000] ^= 1
     const server = await mirror(serveFile(bad))
-    const mismatch = await install(home, { version: '3.20.3', arch: 'x86_64' }, { MINICONTAINER_ALPINE_MIRROR: server.url })
+    const mismatch = await install(home, { version: VERSION, arch: ARCH }, { MINICONTAINER_ALPINE_MIRROR: server.url })
     expect(mismatch.exitCode).toBe(1)
     expect(mismatch.stderr).toContain(`refused ${server.url}${FIXTURE_PATH}: sha512 mismatch`)
     expect(mismatch.stderr).toContain('hint: the download was damaged')
@@ -212,7 +222,7 @@ describe.skipIf(skipUnlessRootOnLinux())('rootfs installer', () => {
     expect(currentRootfs()).toBeUndefined()
 
     const missing = await mirror((_req, res) => res.writeHead(404).end())
-    const notFound = await install(home, { version: '3.20.3', arch: 'x86_64' }, { MINICONTAINER_ALPINE_MIRROR: missing.url })
+    const notFound = await install(home, { version: VERSION, arch: ARCH }, { MINICONTAINER_ALPINE_MIRROR: missing.url })
     expect(notFound.exitCode).toBe(1)
     expect(notFound.stderr).toContain('HTTP 404')
     expect(notFound.stderr).toContain('hint: offline?')
@@ -226,51 +236,58 @@ describe.skipIf(skipUnlessRootOnLinux())('rootfs installer', () => {
     servers.splice(0).forEach((s) => s.close())
     const env = { MINICONTAINER_ALPINE_MIRROR: down.url }
 
-    const exact = await install(home, { version: '3.20.3', arch: 'x86_64', cacheDirs: [cache] }, env)
+    const exact = await install(home, { version: VERSION, arch: ARCH, cacheDirs: [cache] }, env)
     expect(exact.stderr).toContain(`using ${path.join(cache, FIXTURE_NAME)}`)
     expect(exact.stderr).not.toContain('downloading')
     expect(exact.exitCode).toBe(0)
 
     fs.rmSync(path.join(home, 'rootfs'), { recursive: true })
-    const fallback = await install(home, { arch: 'x86_64', cacheDirs: [cache] }, env)
-    expect(fallback.stderr).toContain('could not download')
-    expect(fallback.stderr).toContain(`using the cached ${path.join(cache, FIXTURE_NAME)} (Alpine 3.20.3) instead`)
-    expect(fallback.exitCode).toBe(0)
-    expect(currentRootfs()?.version).toBe('3.20.3')
+    const noVersion = await install(home, { arch: ARCH, cacheDirs: [cache] }, env)
+    expect(noVersion.exitCode).toBe(0)
+    expect(currentRootfs()?.version).toBe(VERSION)
+    if (VERSION === DEFAULT_VERSION) {
+      // The default version is in the cache: taken from there, no download tried.
+      expect(noVersion.stderr).toContain(`using ${path.join(cache, FIXTURE_NAME)}`)
+      expect(noVersion.stderr).not.toContain('could not download')
+    } else {
+      // Offline without --version: a cached pinned tarball of another version is better than nothing.
+      expect(noVersion.stderr).toContain('could not download')
+      expect(noVersion.stderr).toContain(`using the cached ${path.join(cache, FIXTURE_NAME)} (Alpine ${VERSION}) instead`)
+    }
 
     // --version insists: no fallback.
-    const insist = await install(home, { version: '3.24.2', arch: 'x86_64', cacheDirs: [cache] }, env)
+    const insist = await install(home, { version: OTHER_VERSION, arch: ARCH, cacheDirs: [cache] }, env)
     expect(insist.exitCode).toBe(1)
     expect(insist.stderr).toContain('could not download')
-    expect(insist.stderr).toContain('Alpine 3.20.3 stays installed')
+    expect(insist.stderr).toContain(`Alpine ${VERSION} stays installed`)
   })
 
   it('an install killed mid-download is not taken as installed, and is cleaned up by the next run', async () => {
     const home = useHome()
-    const body = fs.readFileSync(alpineFixture())
+    const body = fs.readFileSync(FIXTURE)
     let sent!: () => void
     const halfSent = new Promise<void>((resolve) => (sent = resolve))
     const server = await mirror((_req, res) => {
       res.writeHead(200, { 'content-length': body.length })
       res.write(body.subarray(0, body.length >> 1), () => sent()) // ...and the rest never comes
     })
-    const child = install(home, { version: '3.20.3', arch: 'x86_64' }, { MINICONTAINER_ALPINE_MIRROR: server.url })
+    const child = install(home, { version: VERSION, arch: ARCH }, { MINICONTAINER_ALPINE_MIRROR: server.url })
     await halfSent
     await expect.poll(() => leftovers(home).length).toBe(1)
     child.kill('SIGKILL')
     await child
     // Also what another kind of interruption could leave: a folder without the marker, with current pointing at it.
-    const half = path.join(home, 'rootfs/alpine-3.20.3-x86_64')
+    const half = path.join(home, `rootfs/${INSTALLED_DIR}`)
     fs.mkdirSync(path.join(half, 'bin'), { recursive: true })
     fs.symlinkSync('/bin/busybox', path.join(half, 'bin/sh'))
-    fs.symlinkSync('alpine-3.20.3-x86_64', path.join(home, 'rootfs/current'))
+    fs.symlinkSync(INSTALLED_DIR, path.join(home, 'rootfs/current'))
 
     expect(currentRootfs()).toBeUndefined()
     expect(() => requireRootfs()).toThrow(/no Alpine rootfs installed/)
 
-    const next = await cli(home, ['--from', alpineFixture()])
+    const next = await cli(home, ['--from', FIXTURE])
     expect(next.exitCode).toBe(0)
-    expect(next.stderr).toContain('installed Alpine 3.20.3')
+    expect(next.stderr).toContain(`installed Alpine ${VERSION}`)
     expect(leftovers(home)).toEqual([])
     expect(currentRootfs()?.dir).toBe(half)
     expect(fs.existsSync(path.join(half, 'etc/alpine-release'))).toBe(true)
@@ -279,8 +296,8 @@ describe.skipIf(skipUnlessRootOnLinux())('rootfs installer', () => {
   it('the CLI cleans up after Ctrl-C / SIGTERM', async () => {
     const home = useHome()
     const server = await mirror((_req, res) => void res.writeHead(200, { 'content-length': 1e6 }).write('x'))
-    // aarch64: a tarball nobody has in a cache folder, so the CLI does download.
-    const child = execa(process.execPath, [INSTALL, '--version', '3.20.3', '--arch', 'aarch64'], {
+    // The other architecture: a tarball nobody has in a cache folder, so the CLI does download.
+    const child = execa(process.execPath, [INSTALL, '--version', VERSION, '--arch', ARCH === 'aarch64' ? 'x86_64' : 'aarch64'], {
       env: { MINICONTAINER_HOME: home, MINICONTAINER_ALPINE_MIRROR: server.url },
       reject: false,
     })

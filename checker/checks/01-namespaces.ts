@@ -5,14 +5,14 @@ import { fail, randomInt, requireFact, requireHost, requireLive, type Check } fr
 import { mountsOf, nsLink } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
 
-const UTS_HINT = { step: '01-namespaces', todo: /CLONE_NEWUTS/, text: 'add CLONE_NEWUTS to the flags the child unshares, before sethostname' }
+/** The UTS namespace is made in enterNamespaces(), not where the hostname is set. */
+const UTS_HINT = '01.2'
 
 export const checks: Check[] = [
   {
     id: '01.run',
     title: 'runs the command and passes its exit status through',
     why: "a container engine is first a way to run a program: scripts and CI rely on its exit status being the command's own.",
-    hint: { step: '01-namespaces', todo: /exit status/i, text: 'run the command and exit with its status (128 + n if it died of signal n)' },
     async run(ctx) {
       const code = randomInt(3, 99)
       const r = await ctx.run({ script: `echo "@mc said=$0"; exit ${code}` })
@@ -25,7 +25,7 @@ export const checks: Check[] = [
     id: '01.pid1',
     title: 'the command is PID 1 in a PID namespace of its own',
     why: "in its own PID namespace the container cannot see or signal the host's processes, and its first process is the init that reaps the others.",
-    hint: { step: '01-namespaces', todo: /CLONE_NEWPID/, text: 'unshare(CLONE_NEWPID) in the parent before spawning the child: the child becomes PID 1' },
+    hint: '01.1',
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
@@ -38,7 +38,7 @@ export const checks: Check[] = [
     id: '01.hostname',
     title: 'the hostname is the requested one (and "container" by default), in a UTS namespace of its own',
     why: 'the hostname is the first sign that the container is a machine of its own; it must not be hard-coded.',
-    hint: { step: '01-namespaces', todo: /sethostname/, text: 'unshare(CLONE_NEWUTS), then sethostname(config.hostname) in the child' },
+    hint: '01.4',
     async run(ctx) {
       let plainNs = { inside: '', host: '' }
       const [p, plain] = await Promise.all([
@@ -62,7 +62,7 @@ export const checks: Check[] = [
     id: '01.host-hostname',
     title: "the host's hostname is unchanged, while the container runs and after",
     why: "sethostname outside a UTS namespace renames the learner's own machine (and breaks sudo, mDNS, prompts...).",
-    hint: { step: '01-namespaces', todo: /CLONE_NEWUTS/, text: 'call sethostname only after unshare(CLONE_NEWUTS), in the child' },
+    hint: '01.2',
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
@@ -74,7 +74,7 @@ export const checks: Check[] = [
     id: '01.mount',
     title: 'a mount made inside does not appear on the host (private mount namespace)',
     why: 'on systemd machines "/" is a shared mount: without a private mount namespace every mount the container makes (proc, dev, tmpfs...) propagates to the host and stays there.',
-    hint: { step: '01-namespaces', todo: /MS_PRIVATE/, text: 'unshare(CLONE_NEWNS), then mount(NULL, "/", NULL, MS_REC|MS_PRIVATE) before any other mount' },
+    hint: '01.3',
     async run(ctx) {
       // The run happens in a throw-away mount namespace whose mounts are all shared, as systemd makes them,
       // so a missing MS_PRIVATE shows here even on a host whose "/" is private.
@@ -101,7 +101,7 @@ export const checks: Check[] = [
     id: '01.ipc',
     title: 'an IPC namespace of its own',
     why: "System V shared memory, semaphores and message queues are global otherwise: a container could read or destroy the host's.",
-    hint: { step: '01-namespaces', todo: /CLONE_NEWIPC/, text: 'add CLONE_NEWIPC to the flags you unshare' },
+    hint: '01.2',
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)

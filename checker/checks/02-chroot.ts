@@ -9,7 +9,7 @@ export const checks: Check[] = [
     id: '02.rootfs',
     title: "the root directory is Alpine's (/etc/os-release says ID=alpine)",
     why: "a container brings its own userland: the command must see the image's files, not the host's.",
-    hint: { step: '02-chroot', todo: /chroot/, text: "chroot(rootfs), then chdir('/'), in changeRoot(): init runs it before exec" },
+    hint: '02.2',
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
@@ -23,7 +23,7 @@ export const checks: Check[] = [
     id: '02.host-file',
     title: 'a file on the host (random name) is not visible inside',
     why: "with the host's root visible, a container reads (and, as root, rewrites) the host's files: /etc/shadow, ssh keys, everything.",
-    hint: { step: '02-chroot', todo: /chroot/, text: "change the root directory to the rootfs before exec: chroot(rootfs), then chdir('/'), in changeRoot()" },
+    hint: '02.2',
     async run(ctx) {
       const p = await ctx.shared()
       requireHost(p)
@@ -35,7 +35,7 @@ export const checks: Check[] = [
     id: '02.proc',
     title: '/proc is mounted and lists only the container\'s processes',
     why: 'ps, top and many programs read /proc; the host\'s /proc would show (and let the container poke at) every host process.',
-    hint: { step: '02-chroot', todo: /proc filesystem|\/proc/, text: "once inside the rootfs (after chroot), mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC): init is already in the new PID namespace, so this proc shows only its processes" },
+    hint: '02.3',
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
@@ -51,7 +51,7 @@ export const checks: Check[] = [
     id: '02.dev',
     title: '/dev/null and /dev/zero work',
     why: 'countless programs write to /dev/null or read /dev/zero; Alpine\'s minirootfs ships an empty /dev.',
-    hint: { step: '02-chroot', todo: /DEVICES|\/dev\b/, text: 'mount a tmpfs on <rootfs>/dev and bind-mount the host\'s /dev/null, /dev/zero (and full, random, urandom, tty) onto files there' },
+    hint: '02.1',
     async run(ctx) {
       const p = await ctx.shared()
       requireHost(p)
@@ -65,7 +65,7 @@ export const checks: Check[] = [
     id: '02.no-mounts-left',
     title: 'nothing the container mounts shows up or stays on the host',
     why: 'mounts of /proc and /dev under the rootfs that reach the host pile up with every run and make the rootfs impossible to delete.',
-    hint: { step: '01-namespaces', todo: /MS_PRIVATE/, text: 'mount only inside the container\'s private mount namespace: unshare(CLONE_NEWNS) and make "/" MS_REC|MS_PRIVATE first' },
+    hint: '01.3',
     async run(ctx) {
       const rootfs = ctx.rootfs
       const under = (mp: string): boolean => rootfs !== undefined && (mp === rootfs || mp.startsWith(rootfs + '/'))

@@ -14,7 +14,8 @@ function describeCgroup(l: CgroupLimits | undefined): string {
   return `cgroup ${l.memoryDir}${l.cpuDir !== l.memoryDir ? `, ${l.cpuDir}` : ''}`
 }
 
-const JOIN_HINT = { step: '03-cgroups', todo: /cgroup\.procs/, text: "create the container's cgroup (mkdir), then write init's pid to cgroup.procs (in each controller's folder on v1) before it starts" }
+/** In a cgroup of its own or not is decided by joinCgroup(), whatever the limits say. */
+const JOIN_HINT = '03.3'
 
 /** The container must be in a cgroup of its own (not the checker's, not a root one). */
 function requireOwnCgroup(r: Parameters<typeof requireLive>[0], limits: CgroupLimits | undefined): CgroupLimits {
@@ -27,7 +28,7 @@ export const checks: Check[] = [
     id: '03.oom',
     title: 'a 200 MB allocation is OOM-killed under the default 100 MB limit (the kernel\'s oom_kill counter)',
     why: 'a memory limit protects the host from one container eating all memory; only the kernel\'s counter proves the limit (and not something else) killed it.',
-    hint: { step: '03-cgroups', todo: /memory\.max|limit_in_bytes|memory limit/i, text: 'create the cgroup, write the limit (v2 memory.max, v1 memory.limit_in_bytes) and put the child\'s pid into it before it runs' },
+    hint: '03.2',
     async run(ctx) {
       let limits: CgroupLimits | undefined
       const r = await ctx.run({
@@ -47,7 +48,7 @@ export const checks: Check[] = [
     id: '03.oom-exit',
     title: 'an OOM-killed command makes the engine exit 137 and say so',
     why: 'exit 137 alone could be any SIGKILL: the learner (and scripts) need the engine to tell an OOM kill apart.',
-    hint: { step: '03-cgroups', todo: /oom/i, text: 'when the child dies of SIGKILL, read oom_kill from the cgroup (v2 memory.events, v1 memory.oom_control) and print "minicontainer: the kernel\'s OOM killer ..."' },
+    hint: '03.4',
     async run(ctx) {
       // The shell exits with dd's status after the checker has read the kernel's counter from the host.
       let limits: CgroupLimits | undefined
@@ -66,7 +67,7 @@ export const checks: Check[] = [
     id: '03.fits',
     title: 'a 50 MB allocation runs fine under the 100 MB limit',
     why: 'a limit that kills everything is as useless as none.',
-    hint: { step: '03-cgroups', todo: /memory\.max|limit_in_bytes|memory limit|parse/i, text: 'write the limit in bytes (100M = 104857600), not a smaller number' },
+    hint: '03.2',
     async run(ctx) {
       const r = await ctx.run({ command: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=50M', 'count=1'] })
       if (r.exitCode !== 0) fail('exit status 0', r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
@@ -76,7 +77,7 @@ export const checks: Check[] = [
     id: '03.no-swap',
     title: 'the requested memory limit (random) is set, and swap cannot get around it',
     why: 'with swap allowed, a container over its limit is swapped out instead of killed: the host thrashes for minutes.',
-    hint: { step: '03-cgroups', todo: /swap|memsw/i, text: 'v2: write 0 to memory.swap.max; v1: write the same limit to memory.memsw.limit_in_bytes (after memory.limit_in_bytes)' },
+    hint: '03.2',
     async run(ctx) {
       const mib = randomInt(60, 90)
       let limits: CgroupLimits | undefined
@@ -93,7 +94,7 @@ export const checks: Check[] = [
     id: '03.cpu',
     title: 'the CPU limit holds: a busy loop gets the requested share of a CPU (random)',
     why: 'without a CPU limit one container\'s busy loop slows every other program on the machine.',
-    hint: { step: '03-cgroups', todo: /cpu\.max|cfs_quota|cpu limit/i, text: 'v2: write "<quota> 100000" to cpu.max; v1: cpu.cfs_period_us = 100000 and cpu.cfs_quota_us = cpus * 100000' },
+    hint: '03.2',
     async run(ctx) {
       const cpus = [0.3, 0.4, 0.5, 0.6][randomInt(0, 3)]!
       let limits: CgroupLimits | undefined
@@ -128,7 +129,7 @@ export const checks: Check[] = [
     id: '03.pids',
     title: 'the pids limit (random) stops a fork bomb',
     why: 'a fork bomb in a container without a pids limit exhausts the host\'s process table: nothing can start any more, not even a shell to fix it.',
-    hint: { step: '03-cgroups', todo: /pids/i, text: 'write the limit to pids.max of the container\'s cgroup (v1: in the pids hierarchy)' },
+    hint: '03.2',
     async run(ctx) {
       const max = randomInt(16, 28)
       let limits: CgroupLimits | undefined
@@ -155,7 +156,7 @@ export const checks: Check[] = [
     id: '03.cleanup',
     title: "the container's cgroup is gone after it exits",
     why: 'every run that leaves its cgroup behind leaks a kernel object; thousands of them slow the whole cgroup tree.',
-    hint: { step: '03-cgroups', todo: /rmdir|remove|clean/i, text: 'when the child exits, rmdir the container\'s cgroup directory (every controller\'s, on v1)' },
+    hint: '03.5',
     async run(ctx) {
       const p = await ctx.shared()
       requireHost(p)

@@ -3,7 +3,8 @@ import { fail, requireFact, requireHost, type Check } from '../check.ts'
 import { readText } from '../proc.ts'
 import { interfaces, type HostView } from '../probe.ts'
 
-const NETNS_HINT = { step: '04-network', todo: /CLONE_NEWNET/, text: "first the network namespace (TODO 04.1), then bring lo up inside it: setInterfaceFlags('lo', getInterfaceFlags('lo') | IFF_UP)" }
+/** lo can only be brought up in a network namespace of the container's own. */
+const NETNS_HINT = '04.1'
 
 function words(text: string): string[] {
   return text.trim().split(/\s+/).filter(Boolean)
@@ -32,7 +33,7 @@ export const checks: Check[] = [
     id: '04.netns',
     title: 'a network namespace of its own: only lo exists (from step 08: lo and eth0)',
     why: "in the host's network namespace a container can listen on the host's ports, reach its private services and sniff its traffic.",
-    hint: { step: '04-network', todo: /CLONE_NEWNET/, text: 'in enterNetworkNamespace(), call unshare(CLONE_NEWNET): init runs it before the rootfs and lo are set up' },
+    hint: '04.1',
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
@@ -46,7 +47,7 @@ export const checks: Check[] = [
     id: '04.lo-up',
     title: 'lo is up: 127.0.0.1 answers inside',
     why: 'many programs talk to themselves over 127.0.0.1 (databases, language servers, health checks); a new network namespace starts with lo down.',
-    hint: { step: '04-network', todo: /IFF_UP/, text: "bring lo up inside the new network namespace: setInterfaceFlags('lo', getInterfaceFlags('lo') | IFF_UP)" },
+    hint: '04.2',
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
@@ -60,7 +61,7 @@ export const checks: Check[] = [
     id: '04.host-interfaces',
     title: "the host's interfaces are invisible inside",
     why: "seeing the host's interfaces means using them: the container would share the host's network stack.",
-    hint: { step: '04-network', todo: /CLONE_NEWNET/, text: 'in enterNetworkNamespace(), call unshare(CLONE_NEWNET): without it the container shares the host\'s interfaces' },
+    hint: '04.1',
     async run(ctx) {
       const hostIfaces = hostInterfaces(ctx)
       const p = await ctx.shared()

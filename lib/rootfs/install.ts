@@ -10,10 +10,10 @@ import path from 'node:path'
 import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { ReadableStream } from 'node:stream/web'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import kleur from 'kleur'
 import { FriendlyError, formatError } from '../errors.ts'
+import { isLinux, isRoot } from '../host-requirements.ts'
 import { PROJECT_ROOT } from '../steps.ts'
 import { MARKER, currentRootfs, minicontainerHome, readInstalled, rootfsRoot, type InstalledRootfs } from './location.ts'
 
@@ -39,6 +39,8 @@ export interface InstallOptions {
   cacheDirs?: string[]
   /** No messages, no progress bar (tests). */
   quiet?: boolean
+  /** Keep a downloaded tarball in this folder (a cache of one's own, e.g. the tests'), instead of discarding it. */
+  keepDownloadIn?: string
 }
 
 export interface InstallResult extends InstalledRootfs {
@@ -59,10 +61,15 @@ export function cacheDirs(): string[] {
   return [process.env.MINICONTAINER_CACHE, path.join(PROJECT_ROOT, 'cache')].filter((d): d is string => !!d)
 }
 
+/** Where a tarball is below a mirror's root: v3.24/releases/x86_64/alpine-minirootfs-3.24.2-x86_64.tar.gz */
+export function releasePath(version: string, arch: string): string {
+  const branch = version.split('.').slice(0, 2).join('.')
+  return `v${branch}/releases/${arch}/alpine-minirootfs-${version}-${arch}.tar.gz`
+}
+
 export function downloadUrl(version: string, arch: string): string {
   const base = (process.env.MINICONTAINER_ALPINE_MIRROR || MIRROR).replace(/\/+$/, '')
-  const branch = version.split('.').slice(0, 2).join('.')
-  return `${base}/v${branch}/releases/${arch}/alpine-minirootfs-${version}-${arch}.tar.gz`
+  return `${base}/${releasePath(version, arch)}`
 }
 
 export async function installRootfs(options: InstallOptions = {}): Promise<InstallResult> {
@@ -88,6 +95,7 @@ export async function installRootfs(options: InstallOptions = {}): Promise<Insta
   const done = keep(wanted)
   if (done) return done
 
+  if (options.keepDownloadIn && unfinished.has(file)) file = keepDownload(file, wanted.name, options.keepDownloadIn)
   const dest = path.join(rootfsRoot(), `alpine-${wanted.version}-${wanted.arch}`)
   say(`unpacking Alpine ${wanted.version} (${wanted.arch}) into ${dest}`)
   try {
@@ -109,7 +117,7 @@ function alreadyInstalled(t: Tarball, say: (line: string) => void): InstallResul
 }
 
 /** name -> sha512, from SHA512SUMS (`<hex>  <file name>` lines, as sha512sum writes them). */
-function pinnedSums(): Map<string, string> {
+export function pinnedSums(): Map<string, string> {
   const sums = new Map<string, string>()
   for (const line of fs.readFileSync(SUMS_FILE, 'utf8').split('\n')) {
     const [sum, name] = line.trim().split(/\s+\*?/)
@@ -152,7 +160,7 @@ function tarballFor(options: InstallOptions, sums: Map<string, string>): Tarball
   return { name, version, arch, sha512 }
 }
 
-function machineArch(): string {
+export function machineArch(): string {
   const arch = ({ x64: 'x86_64', arm64: 'aarch64' } as Record<string, string>)[os.arch()]
   if (!arch) throw new FriendlyError(`no Alpine minirootfs for this machine (${os.arch()})`, { hint: ARCH_HINT })
   return arch
@@ -160,11 +168,11 @@ function machineArch(): string {
 
 function checkMachine(): void {
   // The engine that uses the rootfs needs Linux, and the rootfs' files must belong to root as in a real system.
-  if (os.platform() !== 'linux') {
+  if (!isLinux()) {
     const message = `the rootfs is for the Linux engine (this is ${os.platform()})`
     throw new FriendlyError(message, { hint: 'run it in the workshop VM' })
   }
-  if (process.getuid?.() !== 0) {
+  if (!isRoot()) {
     throw new FriendlyError('must run as root (the rootfs files are owned by root)', { hint: 'run: sudo npm run rootfs' })
   }
 }
@@ -231,8 +239,25 @@ async function obtain(
   }
 }
 
+/** Moves a verified download into `dir` under its own name (atomically: a rename in the same folder). */
+function keepDownload(file: string, name: string, dir: string): string {
+  fs.mkdirSync(dir, { recursive: true })
+  const target = path.join(dir, name)
+  const tmp = `${target}.${process.pid}.tmp`
+  fs.copyFileSync(file, tmp)
+  fs.renameSync(tmp, target)
+  discard(file)
+  return target
+}
+
 /** A download that did not happen (network, HTTP status): the one failure the offline fallback is for. */
 class DownloadError extends FriendlyError {}
+
+/** The pinned tarball `alpine-minirootfs-VERSION-ARCH.tar.gz` in one of `dirs`, if there (not verified here). */
+export function findPinnedTarball(dirs: string[], version: string, arch: string): string | undefined {
+  const name = `alpine-minirootfs-${version}-${arch}.tar.gz`
+  return findCached(dirs, (n) => n === name)
+}
 
 /** The first matching tarball in the cache folders, newest version first. */
 function findCached(dirs: string[], accept: (name: string) => boolean): string | undefined {
@@ -454,15 +479,7 @@ function onSignal(signal: NodeJS.Signals, code: number): void {
   })
 }
 
-function isMain(): boolean {
-  try {
-    return fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url))
-  } catch {
-    return false // argv[1] is not a file: imported from `node -e` or a REPL
-  }
-}
-
-if (isMain()) {
+if (import.meta.main) {
   onSignal('SIGINT', 130)
   onSignal('SIGTERM', 143)
   main(process.argv.slice(2)).catch((error) => {

@@ -10,6 +10,9 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { EXIT } from '../errors.ts'
+import { cgroupStatus } from '../cgroupfs.ts'
+import { containerHostProblem } from '../host-requirements.ts'
+import { shellQuote } from '../shell.ts'
 import { PROJECT_ROOT } from '../steps.ts'
 
 /** Where the Vagrantfile syncs the repository inside the VM. */
@@ -17,44 +20,16 @@ export const VM_REPO = '/vagrant'
 
 export type HostVerdict = { ok: true } | { ok: false; reason: string }
 
-export interface CgroupStatus {
-  version: 1 | 2 | undefined
-  memory: boolean
-  /** One line for a human. */
-  detail: string
-}
-
-/** Which cgroup hierarchy /sys/fs/cgroup has, and whether the memory controller is there. */
-export function cgroupStatus(root = '/sys/fs/cgroup'): CgroupStatus {
-  const read = (file: string): string | undefined => {
-    try {
-      return fs.readFileSync(path.join(root, file), 'utf8')
-    } catch {
-      return undefined
-    }
-  }
-  const controllers = read('cgroup.controllers')
-  if (controllers !== undefined) {
-    const memory = controllers.split(/\s+/).includes('memory')
-    return { version: 2, memory, detail: `cgroup v2, controllers: ${controllers.trim() || '(none)'}` }
-  }
-  if (fs.existsSync(path.join(root, 'memory'))) return { version: 1, memory: true, detail: 'cgroup v1 with a memory hierarchy' }
-  return { version: undefined, memory: false, detail: `no cgroup hierarchy with a memory controller at ${root}` }
-}
+// Re-exported for doctor; the detection lives with the rest of the cgroup housekeeping.
+export { cgroupStatus, type CgroupStatus } from '../cgroupfs.ts'
 
 /** Can this machine run the learner's containers itself? If not, the reason (and the VM is the way). */
 export function hostCanRunContainers(): HostVerdict {
   if (process.env.MINICONTAINER_FORCE_VM === '1') {
     return { ok: false, reason: 'MINICONTAINER_FORCE_VM=1 asks for the workshop VM' }
   }
-  const platform = os.platform()
-  if (platform !== 'linux') {
-    const name = platform === 'darwin' ? 'macOS' : platform === 'win32' ? 'Windows' : platform
-    return { ok: false, reason: `containers need a Linux kernel (this is ${name})` }
-  }
-  if (process.getuid?.() !== 0) {
-    return { ok: false, reason: 'containers need root (on a Linux machine you may also run the command with sudo)' }
-  }
+  const problem = containerHostProblem()
+  if (problem) return { ok: false, reason: problem.problem }
   const cgroups = cgroupStatus()
   if (!cgroups.memory) return { ok: false, reason: `containers need the cgroup memory controller (${cgroups.detail})` }
   return { ok: true }
@@ -177,10 +152,7 @@ function sshWorks(ssh: { file: string; host: string }): boolean {
   return spawnSync('ssh', [...sshArgs(ssh, false), 'true'], { stdio: 'ignore', timeout: 30_000 }).status === 0
 }
 
-/** Quotes one word for the VM's POSIX shell. */
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
-}
+export { shellQuote }
 
 /** The folder inside the VM matching where the command was started on the host (the repository root otherwise). */
 function remoteCwd(): string {

@@ -17,7 +17,10 @@
 import { parseRunArgs, type RunOptions } from '../../lib/cli.ts'
 import { EXIT, FriendlyError, formatError } from '../../lib/errors.ts'
 import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'
-import { INIT_SUBCOMMAND, assertHostCanRunContainers, engineEnvironment, execCommand, receiveConfig, spawnInit, trapStopSignals, type InitConfig } from '../../lib/process.ts'
+import { engineEnvironment } from '../../lib/environment.ts'
+import { execCommand, receiveConfig } from '../../lib/init/container.ts'
+import { assertHostCanRunContainers, spawnInit, trapStopSignals } from '../../lib/init/host.ts'
+import { INIT_SUBCOMMAND, type InitConfig } from '../../lib/init/protocol.ts'
 import { createPidNamespace, enterNamespaces, makeMountsPrivate, setHostname } from './namespaces.ts'
 
 /** The entry point: `main.ts run ...` on the host, `main.ts __init` inside the container. */
@@ -57,7 +60,7 @@ export async function run(options: RunOptions): Promise<number> {
 function init(): never {
   // If the engine dies (even of SIGKILL), so does the container.
   setParentDeathSignal(SIGKILL)
-  const config = receiveConfig()
+  const { config, ignoredSignals } = receiveConfig()
   try {
     enterNamespaces()
     makeMountsPrivate()
@@ -66,5 +69,5 @@ function init(): never {
     console.error(formatError('minicontainer', error))
     process.exit(EXIT.ENGINE_FAILED)
   }
-  execCommand(config.command, config.env ?? engineEnvironment())
+  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)
 }

@@ -8,11 +8,10 @@
 //     cgroup.procs  memory.events              /sys/fs/cgroup/pids/minicontainer/mc-ID/  pids.max
 import fs from 'node:fs'
 import path from 'node:path'
-import { FriendlyError, errnoName } from '../../lib/errors.ts'
-
-export const CGROUP_ROOT = '/sys/fs/cgroup'
-/** All of minicontainer's cgroups live under this folder, one `mc-<engine pid>-<random>` each. */
-export const PARENT = 'minicontainer'
+import { FriendlyError } from '../../lib/errors.ts'
+// The housekeeping (writing a file with a readable error, killing what is left, rmdir with retries, sweeping the
+// cgroups of engines that were killed) is lib's: this file is about the limits.
+import { CGROUP_ROOT, PARENT, killCgroupProcesses, removeCgroupDir, removeEmptyParents, removeStaleCgroups, writeCgroupFile } from '../../lib/cgroupfs.ts'
 /** The CPU limit is a quota of CPU time per period: 0.5 CPU = 50 ms of every 100 ms. */
 export const CPU_PERIOD_US = 100_000
 
@@ -136,104 +135,4 @@ export function removeCgroup(cgroup: Cgroup): void {
     removeCgroupDir(dir)
   }
   removeEmptyParents(cgroup.version)
-}
-
-// ---- Helpers given to the learner ---------------------------------------------------------------
-
-/** Writes one cgroup file, with an error that says which file, which value and what the errno means. */
-export function writeCgroupFile(dir: string, file: string, value: string | number): void {
-  const target = path.join(dir, file)
-  try {
-    fs.writeFileSync(target, String(value))
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'EIO'
-    const [, text] = errnoName((error as NodeJS.ErrnoException).errno ?? 5)
-    throw new FriendlyError(`write ${JSON.stringify(String(value))} to ${target}: ${code} (${text})`, {
-      hint: code === 'ENOENT' ? 'no such file: on cgroup v2 a controller must be enabled in the parent\'s cgroup.subtree_control; on v1 each controller has its own tree'
-        : code === 'EINVAL' ? 'the kernel refused the value (too small a limit? memsw below the memory limit?)'
-        : code === 'EBUSY' ? 'on cgroup v2 a cgroup with processes in it cannot enable controllers for children'
-        : code === 'ESRCH' ? 'that process no longer exists'
-        : undefined,
-    })
-  }
-}
-
-/** SIGKILL every process in a cgroup folder (v2 has cgroup.kill for that: it misses none). */
-export function killCgroupProcesses(dir: string): void {
-  if (!fs.existsSync(dir)) return
-  if (fs.existsSync(path.join(dir, 'cgroup.kill'))) {
-    fs.writeFileSync(path.join(dir, 'cgroup.kill'), '1')
-    return
-  }
-  for (const pid of readPids(dir)) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {
-      // already gone
-    }
-  }
-}
-
-/** rmdir a cgroup folder; processes that were just killed take a moment to leave it (EBUSY). */
-export function removeCgroupDir(dir: string): void {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      fs.rmdirSync(dir)
-      return
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') return
-      if (code !== 'EBUSY' || attempt >= 200) throw new FriendlyError(`rmdir ${dir}: ${code}`, { hint: `processes still inside: cat ${dir}/cgroup.procs` })
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10) // sleep 10 ms, synchronously
-    }
-  }
-}
-
-function readPids(dir: string): number[] {
-  try {
-    return fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number)
-  } catch {
-    return []
-  }
-}
-
-function parentDirs(version: 1 | 2): string[] {
-  return version === 2 ? [path.join(CGROUP_ROOT, PARENT)] : ['memory', 'cpu', 'pids'].map((c) => path.join(CGROUP_ROOT, c, PARENT))
-}
-
-/** Leaves no empty `minicontainer` folder behind; another container may still use it (ENOTEMPTY, EBUSY). */
-function removeEmptyParents(version: 1 | 2): void {
-  for (const dir of parentDirs(version)) {
-    try {
-      fs.rmdirSync(dir)
-    } catch {
-      // still in use by another container, or already gone
-    }
-  }
-}
-
-/**
- * An engine killed with SIGKILL cannot remove its cgroup. Remove empty cgroups of engines that
- * no longer run (the engine's PID is part of the name).
- */
-function removeStaleCgroups(version: 1 | 2): void {
-  for (const parent of parentDirs(version)) {
-    let names: string[]
-    try {
-      names = fs.readdirSync(parent)
-    } catch {
-      continue
-    }
-    for (const name of names) {
-      const pid = /^mc-(\d+)-[0-9a-f]+$/.exec(name)?.[1]
-      if (!pid || fs.existsSync(`/proc/${pid}`)) continue
-      const dir = path.join(parent, name)
-      if (readPids(dir).length > 0) continue
-      try {
-        fs.rmdirSync(dir)
-      } catch {
-        // not ours to worry about
-      }
-    }
-  }
 }

@@ -1,10 +1,10 @@
 // Runs a step's engine for real, and looks at it from the host: its init's PID, namespaces,
 // cgroup files, and what it left behind.
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { execa, type ResultPromise } from 'execa'
 import { PROJECT_ROOT } from '../../lib/steps.ts'
+import { testTimeScale } from '../../lib/timeouts.ts'
 import { cgroupDirsOf, cgroupVersion, keyedValue, readCgroupFile } from '../../checker/cgroups.ts'
 import { allProcs, descendants, readLink, readText, sleep } from '../../checker/proc.ts'
 
@@ -14,7 +14,7 @@ export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-networ
  * Time limits grow on slow machines: MINICONTAINER_TIMEOUT_SCALE (the checker's too) is 8 in the CI's VM,
  * which runs under software emulation, where one engine run takes seconds.
  */
-export const TIME_SCALE = Math.max(1, Number(process.env.MINICONTAINER_TIMEOUT_SCALE) || 1)
+export const TIME_SCALE = testTimeScale()
 export const scaled = (ms: number) => ms * TIME_SCALE
 /**
  * execa sends SIGKILL 5 s after its SIGTERM by default; an engine that is still cleaning up its cgroup
@@ -39,7 +39,6 @@ export async function runEngine(step: string, args: string[], options: { input?:
     reject: false, input: options.input ?? '', timeout: scaled(options.timeout ?? 30_000), stripFinalNewline: false,
     forceKillAfterDelay: FORCE_KILL_AFTER,
   })
-  enginePids.add(child.pid!)
   const result = await child
   return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr }
 }
@@ -66,14 +65,11 @@ export function startEngine(step: string, args: string[]): RunningEngine {
     throw new Error(`the engine (pid ${child.pid}) never started a command: ${(await result).stderr}`)
   }
   running.add(child)
-  enginePids.add(child.pid!)
   void result.then(() => running.delete(child))
   return { process: child, initPid, result }
 }
 
 const running = new Set<ResultPromise>()
-/** Every engine started since the last hostState(): their cgroups are named after them. */
-const enginePids = new Set<number>()
 
 /** Kills every engine a test started and did not see end (a failed assertion midway). */
 export async function killRunningEngines(): Promise<void> {
@@ -109,29 +105,6 @@ export function cgroupDirOf(pid: number, controller: 'memory' | 'cpu' | 'pids'):
 export function oomKills(memoryDir: string): number {
   const file = cgroupVersion() === 2 ? 'memory.events' : 'memory.oom_control'
   return keyedValue(readCgroupFile(memoryDir, file), 'oom_kill') ?? 0
-}
-
-/** What a container must not leave on the host. */
-export interface HostState {
-  hostname: string
-  mounts: string[]
-  cgroups: string[]
-  processes: number[]
-}
-
-/**
- * The host as the engines started from now on could change it. Cgroups: only those of these
- * engines (mc-<engine pid>-...), so that other containers on the machine do not count.
- */
-export function hostState(): HostState {
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((l) => l.split(' ')[4]!).sort()
-  const parents = cgroupVersion() === 2 ? ['/sys/fs/cgroup'] : ['memory', 'cpu', 'pids'].map((c) => `/sys/fs/cgroup/${c}`)
-  const ours = (name: string) => enginePids.has(Number(/^mc-(\d+)-/.exec(name)?.[1]))
-  const cgroups = parents.flatMap((dir) => {
-    const parent = path.join(dir, 'minicontainer')
-    return fs.existsSync(parent) ? fs.readdirSync(parent).filter(ours).map((n) => path.join(parent, n)) : []
-  })
-  return { hostname: os.hostname(), mounts, cgroups, processes: descendantsOf(process.pid) }
 }
 
 export function descendantsOf(pid: number): number[] {

@@ -1,11 +1,10 @@
 // Tests that need root on Linux skip elsewhere, with the reason; under CI (CI=true) such a skip is a
 // failure, so a CI machine that silently lost its powers cannot pass.
-import os from 'node:os'
+import { containerHostProblem } from '../../lib/host-requirements.ts'
 
 export function whyCannotRunContainers(): string | undefined {
-  if (os.platform() !== 'linux') return `needs Linux (this is ${os.platform()})`
-  if (process.getuid?.() !== 0) return 'needs root (run the tests as root, e.g. inside the workshop VM with sudo)'
-  return undefined
+  const problem = containerHostProblem()
+  return problem && `${problem.problem} (run the tests as root on Linux, e.g. inside the workshop VM with sudo)`
 }
 
 /** Use as `describe.skipIf(skipUnlessRootOnLinux())('...', ...)`. */

@@ -10,7 +10,7 @@ import { mutate } from '../mutants/mutants.ts'
 export const PROTOTYPE_EDITS: [string, string][] = [
   [
     "import { bringUpLoopback, enterNetworkNamespace } from './network.ts'\n",
-    "import { bringUpLoopback, enterNetworkNamespace } from './network.ts'\nimport { waitForHost } from '../../lib/process.ts'\nimport { connectContainer, disconnectContainer, reserveNetwork } from './bridge.ts'\n",
+    "import { bringUpLoopback, enterNetworkNamespace } from './network.ts'\nimport { waitForHost } from '../../lib/init/container.ts'\nimport { connectContainer, disconnectContainer, reserveNetwork } from './bridge.ts'\n",
   ],
   [
     '    cleanups.push(() => removeCgroup(cgroup))\n',

@@ -20,9 +20,8 @@ describe('host -> VM', () => {
   })
 
   it('runs npm in the synced repository as root, with the arguments intact', () => {
-    delete process.env.CI
-    delete process.env.NO_COLOR
-    delete process.env.FORCE_COLOR
+    // Only what this test sets: the variables remoteCommand passes through come from the caller's environment.
+    for (const name of ['CI', 'NO_COLOR', 'FORCE_COLOR', 'MINICONTAINER_TIMEOUT_SCALE', 'MINICONTAINER_ALPINE_FIXTURES']) delete process.env[name]
     process.env.INIT_CWD = '/somewhere/else'
     expect(remoteCommand('check', ['step-04', '--solution', 'a b'])).toBe(
       `cd /vagrant && exec sudo npm run --silent check -- step-04 --solution 'a b'`,
