@@ -19,6 +19,7 @@ export const STEPS: readonly Step[] = [
   { id: '02-chroot', number: 2, title: 'A root filesystem', summary: 'chroot into Alpine, mount /proc and a minimal /dev' },
   { id: '03-cgroups', number: 3, title: 'cgroups', summary: 'a cgroup per container: memory (no swap), CPU and pids limits, OOM reporting' },
   { id: '04-network', number: 4, title: 'A network namespace', summary: 'a network namespace with only the loopback interface, brought up' },
+  { id: '08-networking', number: 8, title: 'Networking', summary: 'a veth pair to a host bridge, an address and a default route, NAT out and published ports in' },
 ]
 
 /** The repository's root folder. */

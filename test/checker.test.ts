@@ -101,6 +101,7 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       '02-chroot': ['02.rootfs', '02.host-file', '02.proc'],
       '03-cgroups': ['03.oom', '03.oom-exit', '03.no-swap', '03.cpu', '03.pids', '03.cleanup'],
       '04-network': ['04.netns', '04.lo-up', '04.host-interfaces'],
+      '08-networking': ['08.veth', '08.eth0', '08.address', '08.neighbours', '08.route', '08.masquerade', '08.publish', '08.cleanup'],
     }
     for (const step of STEPS) {
       const starter = path.join(PROJECT_ROOT, 'steps', step.id, 'main.ts')

@@ -1,4 +1,4 @@
-// Step 08's network, for real, in a world of its own (checker/world.ts): the engine builds its bridge, veths
+// Step 08's network (solutions/08-networking), for real, in a world of its own (checker/world.ts): the engine builds its bridge, veths
 // and NAT rules inside a network namespace that plays "the host", next to another one that plays "the outside".
 // The real host's links, routes, firewall and sysctls are compared before and after (and by global-setup.ts
 // after the whole suite): any change fails loudly.
@@ -14,7 +14,6 @@ import { GATEWAY } from '../lib/net/defaults.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 import { scaled, sleep } from './helpers/engine.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
-import { buildNetworkPrototype } from './net/prototype.ts'
 
 /** A container started in the world, whose probe script prints lines and may wait on stdin. */
 interface Container {
@@ -30,16 +29,14 @@ interface Container {
 
 const running = new Set<ChildProcess>()
 
-describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world (prototype engine)', () => {
+describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world', () => {
   let world: World
-  let engineDir: string
-  let removeEngine: () => void
+  const engineDir = path.join(PROJECT_ROOT, 'solutions', '08-networking')
   let realHost: HostNetworkSnapshot
 
   beforeAll(async () => {
     realHost = snapshotHostNetwork()
     world = await World.create()
-    ;({ engineDir, remove: removeEngine } = buildNetworkPrototype())
     await world.outside.listen(WORLD.serverAddress, 7000)
   })
 
@@ -52,7 +49,6 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world (proto
 
   afterAll(async () => {
     await world?.close()
-    removeEngine?.()
     assertHostNetworkUnchanged(realHost, 'the step 08 network tests')
   })
 
@@ -229,7 +225,6 @@ async function waitForNoLeftovers(world: World): Promise<void> {
   expect(world.leftovers(), 'left in the world\'s host after the test').toEqual({ links: [], leases: [], rules: [] })
 }
 
-
 describe.skipIf(skipUnlessRootOnLinux())('the checker runs engines in a test world (MINICONTAINER_TEST_WORLD=1 for earlier steps)', () => {
   const CHECKER = path.join(PROJECT_ROOT, 'checker', 'main.ts')
   const progress = path.join(os.tmpdir(), `mc-test-progress-net-${process.pid}.json`)
@@ -249,17 +244,5 @@ describe.skipIf(skipUnlessRootOnLinux())('the checker runs engines in a test wor
   test('solutions/04-network passes every check of steps 01-04 there: the wrapper changes nothing else', async () => {
     const failed = (await check(['--solution'])).filter((c) => !c.passed)
     expect(failed).toEqual([])
-  }, 240_000)
-
-  test('the step 08 prototype passes them too, but for 04.netns at step 04 (it has eth0, which that check expects from step 08 on)', async () => {
-    const { engineDir, remove } = buildNetworkPrototype()
-    try {
-      const checks = await check(['--engine', engineDir])
-      expect(checks.filter((c) => !c.passed).map((c) => c.id)).toEqual(['04.netns'])
-      expect(checks.find((c) => c.id === '04.netns')?.got).toMatch(/inside: eth0 lo/)
-      expect(checks.find((c) => c.id === 'host.clean')?.passed).toBe(true)
-    } finally {
-      remove()
-    }
   }, 240_000)
 })

@@ -4,15 +4,26 @@
 //   ───────────────────────────────────────────     ─────────────────────────────────────────────
 //   parse flags, check the host
 //   [03] create the cgroup with its limits
+// @since 08-networking
+//   [08] the bridge (once), an address (a lease)
+// @end
 //   [01] unshare(CLONE_NEWPID)
 //   spawn init ──────────────────────────────────►  PID 1, waits for its configuration on fd 3
 //   [03] put init into the cgroup
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
 //                                                   [04] new network namespace
+// @since 08-networking
+//   [08] the veth pair: one end on the bridge, ◄───── paused: "my namespaces exist"
+//        the other moved in as eth0, its address
+//        and route, the NAT rules; "go on" ───────►
+// @end
 //                                                   [02] /dev, chroot, /proc
 //                                                   [04] lo up
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ exit status
+// @since 08-networking
+//   [08] remove the veth, the NAT rules, the lease
+// @end
 //   exit with the command's status
 import { parseRunArgs, type RunOptions } from '../../lib/cli.ts'
 import { EXIT, FriendlyError, formatError } from '../../lib/errors.ts'
@@ -33,6 +44,10 @@ import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.
 // @end
 // @since 04-network
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
+// @end
+// @since 08-networking
+import { waitForHost } from '../../lib/init/container.ts'
+import { connectContainer, releaseNetwork, reserveNetwork } from './bridge.ts'
 // @end
 
 /** The entry point: `main.ts run ...` on the host, `main.ts __init` inside the container. */
@@ -63,12 +78,23 @@ export async function run(options: RunOptions): Promise<number> {
     const cgroup = createCgroup(options)
     cleanups.push(() => removeCgroup(cgroup))
     // @end
+    // @since 08-networking
+    const network = reserveNetwork(options.publish)
+    if (network) cleanups.push(() => releaseNetwork(network))
+    // @end
     createPidNamespace()
     const init = await spawnInit()
     // @since 03-cgroups
     joinCgroup(cgroup, init.pid)
     // @end
     init.start(config)
+    // @since 08-networking
+    // init pauses once its network namespace exists: plug the cable in, then let it go on.
+    if (await init.paused()) {
+      if (network) connectContainer(init.pid, network)
+      init.resume()
+    }
+    // @end
     const status = await init.exited
     // @since 03-cgroups
     const oomKills = oomKillCount(cgroup)
@@ -99,6 +125,9 @@ function init(): never {
     setHostname(config.hostname)
     // @since 04-network
     enterNetworkNamespace()
+    // @end
+    // @since 08-networking
+    waitForHost() // the engine connects the new network namespace meanwhile
     // @end
     // @since 02-chroot
     enterRootfs(config.rootfs!)

@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { Publish } from '../cli.ts'
+import { FriendlyError } from '../errors.ts'
 import { minicontainerHome } from '../rootfs/location.ts'
 
 export interface Lease {
@@ -47,10 +48,19 @@ export function readLeases(): Lease[] {
   return out
 }
 
-/** Writes a new lease; fails (EEXIST) if the address is taken, whatever the caller believed. */
+/** Writes a new lease; refuses if the address is leased already, whatever the caller believed. */
 export function writeLease(lease: Lease): void {
   fs.mkdirSync(leasesDir(), { recursive: true })
-  fs.writeFileSync(path.join(leasesDir(), lease.address), JSON.stringify(lease) + '\n', { flag: 'wx' })
+  const file = path.join(leasesDir(), lease.address)
+  try {
+    fs.writeFileSync(file, JSON.stringify(lease) + '\n', { flag: 'wx' }) // wx: only if no such file (O_EXCL)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    const holder = readLeases().find((l) => l.address === lease.address)
+    throw new FriendlyError(`the address ${lease.address} is leased already${holder?.pid ? ` (to the container of engine pid ${holder.pid})` : ''}: ${file}`, {
+      hint: 'the address chosen must be none of those running containers hold',
+    })
+  }
 }
 
 export function removeLease(address: string): void {

@@ -8,7 +8,7 @@ import { testTimeScale } from '../../lib/timeouts.ts'
 import { cgroupDirsOf, cgroupVersion, keyedValue, readCgroupFile } from '../../checker/cgroups.ts'
 import { allProcs, descendants, readLink, readText, sleep } from '../../checker/proc.ts'
 
-export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-network'] as const
+export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-network', '08-networking'] as const
 
 /**
  * Time limits grow on slow machines: MINICONTAINER_TIMEOUT_SCALE (the checker's too) is 8 in the CI's VM,
@@ -27,6 +27,16 @@ export function engineMain(step: string, kind: 'solutions' | 'steps' = 'solution
   return path.join(PROJECT_ROOT, kind, step, 'main.ts')
 }
 
+/**
+ * `node main.ts ARGS...`, and from step 08 on inside a network namespace made for the run that plays the host
+ * (`unshare --net`, which execs the engine: same pid): its bridge, veths and NAT rules go away with it and never
+ * touch the real host's network. test/network-world.test.ts tests the network itself, with an outside world.
+ */
+export function engineArgv(step: string, args: string[], kind: 'solutions' | 'steps' = 'solutions'): string[] {
+  const argv = [process.execPath, engineMain(step, kind), ...args]
+  return Number(step.slice(0, 2)) >= 8 ? ['unshare', '--net', '--', ...argv] : argv
+}
+
 export interface EngineResult {
   exitCode: number
   stdout: string
@@ -35,7 +45,8 @@ export interface EngineResult {
 
 /** `main.ts run ARGS...`, to the end. */
 export async function runEngine(step: string, args: string[], options: { input?: string; timeout?: number } = {}): Promise<EngineResult> {
-  const child = execa(process.execPath, [engineMain(step), ...args], {
+  const [file, ...rest] = engineArgv(step, args)
+  const child = execa(file!, rest, {
     reject: false, input: options.input ?? '', timeout: scaled(options.timeout ?? 30_000), stripFinalNewline: false,
     forceKillAfterDelay: FORCE_KILL_AFTER,
   })
@@ -52,7 +63,8 @@ export interface RunningEngine {
 
 /** Starts `main.ts run ARGS...` without waiting; the command should run for a while. */
 export function startEngine(step: string, args: string[]): RunningEngine {
-  const child = execa(process.execPath, [engineMain(step), ...args], { reject: false, timeout: scaled(60_000), forceKillAfterDelay: FORCE_KILL_AFTER, stdin: 'ignore' })
+  const [file, ...rest] = engineArgv(step, args)
+  const child = execa(file!, rest, { reject: false, timeout: scaled(60_000), forceKillAfterDelay: FORCE_KILL_AFTER, stdin: 'ignore' })
   const result = child.then((r) => ({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }))
   // init is a Node process until it execve()s the command: wait for that.
   const node = fs.realpathSync(process.execPath)

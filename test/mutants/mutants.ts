@@ -23,6 +23,7 @@ export interface Mutant {
 }
 
 const NET = '04-network'
+const NETWORKING = '08-networking'
 
 export const MUTANTS: Mutant[] = [
   {
@@ -270,6 +271,69 @@ export const MUTANTS: Mutant[] = [
     // Everything that needs real isolation; 01.run and 03.fits only need the command to run.
     caughtBy: ['01.pid1', '01.hostname', '01.mount', '01.ipc', '02.rootfs', '02.host-file', '02.proc', '03.oom', '03.oom-exit', '03.no-swap', '03.cpu', '03.pids', '03.cleanup', '04.netns', '04.lo-up'],
     only: ['01', '02', '03', '04'],
+  },
+  {
+    id: 'veth-off-the-bridge',
+    description: 'the host end of the veth pair is up but plugged into no bridge',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['host.setLink(lease.veth, { master: BRIDGE, up: true })', 'host.setLink(lease.veth, { up: true })']] },
+    caughtBy: ['08.veth'],
+  },
+  {
+    id: 'veth-not-moved',
+    description: 'the container end of the pair stays on the host: no eth0 inside',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [["host.setLink(peerName(lease), { netnsPid: pid, name: 'eth0' })", 'void pid']] },
+    caughtBy: ['08.eth0'],
+  },
+  {
+    id: 'gateway-address-for-a-container',
+    description: 'the allocator hands out the bridge\'s own address 10.99.0.1',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['if (address !== GATEWAY && !taken.has(address)) return address', 'if (!taken.has(address)) return address']] },
+    caughtBy: ['08.address'],
+  },
+  {
+    id: 'one-address-for-all',
+    description: 'the allocator ignores the leases: every container gets the same address',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['if (address !== GATEWAY && !taken.has(address)) return address', 'if (address !== GATEWAY) return address']] },
+    caughtBy: ['08.neighbours'],
+  },
+  {
+    id: 'no-default-route',
+    description: 'eth0 gets its address but no default route',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['  inside.addDefaultRoute(GATEWAY)\n', '']] },
+    caughtBy: ['08.route', '08.masquerade'],
+  },
+  {
+    id: 'eth0-down',
+    description: 'eth0 gets its address but is never brought up',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [["  inside.setLink('eth0', { up: true })\n", '']] },
+    caughtBy: ['08.route'],
+  },
+  {
+    id: 'no-masquerade',
+    description: 'no masquerade rule: the container\'s packets leave with its own address',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['const lines = [`add rule ip ${NAT_TABLE} outbound ip saddr ${lease.address} oifname != "${BRIDGE}" masquerade comment "${lease.tag}"`]', 'const lines: string[] = []']] },
+    caughtBy: ['08.masquerade'],
+  },
+  {
+    id: 'publish-to-the-host-port',
+    description: 'published ports DNATed to the host port number instead of the container\'s',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['dnat to ${lease.address}:${p.containerPort}', 'dnat to ${lease.address}:${p.hostPort}']] },
+    caughtBy: ['08.publish'],
+  },
+  {
+    id: 'rules-untagged',
+    description: 'the NAT rules carry no comment: the engine cannot find them to delete them',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [[' masquerade comment "${lease.tag}"`', ' masquerade`'], [':${p.containerPort} comment "${lease.tag}"`', ':${p.containerPort}`']] },
+    caughtBy: ['08.cleanup', 'host.clean'],
   },
 ]
 
