@@ -26,7 +26,7 @@ root=$work/root
 
 say "debootstrap bookworm from $mirror"
 debootstrap --variant=minbase \
-  --include=systemd-sysv,udev,dbus,libpam-systemd,openssh-server,sudo,ifupdown,isc-dhcp-client,iproute2,rsync,ca-certificates,netbase,kmod,procps,linux-image-amd64,initramfs-tools \
+  --include=systemd-sysv,udev,dbus,libpam-systemd,openssh-server,sudo,ifupdown,isc-dhcp-client,iproute2,nftables,rsync,ca-certificates,netbase,kmod,procps,linux-image-amd64,initramfs-tools \
   bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 
 say "configuring the guest"
