@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url'
 import { NAT_TABLE, SUBNET } from '../lib/net/defaults.ts'
 import { ipToNumber, parseSubnet } from '../lib/net/ipv4.ts'
 import { minicontainerHome } from '../lib/rootfs/location.ts'
+import { connectionsOf, type Connection } from './conntrack.ts'
 
 export const WORLD = {
   /** "The host"'s interface to the outside, and its address there. */
@@ -91,6 +92,12 @@ export class Agent {
       throw new Error(`the world's ${role} agent is not in a network namespace of its own (pid ${pid}, ${netnsId}): refusing to go on`)
     }
     return new Agent(role, child, pid, netnsId, lines)
+  }
+
+  /** The agent's PID, to reach its namespace through /proc/PID/ns/net, after making sure it still holds it. */
+  get netnsPid(): number {
+    void this.netnsPath
+    return this.pid
   }
 
   /** The namespace as a path for nsenter/setns, after making sure the agent still holds it. */
@@ -234,13 +241,9 @@ export class World {
     return this.host.exec(['nft', 'list', 'ruleset'])
   }
 
-  /** The kernel's connection-tracking table of the world's host: each line shows a connection before and after NAT. */
-  conntrack(): string[] {
-    try {
-      return fs.readFileSync(`/proc/${this.host.pid}/net/nf_conntrack`, 'utf8').split('\n').filter(Boolean)
-    } catch {
-      return [] // no conntrack entries yet (the file appears with the module)
-    }
+  /** The kernel's connection-tracking table of the world's host: each connection before and after NAT. */
+  conntrack(): Connection[] {
+    return connectionsOf(this.host.netnsPid)
   }
 
   async close(): Promise<void> {

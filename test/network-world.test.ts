@@ -118,8 +118,8 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world', () =
     expect(c.lines).toContain(`peer=${WORLD.hostAddress}`)
     expect(c.lines.join('\n')).toMatch(/routes=default via 10\.99\.0\.1 dev eth0/)
     // And the kernel's connection tracking in the host says the same: original source, translated reply.
-    const tracked = world.conntrack().find((l) => l.includes(`src=${address} dst=${WORLD.serverAddress}`) && l.includes('dport=7000'))
-    expect(tracked, world.conntrack().join('\n')).toContain(`src=${WORLD.serverAddress} dst=${WORLD.hostAddress}`)
+    const tracked = world.conntrack().find((c) => c.original.src === address && c.original.dst === WORLD.serverAddress && c.original.dport === 7000)
+    expect(tracked?.reply, JSON.stringify(world.conntrack())).toMatchObject({ src: WORLD.serverAddress, dst: WORLD.hostAddress, sport: 7000 })
   })
 
   test('--publish: the host itself (127.0.0.1 and its own address) and the outside reach a server in the container', async () => {

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { BRIDGE, GATEWAY, SUBNET } from '../../lib/net/defaults.ts'
 import { ipToNumber, parseSubnet } from '../../lib/net/ipv4.ts'
 import { fail, howItEnded, randomInt, requireFact, type Check, type CheckContext, type TodoId } from '../check.ts'
+import { describeConnection, type Connection } from '../conntrack.ts'
 import { ipv4Of, isUp, isVeth, linkNamed, readNetns, type Link, type NetnsFacts } from '../netns-facts.ts'
 import { PAUSE } from '../probe.ts'
 import { randomToken } from '../random.ts'
@@ -53,7 +54,7 @@ interface NetworkProbe {
   during: During | undefined
   /** What the outside server saw connect. */
   peers: string[]
-  conntrack: string[]
+  conntrack: Connection[]
   /** After the engine exited: what is still there of what was the container's. */
   after: { hostEnd: boolean; lease: boolean; rules: RuleRef[] } | undefined
 }
@@ -312,9 +313,11 @@ export const checks: Check[] = [
       }
       if (p.peers.some((peer) => peer === address)) fail(`the server to see the host's address ${WORLD.hostAddress}`, `it saw the container's own ${address}: its packets left the host unmasqueraded`, p.run)
       if (!p.peers.includes(WORLD.hostAddress)) fail(`the server to see the host's address ${WORLD.hostAddress}`, `it saw ${p.peers.join(', ')}`, p.run)
-      const tracked = p.conntrack.find((l) => l.includes(`src=${address} dst=${WORLD.serverAddress}`) && l.includes(`dport=${p.serverPort}`))
-      if (!tracked || !tracked.includes(`src=${WORLD.serverAddress} dst=${WORLD.hostAddress}`)) fail(`the host's connection tracking to show ${address} -> ${WORLD.serverAddress} answered to ${WORLD.hostAddress}`, tracked ?? 'no such connection', p.run)
-      ctx.note(tracked.replace(/\s+/g, ' '))
+      const tracked = p.conntrack.find((c) => c.original.src === address && c.original.dst === WORLD.serverAddress && c.original.dport === p.serverPort)
+      if (!tracked || tracked.reply.src !== WORLD.serverAddress || tracked.reply.dst !== WORLD.hostAddress) {
+        fail(`the host's connection tracking to show ${address} -> ${WORLD.serverAddress}:${p.serverPort}, answered to ${WORLD.hostAddress}`, tracked ? describeConnection(tracked) : 'no such connection', p.run)
+      }
+      ctx.note(describeConnection(tracked))
     },
   },
   {

@@ -54,7 +54,7 @@ export const hints: StepHints = {
     {
       id: '08.x3',
       title: 'NAT in the connection tracking table',
-      try: 'Run `sudo node solutions/08-networking/main.ts run -- wget -q -O /dev/null http://example.com` (any address the VM reaches), then on the host `sudo cat /proc/net/nf_conntrack | grep 10.99.0` (or `conntrack -L`), and `sudo nft list table ip minicontainer` while a container runs.',
+      try: '`sudo apt-get install conntrack` once. Run `sudo node solutions/08-networking/main.ts run -- /bin/sh`, and inside `wget -q -O /dev/null http://ADDRESS` with an ADDRESS from `getent hosts example.com` on the host (the container has no DNS), then on the host `sudo conntrack -L | grep 10.99.0` and `sudo nft list table ip minicontainer`.',
       predict: 'A connection is tracked as two tuples: the packets as they were sent, and the answers as they will come back. Which addresses are in each?',
       answer: 'The first tuple is `src=10.99.0.2 dst=<server>`, the second `src=<server> dst=<the VM\'s address>`: masquerade rewrote the source on the way out, and conntrack rewrites the destination of every answer back to 10.99.0.2. NAT happens once per connection (its first packet goes through the nat chains); the rest follows the tracked entry. Without the `outbound` rule the answers go to 10.99.0.2, which no router out there knows.',
     },

@@ -75,6 +75,8 @@ function readI32(b: Buffer, at: number): number {
   return LE ? b.readInt32LE(at) : b.readInt32BE(at)
 }
 const align4 = (n: number): number => (n + 3) & ~3
+export { align4, readU16, readU32, u16, u32 }
+export const NLM_F_DUMP = 0x300
 
 /** One attribute: struct rtattr { u16 len; u16 type; } + value, padded to 4 bytes. */
 function attr(type: number, value: Buffer): Buffer {
@@ -130,45 +132,42 @@ export interface LinkOptions {
   mac?: string
 }
 
-/** A NETLINK_ROUTE socket: requests on links, addresses and routes of ONE network namespace. */
-export class RouteSocket {
+/**
+ * Runs `make` with the calling THREAD in the network namespace of process `pid` (setns), and comes straight back,
+ * before anything else can run on this thread: sockets made by `make` stay in that namespace for good.
+ */
+export function inNetworkNamespaceOf<T>(pid: number, make: () => T): T {
+  const own = fs.openSync('/proc/thread-self/ns/net', 'r')
+  let target: number
+  try {
+    target = fs.openSync(`/proc/${pid}/ns/net`, 'r')
+  } catch (error) {
+    fs.closeSync(own)
+    throw new SyscallError(`open(/proc/${pid}/ns/net)`, (error as NodeJS.ErrnoException).errno ?? 2, 'the process is gone (the container exited?)')
+  }
+  try {
+    setns(target, CLONE_NEWNET, `setns(/proc/${pid}/ns/net, CLONE_NEWNET)`)
+    try {
+      return make()
+    } finally {
+      setns(own, CLONE_NEWNET, 'setns(back to this process\'s own network namespace)')
+    }
+  } finally {
+    fs.closeSync(target)
+    fs.closeSync(own)
+  }
+}
+
+/** A netlink socket of one protocol, in the network namespace it was made in: one request at a time. */
+export class NetlinkSocket {
   readonly #fd: number
   #seq = 0
   #closed = false
-  readonly #where: string
+  protected readonly where: string
 
-  /** A socket in the caller's own network namespace (the host's, for the engine). */
-  constructor(where = 'this network namespace') {
-    this.#fd = openRouteSocket()
-    this.#where = where
-  }
-
-  /**
-   * A socket inside the network namespace of process `pid`, made from the outside: the calling thread
-   * enters that namespace (setns), creates the socket, and comes straight back. The socket stays there:
-   * everything sent on it acts inside the container.
-   */
-  static inNamespaceOf(pid: number): RouteSocket {
-    const own = fs.openSync('/proc/thread-self/ns/net', 'r')
-    let target: number
-    try {
-      target = fs.openSync(`/proc/${pid}/ns/net`, 'r')
-    } catch (error) {
-      fs.closeSync(own)
-      throw new SyscallError(`open(/proc/${pid}/ns/net)`, (error as NodeJS.ErrnoException).errno ?? 2, 'the process is gone (the container exited?)')
-    }
-    try {
-      setns(target, CLONE_NEWNET, `setns(/proc/${pid}/ns/net, CLONE_NEWNET)`)
-      try {
-        return new RouteSocket(`the network namespace of pid ${pid}`)
-      } finally {
-        // Back to the host's namespace before anything else runs on this thread.
-        setns(own, CLONE_NEWNET, 'setns(back to the engine\'s own network namespace)')
-      }
-    } finally {
-      fs.closeSync(target)
-      fs.closeSync(own)
-    }
+  constructor(protocol: number, where = 'this network namespace') {
+    this.#fd = openNetlinkSocket(protocol)
+    this.where = where
   }
 
   close(): void {
@@ -176,98 +175,11 @@ export class RouteSocket {
     this.#closed = true
   }
 
-  /** `ip link add NAME type bridge [address MAC]` */
-  createBridge(name: string, mac?: string): void {
-    this.#request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, `RTM_NEWLINK ${name} type bridge`, [
-      ifinfomsg(),
-      stringAttr(IFLA_IFNAME, name),
-      ...(mac ? [attr(IFLA_ADDRESS, macBytes(mac))] : []),
-      nested(IFLA_LINKINFO, stringAttr(IFLA_INFO_KIND, 'bridge')),
-    ])
-  }
-
   /**
-   * `ip link add NAME type veth peer name PEER [address MAC]`: two interfaces joined like the two ends of
-   * a cable; a frame sent into one comes out of the other.
+   * Sends one request (nlmsghdr + body) and collects the kernel's answers up to its ack or, for a dump, up to
+   * NLMSG_DONE; throws the ack's errno as a SyscallError, with the kernel's own words when it gave any.
    */
-  createVethPair(name: string, peer: string, options: { peerMac?: string } = {}): void {
-    const peerInfo = Buffer.concat([ifinfomsg(), stringAttr(IFLA_IFNAME, peer), ...(options.peerMac ? [attr(IFLA_ADDRESS, macBytes(options.peerMac))] : [])])
-    this.#request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, `RTM_NEWLINK ${name} type veth peer ${peer}`, [
-      ifinfomsg(),
-      stringAttr(IFLA_IFNAME, name),
-      nested(IFLA_LINKINFO, stringAttr(IFLA_INFO_KIND, 'veth'), nested(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peerInfo))),
-    ])
-  }
-
-  /**
-   * `ip link set NAME [up] [master BRIDGE] [netns PID] [name NEW] [address MAC]`: one RTM_NEWLINK on the
-   * existing link. Moving and renaming in one message renames it in its new namespace.
-   */
-  setLink(name: string, options: LinkOptions): void {
-    const index = this.linkIndex(name)
-    if (index === undefined) throw new SyscallError(`RTM_NEWLINK ${name}: find the interface in ${this.#where}`, 19 /* ENODEV */, HINTS.ENODEV)
-    const attrs: Buffer[] = []
-    if (options.master !== undefined) {
-      const master = this.linkIndex(options.master)
-      if (master === undefined) throw new SyscallError(`RTM_NEWLINK ${name} master ${options.master}: find the bridge in ${this.#where}`, 19, 'create the bridge first')
-      attrs.push(u32Attr(IFLA_MASTER, master))
-    }
-    if (options.netnsPid !== undefined) attrs.push(u32Attr(IFLA_NET_NS_PID, options.netnsPid))
-    if (options.name !== undefined) attrs.push(stringAttr(IFLA_IFNAME, options.name))
-    if (options.mac !== undefined) attrs.push(attr(IFLA_ADDRESS, macBytes(options.mac)))
-    const words = Object.entries(options).map(([key, value]) => (key === 'up' ? (value ? 'up' : 'down') : `${key === 'netnsPid' ? 'netns' : key} ${value}`))
-    this.#request(RTM_NEWLINK, 0, `RTM_NEWLINK ${name} ${words.join(' ')}`, [
-      ifinfomsg(index, options.up ? IFF_UP : 0, options.up === undefined ? 0 : IFF_UP),
-      ...attrs,
-    ])
-  }
-
-  /** `ip link del NAME`; false when there is no such link. Deleting one end of a veth pair deletes both. */
-  deleteLink(name: string): boolean {
-    try {
-      this.#request(RTM_DELLINK, 0, `RTM_DELLINK ${name}`, [ifinfomsg(), stringAttr(IFLA_IFNAME, name)])
-      return true
-    } catch (error) {
-      if (error instanceof SyscallError && error.code === 'ENODEV') return false
-      throw error
-    }
-  }
-
-  /** The interface index of `name` in this socket's namespace (RTM_GETLINK), or undefined. */
-  linkIndex(name: string): number | undefined {
-    let replies: Buffer[]
-    try {
-      replies = this.#request(RTM_GETLINK, 0, `RTM_GETLINK ${name}`, [ifinfomsg(), stringAttr(IFLA_IFNAME, name)])
-    } catch (error) {
-      if (error instanceof SyscallError && error.code === 'ENODEV') return undefined
-      throw error
-    }
-    const reply = replies.find((m) => readU16(m, 4) === RTM_NEWLINK)
-    return reply ? readI32(reply, 16 + 4) : undefined
-  }
-
-  /** `ip addr add ADDRESS/PREFIX dev NAME` (replace: true = do not fail if it is there already). */
-  addAddress(name: string, address: string, prefixLength: number, options: { replace?: boolean } = {}): void {
-    const index = this.linkIndex(name)
-    if (index === undefined) throw new SyscallError(`RTM_NEWADDR ${address}/${prefixLength} dev ${name}: find the interface in ${this.#where}`, 19, HINTS.ENODEV)
-    // struct ifaddrmsg: family, prefixlen, flags, scope, index
-    const ifaddrmsg = Buffer.concat([Buffer.from([AF_INET, prefixLength, 0, RT_SCOPE_UNIVERSE]), u32(index)])
-    this.#request(RTM_NEWADDR, NLM_F_CREATE | (options.replace ? NLM_F_REPLACE : NLM_F_EXCL), `RTM_NEWADDR ${address}/${prefixLength} dev ${name}`, [
-      ifaddrmsg,
-      attr(IFA_LOCAL, ipv4Bytes(address)),
-      attr(IFA_ADDRESS, ipv4Bytes(address)),
-    ])
-  }
-
-  /** `ip route add default via GATEWAY`: where packets go that no more precise route claims. */
-  addDefaultRoute(gateway: string): void {
-    // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
-    const rtmsg = Buffer.concat([Buffer.from([AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST]), u32(0)])
-    this.#request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, `RTM_NEWROUTE default via ${gateway}`, [rtmsg, attr(RTA_GATEWAY, ipv4Bytes(gateway))])
-  }
-
-  /** Sends one request and collects the kernel's answers up to its ack; throws the ack's errno. */
-  #request(type: number, flags: number, what: string, body: Buffer[]): Buffer[] {
+  request(type: number, flags: number, what: string, body: Buffer[]): Buffer[] {
     if (this.#closed) throw new Error(`${what}: the netlink socket is closed`)
     const seq = ++this.#seq
     const payload = Buffer.concat(body)
@@ -292,9 +204,116 @@ export class RouteSocket {
         const error = readI32(message, 16)
         if (error === 0) return replies
         const text = extendedAck(message)
-        throw new SyscallError(`netlink ${what} in ${this.#where}${text ? ` (kernel: "${text}")` : ''}`, -error, HINTS[errnoName(-error)[0]])
+        throw new SyscallError(`netlink ${what} in ${this.where}${text ? ` (kernel: "${text}")` : ''}`, -error, HINTS[errnoName(-error)[0]])
       }
     }
+  }
+}
+
+/** A NETLINK_ROUTE socket: requests on links, addresses and routes of ONE network namespace. */
+export class RouteSocket extends NetlinkSocket {
+  /** A socket in the caller's own network namespace (the host's, for the engine). */
+  constructor(where = 'this network namespace') {
+    super(NETLINK_ROUTE, where)
+  }
+
+  /**
+   * A socket inside the network namespace of process `pid`, made from the outside: the calling thread
+   * enters that namespace (setns), creates the socket, and comes straight back. The socket stays there:
+   * everything sent on it acts inside the container.
+   */
+  static inNamespaceOf(pid: number): RouteSocket {
+    return inNetworkNamespaceOf(pid, () => new RouteSocket(`the network namespace of pid ${pid}`))
+  }
+
+  /** `ip link add NAME type bridge [address MAC]` */
+  createBridge(name: string, mac?: string): void {
+    this.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, `RTM_NEWLINK ${name} type bridge`, [
+      ifinfomsg(),
+      stringAttr(IFLA_IFNAME, name),
+      ...(mac ? [attr(IFLA_ADDRESS, macBytes(mac))] : []),
+      nested(IFLA_LINKINFO, stringAttr(IFLA_INFO_KIND, 'bridge')),
+    ])
+  }
+
+  /**
+   * `ip link add NAME type veth peer name PEER [address MAC]`: two interfaces joined like the two ends of
+   * a cable; a frame sent into one comes out of the other.
+   */
+  createVethPair(name: string, peer: string, options: { peerMac?: string } = {}): void {
+    const peerInfo = Buffer.concat([ifinfomsg(), stringAttr(IFLA_IFNAME, peer), ...(options.peerMac ? [attr(IFLA_ADDRESS, macBytes(options.peerMac))] : [])])
+    this.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, `RTM_NEWLINK ${name} type veth peer ${peer}`, [
+      ifinfomsg(),
+      stringAttr(IFLA_IFNAME, name),
+      nested(IFLA_LINKINFO, stringAttr(IFLA_INFO_KIND, 'veth'), nested(IFLA_INFO_DATA, attr(VETH_INFO_PEER, peerInfo))),
+    ])
+  }
+
+  /**
+   * `ip link set NAME [up] [master BRIDGE] [netns PID] [name NEW] [address MAC]`: one RTM_NEWLINK on the
+   * existing link. Moving and renaming in one message renames it in its new namespace.
+   */
+  setLink(name: string, options: LinkOptions): void {
+    const index = this.linkIndex(name)
+    if (index === undefined) throw new SyscallError(`RTM_NEWLINK ${name}: find the interface in ${this.where}`, 19 /* ENODEV */, HINTS.ENODEV)
+    const attrs: Buffer[] = []
+    if (options.master !== undefined) {
+      const master = this.linkIndex(options.master)
+      if (master === undefined) throw new SyscallError(`RTM_NEWLINK ${name} master ${options.master}: find the bridge in ${this.where}`, 19, 'create the bridge first')
+      attrs.push(u32Attr(IFLA_MASTER, master))
+    }
+    if (options.netnsPid !== undefined) attrs.push(u32Attr(IFLA_NET_NS_PID, options.netnsPid))
+    if (options.name !== undefined) attrs.push(stringAttr(IFLA_IFNAME, options.name))
+    if (options.mac !== undefined) attrs.push(attr(IFLA_ADDRESS, macBytes(options.mac)))
+    const words = Object.entries(options).map(([key, value]) => (key === 'up' ? (value ? 'up' : 'down') : `${key === 'netnsPid' ? 'netns' : key} ${value}`))
+    this.request(RTM_NEWLINK, 0, `RTM_NEWLINK ${name} ${words.join(' ')}`, [
+      ifinfomsg(index, options.up ? IFF_UP : 0, options.up === undefined ? 0 : IFF_UP),
+      ...attrs,
+    ])
+  }
+
+  /** `ip link del NAME`; false when there is no such link. Deleting one end of a veth pair deletes both. */
+  deleteLink(name: string): boolean {
+    try {
+      this.request(RTM_DELLINK, 0, `RTM_DELLINK ${name}`, [ifinfomsg(), stringAttr(IFLA_IFNAME, name)])
+      return true
+    } catch (error) {
+      if (error instanceof SyscallError && error.code === 'ENODEV') return false
+      throw error
+    }
+  }
+
+  /** The interface index of `name` in this socket's namespace (RTM_GETLINK), or undefined. */
+  linkIndex(name: string): number | undefined {
+    let replies: Buffer[]
+    try {
+      replies = this.request(RTM_GETLINK, 0, `RTM_GETLINK ${name}`, [ifinfomsg(), stringAttr(IFLA_IFNAME, name)])
+    } catch (error) {
+      if (error instanceof SyscallError && error.code === 'ENODEV') return undefined
+      throw error
+    }
+    const reply = replies.find((m) => readU16(m, 4) === RTM_NEWLINK)
+    return reply ? readI32(reply, 16 + 4) : undefined
+  }
+
+  /** `ip addr add ADDRESS/PREFIX dev NAME` (replace: true = do not fail if it is there already). */
+  addAddress(name: string, address: string, prefixLength: number, options: { replace?: boolean } = {}): void {
+    const index = this.linkIndex(name)
+    if (index === undefined) throw new SyscallError(`RTM_NEWADDR ${address}/${prefixLength} dev ${name}: find the interface in ${this.where}`, 19, HINTS.ENODEV)
+    // struct ifaddrmsg: family, prefixlen, flags, scope, index
+    const ifaddrmsg = Buffer.concat([Buffer.from([AF_INET, prefixLength, 0, RT_SCOPE_UNIVERSE]), u32(index)])
+    this.request(RTM_NEWADDR, NLM_F_CREATE | (options.replace ? NLM_F_REPLACE : NLM_F_EXCL), `RTM_NEWADDR ${address}/${prefixLength} dev ${name}`, [
+      ifaddrmsg,
+      attr(IFA_LOCAL, ipv4Bytes(address)),
+      attr(IFA_ADDRESS, ipv4Bytes(address)),
+    ])
+  }
+
+  /** `ip route add default via GATEWAY`: where packets go that no more precise route claims. */
+  addDefaultRoute(gateway: string): void {
+    // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
+    const rtmsg = Buffer.concat([Buffer.from([AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST]), u32(0)])
+    this.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, `RTM_NEWROUTE default via ${gateway}`, [rtmsg, attr(RTA_GATEWAY, ipv4Bytes(gateway))])
   }
 }
 
@@ -314,8 +333,8 @@ function extendedAck(message: Buffer): string | undefined {
   return undefined
 }
 
-function openRouteSocket(): number {
-  const fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE, 'socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)')
+function openNetlinkSocket(protocol: number): number {
+  const fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol, `socket(AF_NETLINK, SOCK_RAW, ${protocol === NETLINK_ROUTE ? 'NETLINK_ROUTE' : protocol})`)
   try {
     // Short acks (no copy of our request) with the kernel's error text when it has one.
     setSocketOption(fd, SOL_NETLINK, NETLINK_CAP_ACK, 1, 'setsockopt(NETLINK_CAP_ACK)')
