@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { BRIDGE, GATEWAY, SUBNET } from '../../lib/net/defaults.ts'
+import { timeoutScale } from '../../lib/timeouts.ts'
 import { ipToNumber, parseSubnet } from '../../lib/net/ipv4.ts'
 import { fail, howItEnded, randomInt, requireFact, type Check, type CheckContext, type TodoId } from '../check.ts'
 import { describeConnection, type Connection } from '../conntrack.ts'
@@ -17,12 +18,15 @@ import { WORLD, type World } from '../world.ts'
 
 const TODO = { address: '08.1', pair: '08.2', move: '08.3', inside: '08.4', nat: '08.5' } as const
 
+/** How long a client waits for an answer, in whole seconds, longer on slow machines (MINICONTAINER_TIMEOUT_SCALE). */
+const waitSeconds = (seconds: number): number => Math.ceil(seconds * Math.max(1, timeoutScale()))
+
 /** The container's eth0 address as it sees it ("10.99.0.2/24"), then whether it reaches the gateway and the outside. */
 function probeScript(serverPort: number): string {
   return [
     `echo "@mc addr=$(ip -4 addr show eth0 2>/dev/null | sed -n 's/.*inet \\([0-9.]*\\/[0-9]*\\).*/\\1/p')"`,
-    `ping -c 1 -W 2 ${GATEWAY} >/dev/null 2>&1; echo "@mc gateway=$?"`,
-    `echo "@mc outside=$(echo x | nc -w 3 ${WORLD.serverAddress} ${serverPort} 2>&1 | tr '\\n' ' ')"`,
+    `ping -c 1 -W ${waitSeconds(2)} ${GATEWAY} >/dev/null 2>&1; echo "@mc gateway=$?"`,
+    `echo "@mc outside=$(echo x | nc -w ${waitSeconds(3)} ${WORLD.serverAddress} ${serverPort} 2>&1 | tr '\\n' ' ')"`,
     PAUSE,
   ].join('; ')
 }
@@ -260,7 +264,7 @@ export const checks: Check[] = [
           first.missing = missingTodo(inside, readNetns(w.host.netnsPath), leaseFiles(w))
           if (!first.address) return
           second = await ctx.run({
-            script: `echo "@mc got=$(echo x | nc -w 3 ${first.address} ${port} 2>&1 | tr '\\n' ' ')"; ${PAUSE}`,
+            script: `echo "@mc got=$(echo x | nc -w ${waitSeconds(3)} ${first.address} ${port} 2>&1 | tr '\\n' ' ')"; ${PAUSE}`,
             onReady: ({ pid: pid2 }) => void (pid2 !== undefined && (first.secondAddress = ipv4Of(readNetns(`/proc/${pid2}/ns/net`), 'eth0')[0]?.split('/')[0])),
           })
         },
@@ -343,7 +347,7 @@ export const checks: Check[] = [
             [`the host, to its own ${WORLD.hostAddress}`, w.host, WORLD.hostAddress],
             [`the outside, to the host's ${WORLD.hostAddress}`, w.outside, WORLD.hostAddress],
           ] as const) {
-            const c = await agent.connect(target, hostPort, { timeoutMs: 3000 })
+            const c = await agent.connect(target, hostPort, { timeoutMs: waitSeconds(3) * 1000 })
             if (c.data.trim() !== token) results.push(`${who}:${hostPort} got ${c.data.trim() || c.error || 'nothing'}`)
           }
         },
