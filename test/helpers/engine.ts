@@ -68,9 +68,13 @@ export function startEngine(step: string, args: string[]): RunningEngine {
   const result = child.then((r) => ({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }))
   // init is a Node process until it execve()s the command: wait for that.
   const node = fs.realpathSync(process.execPath)
+  // The engine's other children (from step 08, `nft`) are not the container: init is the one in a PID namespace of
+  // its own (every solution makes one).
+  const ownPidNs = (pid: number): boolean => Boolean(readLink(`/proc/${pid}/ns/pid`)) && readLink(`/proc/${pid}/ns/pid`) !== readLink(`/proc/${child.pid}/ns/pid`)
   const initPid = async () => {
     for (let i = 0; i < scaled(500); i++) {
-      const pid = childrenOf(child.pid!)[0]
+      const children = childrenOf(child.pid!)
+      const pid = children.find(ownPidNs)
       if (pid && exeOf(pid) !== node && exeOf(pid) !== '') return pid
       await sleep(10)
     }
