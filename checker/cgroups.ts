@@ -192,3 +192,69 @@ export async function killAndRemoveCgroup(dir: string): Promise<boolean> {
   }
   return !fs.existsSync(dir)
 }
+
+let checkersCgroups: string[] | undefined
+/** The checker's own cgroups, their parents and the hierarchies' roots: never a container's, never killed nor removed. */
+export function isCheckersCgroupOrAncestor(dir: string): boolean {
+  checkersCgroups ??= Object.values(cgroupDirsOf(process.pid) ?? {}).map((d) => d.replace(/\/+$/, ''))
+  const clean = dir.replace(/\/+$/, '')
+  if (hierarchies().some((h) => h.mountPoint === clean)) return true
+  return checkersCgroups.some((own) => own === clean || own.startsWith(clean + '/'))
+}
+
+export type Controller = 'memory' | 'cpu' | 'pids'
+export const CONTROLLERS: Controller[] = ['memory', 'cpu', 'pids']
+
+/** Where a container's process is, for one controller, and what its engine made there. */
+export interface Placement {
+  controller: Controller
+  /** The process's cgroup folder for this controller (from /proc/PID/cgroup). */
+  dir: string
+  /** In a cgroup of its own: not the checker's, not one of its parents, not a hierarchy's root. */
+  own: boolean
+  /** Folders named after one of the run's processes (mc-<engine pid>-...) in this controller's tree: what the engine made. */
+  made: string[]
+}
+
+/**
+ * For each controller: the container's cgroup and whether the engine made one there at all. The evidence a hint
+ * needs: a process in its own memory cgroup but in the root of cpu and pids was never put into the cpu and pids
+ * folders (joining); no folder at all was never created.
+ */
+export function placement(pid: number, runPids: number[], version: CgroupVersion = cgroupVersion()): Placement[] | undefined {
+  const dirs = cgroupDirsOf(pid, version)
+  if (!dirs) return undefined
+  const pids = new Set(runPids.map(String))
+  return CONTROLLERS.map((controller) => {
+    const top = version === 2 ? '/sys/fs/cgroup' : controllerDir(controller, '/', 1)
+    const made: string[] = []
+    const walk = (dir: string, depth: number): void => {
+      let entries: fs.Dirent[]
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true })
+      } catch {
+        return
+      }
+      for (const e of entries) {
+        if (!e.isDirectory()) continue
+        const full = path.join(dir, e.name)
+        const owner = /^mc-(\d+)-/.exec(e.name)?.[1]
+        if (owner && pids.has(owner)) made.push(full)
+        else if (depth < 2 && !SYSTEMD_SLICE.test(e.name)) walk(full, depth + 1)
+      }
+    }
+    if (top) walk(top, 0)
+    const dir = dirs[controller]
+    return { controller, dir, own: dir !== '' && !isCheckersCgroupOrAncestor(dir), made }
+  })
+}
+
+/** systemd's slices and units: never where an engine makes its cgroups (and large trees to walk). */
+const SYSTEMD_SLICE = /\.(slice|scope|service|mount|socket|swap)$/
+
+/** One line: where the process is for each controller ("memory: .../mc-1-ab (its own), cpu: / (not its own)"). */
+export function describePlacement(places: Placement[]): string {
+  const v2 = new Set(places.map((p) => p.dir)).size === 1
+  const show = (p: Placement): string => `${p.dir || '?'} (${p.own ? 'its own' : 'not its own'})`
+  return v2 ? show(places[0]!) : places.map((p) => `${p.controller}: ${show(p)}`).join(', ')
+}

@@ -5,7 +5,7 @@ import { findTodo } from '../learner/course.ts'
 import { projectPath } from '../lib/steps.ts'
 import type { RunOptions, RunResult } from './runner.ts'
 import type { HostView, SharedProbe } from './probe.ts'
-import type { World } from './world.ts'
+import type { TestNetwork } from './test-network.ts'
 
 export interface CheckContext {
   step: Step
@@ -13,8 +13,8 @@ export interface CheckContext {
   engineDir: string
   /** The installed rootfs (from step 02 on), for checks that look at it from the host. */
   rootfs: string | undefined
-  /** From step 08 on: the test network the engine runs in (checker/world.ts); undefined before. */
-  world: World | undefined
+  /** From step 08 on: the test network the engine runs in (checker/test-network.ts); undefined before. */
+  network: TestNetwork | undefined
   /** Runs the engine once; every run is remembered for the report. */
   run(options: RunOptions): Promise<RunResult>
   /** The session's shared probe run (made once, judged by many checks). */
@@ -43,9 +43,12 @@ export class CheckFailure extends Error {
   readonly expected: string
   readonly got: string
   readonly result: RunResult | undefined
-  /** A better TODO than the check's own, when the evidence of the failure points at it. */
-  readonly hint: TodoId | undefined
-  constructor(expected: string, got: string, result?: RunResult, hint?: TodoId) {
+  /**
+   * A better TODO than the check's own, when the evidence of the failure points at it; null when it points at no
+   * TODO at all (the engine's plumbing, which `got` then explains).
+   */
+  readonly hint: TodoId | null | undefined
+  constructor(expected: string, got: string, result?: RunResult, hint?: TodoId | null) {
     super(`expected ${expected}, got ${got}`)
     this.name = 'CheckFailure'
     this.expected = expected
@@ -55,8 +58,8 @@ export class CheckFailure extends Error {
   }
 }
 
-/** Fails the check (naming a more precise TODO than the check's own, when the evidence shows one). */
-export function fail(expected: string, got: string, result?: RunResult, hint?: TodoId): never {
+/** Fails the check (naming a more precise TODO than the check's own when the evidence shows one, null for none). */
+export function fail(expected: string, got: string, result?: RunResult, hint?: TodoId | null): never {
   throw new CheckFailure(expected, got, result, hint)
 }
 

@@ -2,20 +2,21 @@
 // left as it was: a leak becomes the failing check "host.clean", with its likely cause, and is repaired.
 import { STEPS, type Step } from '../lib/steps.ts'
 import { CheckFailure, resolveHint, type Check, type CheckContext } from './check.ts'
-import { diffAndRepair, killTrees, snapshotHost, type HostSnapshot, type Leak } from './host.ts'
+import { diffAndRepair, imageLeaks, killTrees, snapshotHost, snapshotImage, sweepImage, type HostSnapshot, type Leak } from './host.ts'
 import { descendants } from './proc.ts'
 import { ourPids, runEngine, type RunOptions, type RunResult } from './runner.ts'
 import { runSharedProbe, type SharedProbe } from './probe.ts'
+import { engineFailure, failureKey, type EngineFailure } from './rootcause.ts'
 import { assertHostNetworkUnchanged, snapshotHostNetwork } from './host-network.ts'
-import { World } from './world.ts'
+import { TestNetwork } from './test-network.ts'
 
 /**
  * From step 08 on the engine builds a bridge, veths and NAT rules: every run of the session happens in a test
- * network world (checker/world.ts), never in the real host's network. MINICONTAINER_TEST_WORLD=1 puts earlier
+ * test network (checker/test-network.ts), never in the real host's network. MINICONTAINER_TEST_NETWORK=1 puts earlier
  * steps' runs there too (the project's tests use it to show the wrapper changes nothing else).
  */
-export function needsNetworkWorld(step: Step): boolean {
-  return step.number >= 8 || process.env.MINICONTAINER_TEST_WORLD === '1'
+export function needsTestNetwork(step: Step): boolean {
+  return step.number >= 8 || process.env.MINICONTAINER_TEST_NETWORK === '1'
 }
 
 export interface CheckResult {
@@ -40,12 +41,31 @@ export interface CheckResult {
   /** What the check measured (for --verbose and --json). */
   notes: string[]
   durationMs: number
+  /** The engine failed before the command of the verdict's run ran: the failure only follows from that. */
+  engineFailure?: EngineFailure
+  /** Set once the session is over: this failure follows from one of the report's root causes. */
+  followsFromRootCause?: boolean
+}
+
+/** An engine failure that made checks fail: said first, with the TODO it points to. */
+export interface RootCause extends EngineFailure {
+  /** Where to look, in words (as a check's hint), or '' when the error is in no TODO's code. */
+  hint: string
+  /** The engine command line of the first run that failed so. */
+  command: string
+  /** The checks whose failure follows from it. */
+  checks: string[]
+  /** In how many of the session's runs, of how many. */
+  runs: number
+  ofRuns: number
 }
 
 export interface Report {
   step: string
   engineDir: string
   results: CheckResult[]
+  /** Failures of the engine itself before the command ran, in the order the checks met them (usually one). */
+  rootCauses: RootCause[]
   passed: number
   failed: number
   durationMs: number
@@ -87,24 +107,30 @@ export interface HarnessOptions {
 }
 
 let currentSnapshot: HostSnapshot | undefined
-let currentWorld: World | undefined
-/** The session's network world, if any (for Ctrl-C: close it). */
-export function sessionWorld(): World | undefined {
-  return currentWorld
+let currentNetwork: TestNetwork | undefined
+/** The session's test network, if any (for Ctrl-C: close it). */
+export function sessionNetwork(): TestNetwork | undefined {
+  return currentNetwork
 }
 
 /**
- * What the containers left in the world's host (veths, leases, rules: reported, then gone with the world), and
+ * What the containers left in the test network's host (veths, leases, rules: reported, then gone with it), and
  * whether the REAL host's network changed at all (it must not: loudly, repaired where it is minicontainer's).
  */
-async function closeWorld(world: World, networkBefore: ReturnType<typeof snapshotHostNetwork>): Promise<Leak[]> {
+async function closeTestNetwork(testNetwork: TestNetwork, networkBefore: ReturnType<typeof snapshotHostNetwork>, engineDir: string, killedEngines: Set<number>): Promise<Leak[]> {
   const leaks: Leak[] = []
-  const left = world.leftovers()
+  let left = testNetwork.leftovers()
+  if (testNetwork.leasesOf(killedEngines).length) {
+    // Engines that were killed (01.engine-killed kills one with SIGKILL) had no chance to release their network:
+    // the next engine to start removes what they left, as it does with cgroups. Start one, then look.
+    await runEngine(engineDir, { command: ['/bin/true'] }, testNetwork)
+    left = testNetwork.leftovers()
+  }
   for (const link of left.links) leaks.push({ kind: 'network', what: `the link ${link} stayed in the host's network after every container exited`, cause: "the engine must delete the host end of the container's veth pair when the container ends (deleting one end deletes both)", text: link, repaired: true })
   for (const lease of left.leases) leaks.push({ kind: 'network', what: `the address lease ${lease} stayed after every container exited`, cause: "the engine must release the container's address (remove its lease file) when the container ends", text: lease, repaired: true })
   for (const rule of left.rules) leaks.push({ kind: 'network', what: `the firewall rule "${rule}" stayed after every container exited`, cause: "the engine must remove the container's NAT rules (they carry its lease's tag as their comment) when the container ends", text: rule, repaired: true })
-  await world.close()
-  currentWorld = undefined
+  await testNetwork.close()
+  currentNetwork = undefined
   try {
     assertHostNetworkUnchanged(networkBefore, 'the check')
   } catch (error) {
@@ -121,10 +147,12 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   const started = Date.now()
   const list = (await checksFor(options.step)).filter(({ check }) => matchesOnly(check.id, options.only))
   const before = snapshotHost()
+  const swept = sweepImage(options.rootfs)
+  const image = snapshotImage(options.rootfs)
   currentSnapshot = before
-  const networkBefore = needsNetworkWorld(options.step) ? snapshotHostNetwork() : undefined
-  const world = networkBefore ? await World.create() : undefined
-  currentWorld = world
+  const networkBefore = needsTestNetwork(options.step) ? snapshotHostNetwork() : undefined
+  const testNetwork = networkBefore ? await TestNetwork.create() : undefined
+  currentNetwork = testNetwork
   const marks = new Map<string, Set<string>>()
   let shared: Promise<SharedProbe> | undefined
   const results: (CheckResult | undefined)[] = list.map(() => undefined)
@@ -143,15 +171,15 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       step: options.step,
       engineDir: options.engineDir,
       rootfs: options.rootfs,
-      world,
+      network: testNetwork,
       run: async (runOptions: RunOptions) => {
-        const r = await runEngine(options.engineDir, runOptions, world)
+        const r = await runEngine(options.engineDir, runOptions, testNetwork)
         runs.push(r)
         tokens.add(r.token)
         return r
       },
       shared: async () => {
-        shared ??= runSharedProbe(options.engineDir, world)
+        shared ??= runSharedProbe(options.engineDir, testNetwork)
         const p = await shared
         if (!runs.includes(p.run)) runs.push(p.run)
         for (const t of [p.run.token, p.hostname, p.secret]) tokens.add(t)
@@ -171,10 +199,12 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
           ? error
           : new CheckFailure('the check to run to its end', `the checker could not judge: ${error instanceof Error ? error.message : String(error)}`)
       const r = failure.result ?? runs.at(-1)
+      const engine = r ? engineFailure(r, options.engineDir) : undefined
       results[index] = {
+        ...(engine ? { engineFailure: engine } : {}),
         ...base,
-        hint: failure.hint ? resolveHint(failure.hint, options.engineDir, options.step) : base.hint,
-        todo: failure.hint ?? check.hint,
+        hint: failure.hint === undefined ? base.hint : resolveHint(failure.hint ?? undefined, options.engineDir, options.step),
+        todo: failure.hint === undefined ? check.hint : (failure.hint ?? undefined),
         passed: false,
         expected: failure.expected,
         got: failure.got,
@@ -197,8 +227,11 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   )
 
   // The host, after everything: what leaked, and which check's random names it carries.
-  const leaks: Leak[] = await diffAndRepair(before, ourPids)
-  if (world) leaks.push(...(await closeWorld(world, networkBefore!)))
+  const leaks: Leak[] = [...(await diffAndRepair(before, ourPids)), ...imageLeaks(image)]
+  if (testNetwork) {
+    const killed = new Set(results.flatMap((r) => r?.runs ?? []).filter((run) => run.signal !== null && run.enginePid !== undefined).map((run) => run.enginePid!))
+    leaks.push(...(await closeTestNetwork(testNetwork, networkBefore!, options.engineDir, killed)))
+  }
   // Every run is over, so anything still below the checker (a child subreaper: orphans of the engines
   // come back to it, however fast the engine exited) outlived its engine.
   for (const left of killTrees(descendants(process.pid).filter((p) => p.state !== 'Z').map((p) => p.pid))) {
@@ -233,16 +266,16 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
     const clean: CheckResult = {
       id: 'host.clean',
       step: options.step.id,
-      title: `the host is left as it was (hostname, mounts, cgroups, processes${world ? ', network' : ''})`,
+      title: `the host is left as it was (hostname, mounts, cgroups, processes, the rootfs image${testNetwork ? ', network' : ''})`,
       passed: leaks.length === 0,
       why: "a broken run must not leave the learner's machine broken: leaked mounts, cgroups and processes pile up with every run.",
       hint: leaks.length ? [...new Set(leaks.map((l) => l.cause))].join('\n') : '',
       runs: [],
-      notes: [],
+      notes: swept.length ? [`removed from the rootfs image's dev/ before the checks (left by an earlier run): ${swept.join(', ')}`] : [],
       durationMs: 0,
       ...(leaks.length
         ? {
-            expected: `the same hostname, mount table, cgroups${world ? ', network' : ''} and no process left behind`,
+            expected: `the same hostname, mount table, cgroups, rootfs image${testNetwork ? ', network' : ''} and no process left behind`,
             got: leaks.map((l) => `${l.what}${blame(l)}${l.repaired ? ' [repaired]' : ' [COULD NOT REPAIR]'}`).join('\n'),
           }
         : {}),
@@ -251,5 +284,34 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
     options.onResult?.(clean)
   }
   const passed = final.filter((r) => r.passed).length
-  return { step: options.step.id, engineDir: options.engineDir, results: final, passed, failed: final.length - passed, durationMs: Date.now() - started }
+  const rootCauses = findRootCauses(final, options)
+  return { step: options.step.id, engineDir: options.engineDir, results: final, rootCauses, passed, failed: final.length - passed, durationMs: Date.now() - started }
+}
+
+/** Groups the failures that follow from the same engine failure, and marks them. */
+function findRootCauses(results: CheckResult[], options: HarnessOptions): RootCause[] {
+  const allRuns = new Set(results.flatMap((r) => r.runs))
+  const failedRuns = [...allRuns].map((run) => ({ run, failure: engineFailure(run, options.engineDir) })).filter((x) => x.failure)
+  const causes = new Map<string, RootCause>()
+  for (const result of results) {
+    if (result.passed || !result.engineFailure) continue
+    const key = failureKey(result.engineFailure)
+    let cause = causes.get(key)
+    if (!cause) {
+      const runs = failedRuns.filter((x) => failureKey(x.failure!) === key)
+      cause = {
+        ...result.engineFailure,
+        hint: resolveHint(result.engineFailure.todo, options.engineDir, options.step),
+        // A run of the engine itself (not one wrapped in a throw-away mount namespace) is the one to show.
+        command: runs.find((x) => x.run.commandLine.startsWith('node '))?.run.commandLine ?? result.command ?? '',
+        checks: [],
+        runs: runs.length,
+        ofRuns: allRuns.size,
+      }
+      causes.set(key, cause)
+    }
+    cause.checks.push(result.id)
+    result.followsFromRootCause = true
+  }
+  return [...causes.values()]
 }

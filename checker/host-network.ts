@@ -1,7 +1,7 @@
 // The REAL host's network, before and after anything that builds bridges, veths or NAT rules: links, addresses,
 // routes, policy rules, named network namespaces, the firewall (iptables-save, ip6tables-save, nft list
 // ruleset) and the forwarding sysctls. (Not the list of named namespaces in /run/netns: other programs, like
-// the VM test, make and delete theirs at any time, and none of them is the host's network.) Those runs happen inside throw-away namespaces (checker/world.ts); if
+// the VM test, make and delete theirs at any time, and none of them is the host's network.) Those runs happen inside throw-away namespaces (checker/test-network.ts); if
 // anything here changed anyway, compareHostNetwork says what, loudly, and repairs what is minicontainer's own.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -140,7 +140,7 @@ export function assertHostNetworkUnchanged(before: HostNetworkSnapshot, context:
   const repaired = repairHostNetwork(before, changes)
   throw new Error(
     `THE REAL HOST'S NETWORK CHANGED during ${context}. Bridges, veths and NAT rules must only ever be made inside ` +
-      `the namespaces of a test world (checker/world.ts).\n${describeChanges(changes)}` +
+      `the namespaces of a test network (checker/test-network.ts).\n${describeChanges(changes)}` +
       (repaired.length ? `\nrepaired: ${repaired.join('; ')}` : '\nnothing was repaired: undo these by hand'),
   )
 }

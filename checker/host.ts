@@ -31,7 +31,7 @@ export function snapshotHost(): HostSnapshot {
 }
 
 export interface Leak {
-  kind: 'hostname' | 'mount' | 'cgroup' | 'process' | 'network'
+  kind: 'hostname' | 'mount' | 'cgroup' | 'process' | 'image' | 'network'
   /** What is left, e.g. "hostname is now mc-x1y2 (was vm)". */
   what: string
   /** The likely cause in the engine, phrased for the learner. */
@@ -179,4 +179,78 @@ export function killTrees(pids: number[]): string[] {
 export function describe(pid: number): string {
   const cmd = (readText(`/proc/${pid}/cmdline`) ?? '').split('\0').filter(Boolean).join(' ')
   return `pid ${pid}: ${cmd.length > 120 ? cmd.slice(0, 117) + '...' : cmd || '?'}`
+}
+
+/**
+ * The rootfs image's dev/ folder, as the host sees it (Alpine's minirootfs ships it empty). An engine that fills
+ * /dev without a tmpfs of its own writes into the image: files that every later container (and the next
+ * learner) inherits.
+ */
+export function snapshotImage(rootfs: string | undefined): { dir: string; entries: Set<string> } | undefined {
+  if (!rootfs) return undefined
+  const dir = path.join(rootfs, 'dev')
+  try {
+    return { dir, entries: new Set(fs.readdirSync(dir)) }
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Removes what an earlier broken run left in the image's dev/ (files and links: device nodes are never regular
+ * files, and Alpine ships the folder empty), so that what this session's engine writes there shows. Returns the names.
+ */
+export function sweepImage(rootfs: string | undefined): string[] {
+  if (!rootfs) return []
+  const dir = path.join(rootfs, 'dev')
+  const swept: string[] = []
+  let names: string[]
+  try {
+    names = fs.readdirSync(dir)
+  } catch {
+    return []
+  }
+  for (const name of names) {
+    try {
+      const st = fs.lstatSync(path.join(dir, name))
+      if (!st.isFile() && !st.isSymbolicLink()) continue
+      fs.unlinkSync(path.join(dir, name))
+      swept.push(name)
+    } catch {
+      // gone meanwhile, or not ours to remove
+    }
+  }
+  return swept
+}
+
+/** What appeared in the image's dev/ since `before` (files, links, empty folders: all the engine's) is removed again. */
+export function imageLeaks(before: ReturnType<typeof snapshotImage>): Leak[] {
+  if (!before) return []
+  let now: string[]
+  try {
+    now = fs.readdirSync(before.dir)
+  } catch {
+    return []
+  }
+  const added = now.filter((name) => !before.entries.has(name))
+  if (!added.length) return []
+  let repaired = true
+  for (const name of added) {
+    const file = path.join(before.dir, name)
+    try {
+      const st = fs.lstatSync(file)
+      if (st.isSymbolicLink() || st.isFile()) fs.unlinkSync(file)
+      else if (st.isDirectory()) fs.rmdirSync(file)
+      else repaired = false
+    } catch {
+      repaired = false
+    }
+  }
+  return [{
+    kind: 'image',
+    what: `files written into the rootfs image: ${before.dir}/{${added.slice(0, 8).join(',')}${added.length > 8 ? ',...' : ''}}`,
+    cause: "the container's /dev must be a tmpfs of its own, mounted before anything is created in it: never write into the rootfs itself",
+    text: added.join(' '),
+    repaired,
+  }]
 }

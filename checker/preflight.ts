@@ -1,7 +1,6 @@
 // Before any check: can this machine run the learner's engine at all? Each failure says what to do.
 import fs from 'node:fs'
 import { formatError } from '../lib/errors.ts'
-import { containerHostProblem } from '../lib/host-requirements.ts'
 import { nodeIsNewEnough } from '../lib/node-version.ts'
 import { requireRootfs } from '../lib/rootfs/location.ts'
 import { cgroupVersion, controllerDir } from './cgroups.ts'
@@ -12,16 +11,10 @@ export interface Problem {
   todo: string
 }
 
-/** Reasons this host cannot run containers at all (then the workshop VM can). */
-export function hostProblems(): Problem[] {
-  const problem = containerHostProblem()
-  return problem ? [{ what: problem.problem, todo: problem.fix }] : []
-}
-
 /** Problems of a Linux root host that the learner can fix here. */
 export function setupProblems(needsRootfs: boolean): Problem[] {
   const out: Problem[] = []
-  if (!nodeIsNewEnough()) out.push({ what: `Node ${process.versions.node} cannot run the engine's TypeScript`, todo: 'run through npm (npm run check ...), which uses bin/node to get Node 24' })
+  if (!nodeIsNewEnough()) out.push({ what: `Node ${process.versions.node} cannot run the engine's TypeScript`, todo: 'run it through npm (npm run check ...): every npm script finds or installs a Node that can' })
   const version = cgroupVersion()
   for (const controller of ['memory', 'cpu', 'pids']) {
     const dir = version === 2 ? '/sys/fs/cgroup' : controllerDir(controller, '/', 1)

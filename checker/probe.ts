@@ -3,10 +3,12 @@
 // container sees, then pauses while the checker reads the same facts from the host.
 import fs from 'node:fs'
 import path from 'node:path'
-import { readLimits, type CgroupLimits } from './cgroups.ts'
-import { allProcs, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type Namespace } from './proc.ts'
+import { placement, readLimits, type CgroupLimits, type Placement } from './cgroups.ts'
+import { cwdInsideRoot, devProblems, environmentOf, extraOpenFiles, procDevice, unexpectedMounts } from './containerfs.ts'
+import { allProcs, descendants, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
 import { randomToken } from './random.ts'
-import { runEngine, type NetworkWorld, type RunResult } from './runner.ts'
+import { signalsIn } from '../lib/signals.ts'
+import { runEngine, type NetworkHost, type RunResult } from './runner.ts'
 
 /** The probe pauses here until the checker has looked at it from the host. */
 export const PAUSE = 'echo "@mc ready"; read _ignored'
@@ -33,6 +35,22 @@ export interface HostView {
   /** /proc/<pid>/root/etc/os-release, read from the host. */
   osRelease: string | undefined
   procMounted: boolean
+  /** The proc on the container's /proc is the host's own (the same superblock), not a fresh one. */
+  procIsHosts: boolean
+  /** Where the command's working directory is (undefined: the process was gone). */
+  cwd: ReturnType<typeof cwdInsideRoot>
+  /** What is wrong with the container's /dev (empty: nothing). */
+  devProblems: string[]
+  /** Mounts the command can reach that a container does not need. */
+  unexpectedMounts: MountEntry[]
+  /** Open files beyond 0, 1, 2. */
+  openFiles: string[]
+  /** The command's environment, from /proc/PID/environ. */
+  environment: Map<string, string> | undefined
+  /** The signals the command ignores (SigIgn of /proc/PID/status). */
+  ignoredSignals: number[] | undefined
+  /** The process's cgroup for each controller, and what the engine made (see cgroups.ts placement). */
+  placement: Placement[] | undefined
   /** Live processes in the container's PID namespace. */
   processesInNamespace: number
   limits: CgroupLimits | undefined
@@ -51,6 +69,8 @@ export interface SharedProbe {
   secret: string
   hostHostnameBefore: string
   hostHostnameAfter: string
+  /** A random variable planted in the engine's environment: the command must not get it. */
+  canary: { name: string; value: string }
 }
 
 /** Files the checker put on the host, removed even on Ctrl-C. */
@@ -71,8 +91,8 @@ function sameFile(a: string, b: string): boolean {
   }
 }
 
-/** Everything the host can tell about the container's process `pid`. */
-export function hostView(pid: number): HostView {
+/** Everything the host can tell about the container's process `pid` (`runPids`: every process of its run). */
+export function hostView(pid: number, runPids: number[] = [pid]): HostView {
   const ns = {} as HostView['ns']
   for (const name of ['pid', 'uts', 'ipc', 'mnt', 'net', 'cgroup'] as const) ns[name] = { inside: nsLink(pid, name) ?? '?', host: nsLink('self', name) ?? '?' }
   const pidNs = ns.pid.inside
@@ -83,6 +103,14 @@ export function hostView(pid: number): HostView {
     rootIsHosts: sameFile(`/proc/${pid}/root`, '/'),
     osRelease: readText(`/proc/${pid}/root/etc/os-release`),
     procMounted: (mountsOf(pid) ?? []).some((m) => m.mountPoint === '/proc' && m.fsType === 'proc'),
+    procIsHosts: procDevice(pid) !== undefined && procDevice(pid) === procDevice('self'),
+    cwd: cwdInsideRoot(pid),
+    devProblems: devProblems(pid),
+    unexpectedMounts: unexpectedMounts(pid),
+    openFiles: extraOpenFiles(pid),
+    environment: environmentOf(pid),
+    ignoredSignals: signalsIn(pid, 'SigIgn'),
+    placement: placement(pid, runPids),
     processesInNamespace: allProcs().filter((p) => p.state !== 'Z' && nsLink(p.pid, 'pid') === pidNs).length,
     limits: readLimits(pid),
     netDev: interfaces(readText(`/proc/${pid}/net/dev`)),
@@ -108,11 +136,12 @@ export function sharedProbeScript(secret: string): string {
 }
 
 /** Runs the shared probe once: a random hostname, a random file on the host that must stay invisible. */
-export async function runSharedProbe(engineDir: string, world?: NetworkWorld): Promise<SharedProbe> {
+export async function runSharedProbe(engineDir: string, network?: NetworkHost): Promise<SharedProbe> {
   const hostname = randomToken('host')
   const secret = `.${randomToken('secret')}`
   const secretPath = path.join('/', secret)
   const hostHostnameBefore = hostHostname()
+  const canary = { name: `MC_CANARY_${randomToken('x').slice(2).toUpperCase()}`, value: randomToken('canary') }
   let host: HostView | undefined
   hostFiles.add(secretPath)
   fs.writeFileSync(secretPath, 'host only\n')
@@ -120,9 +149,10 @@ export async function runSharedProbe(engineDir: string, world?: NetworkWorld): P
     const run = await runEngine(engineDir, {
       flags: ['--hostname', hostname],
       script: sharedProbeScript(secret),
-      onReady: ({ pid }) => void (pid !== undefined && (host = hostView(pid))),
-    }, world)
-    return { run, host, hostname, secret, hostHostnameBefore, hostHostnameAfter: hostHostname() }
+      env: { [canary.name]: canary.value },
+      onReady: ({ pid, rootPid }) => void (pid !== undefined && (host = hostView(pid, [rootPid, ...descendants(rootPid).map((p) => p.pid)]))),
+    }, network)
+    return { run, host, hostname, secret, hostHostnameBefore, hostHostnameAfter: hostHostname(), canary }
   } finally {
     fs.rmSync(secretPath, { force: true })
     hostFiles.delete(secretPath)

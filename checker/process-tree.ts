@@ -1,21 +1,12 @@
 // Every process and cgroup one engine run ever had, so that nothing escapes the checker: processes that left the
 // engine's process group (daemons), processes reparented away from it, and the cgroups of them all. At the end,
 // everything still alive is killed and every cgroup the run made is removed.
-import { cgroupDirsOf, cgroupPids, hierarchies, killAndRemoveCgroup } from './cgroups.ts'
+import { cgroupDirsOf, cgroupPids, isCheckersCgroupOrAncestor, killAndRemoveCgroup } from './cgroups.ts'
 import { describe } from './host.ts'
 import { allProcs, descendants, killQuietly, type ProcInfo } from './proc.ts'
 
 /** Every pid the checker's runs ever had (engines, wrappers, containers): to tell our leaks from others'. */
 export const ourPids = new Set<number>()
-
-let ownCgroups: string[] | undefined
-/** The checker's own cgroups and their parents: never killed nor removed, whatever a broken engine did. */
-function isOwnCgroupOrAncestor(dir: string): boolean {
-  ownCgroups ??= Object.values(cgroupDirsOf(process.pid) ?? {}).map((d) => d.replace(/\/+$/, ''))
-  const clean = dir.replace(/\/+$/, '')
-  if (hierarchies().some((h) => h.mountPoint === clean)) return true
-  return ownCgroups.some((own) => own === clean || own.startsWith(clean + '/'))
-}
 
 export class ProcessTree {
   /** Every process seen below the root, pid -> start time (pids are reused, start times are not). */
@@ -39,7 +30,7 @@ export class ProcessTree {
       this.seen.set(p.pid, p.startTime)
       ourPids.add(p.pid)
       const dirs = cgroupDirsOf(p.pid)
-      if (dirs) for (const d of new Set(Object.values(dirs))) if (d && !isOwnCgroupOrAncestor(d)) this.cgroupDirs.add(d)
+      if (dirs) for (const d of new Set(Object.values(dirs))) if (d && !isCheckersCgroupOrAncestor(d)) this.cgroupDirs.add(d)
     }
   }
 

@@ -1,7 +1,8 @@
 // What the learner sees: one ✔/✘ line per check; under a failure what ran, what was expected, what came,
 // why it matters, where to fix it, and the engine's own output prefixed so it cannot pass for the checker's.
 import kleur from 'kleur'
-import type { CheckResult, Report } from './harness.ts'
+import type { CheckResult, Report, RootCause } from './harness.ts'
+import { describeWhere } from './rootcause.ts'
 
 const ENGINE_PREFIX = '[your engine]'
 const MAX_LINES = 12
@@ -53,21 +54,50 @@ export function formatResult(r: CheckResult, verbose: boolean): string {
 }
 
 /**
- * When no run got as far as running the command, one line up front says so, with the engine's first error:
- * a crash at start-up fails every check, and twenty failures hide the one cause.
+ * The engine's own failures before the command ran, said first: its first error, where in the engine it came from
+ * and the TODO there. Every check that needed the command fails with it; those are marked as following from it.
  */
-export function neverStarted(report: Report): string | undefined {
-  const failed = report.results.filter((r) => !r.passed && r.id !== 'host.clean')
-  if (failed.length < 2 || failed.length < report.results.length - 1) return undefined
-  const runs = failed.flatMap((r) => r.runs)
-  if (!runs.length || runs.some((run) => run.facts.size > 0)) return undefined
-  const stderr = runs.map((run) => run.stderr).find((e) => e.trim()) ?? ''
-  const lines = stderr.split('\n')
-  const message = lines.find((l) => /^\s*(\w*Error\b|minicontainer:)/.test(l)) ?? lines.find((l) => l.trim()) ?? ''
-  const where = lines.find((l) => /^file:\/\/.*:\d+$/.test(l.trim()))
-  const first = where && !message.startsWith('minicontainer:') ? `${message.trim()} (${where.trim().replace(/^file:\/\//, '')})` : message
-  const ended = runs[0]!.timedOut ? 'did not finish in time' : `exited with status ${runs[0]!.exitCode}`
-  return `Your engine never got as far as running a command (it ${ended}).${first ? ` Its first error: ${first.trim().slice(0, 300)}` : ''}`
+export function formatRootCause(cause: RootCause, verbose: boolean): string {
+  const runs = cause.runs === cause.ofRuns ? `in every run (${cause.runs})` : `in ${cause.runs} of ${cause.ofRuns} runs`
+  const lines = [kleur.red().bold(`✘ Your engine stopped before running the command ${runs}: it ${cause.ended}. Fix this first.`)]
+  lines.push(indent('error:    ', kleur.red([cause.message, ...cause.detail].map((l) => (l.length > 300 && !verbose ? l.slice(0, 300) + '...' : l)).join('\n'))))
+  if (cause.where) lines.push(indent('where:    ', describeWhere(cause.where)))
+  if (cause.hint) lines.push(indent('hint:     ', kleur.yellow(cause.hint)))
+  if (cause.command) lines.push(indent('ran:      ', cause.command))
+  const again = reproduce(cause.command)
+  if (again) lines.push(indent('try:      ', again))
+  lines.push(`    ${cause.checks.length === 1 ? 'The failure' : `The ${cause.checks.length} failures`} marked ↳ below follow from it.`)
+  return lines.join('\n')
+}
+
+/** The same engine and flags with a trivial command, to see the failure by hand. */
+function reproduce(command: string): string | undefined {
+  if (!command.startsWith('node ') || !command.includes(' -- ')) return undefined
+  return `sudo ${command.slice(0, command.indexOf(' -- '))} -- /bin/true`
+}
+
+/** A failure that only follows from the engine's failure: one line, not a second set of hints. */
+function formatFollower(r: CheckResult, verbose: boolean): string {
+  if (verbose) return formatResult(r, verbose)
+  return `${kleur.red('✘')} ${kleur.dim(r.id.padEnd(18))} ${kleur.dim(`↳ ${r.title}`)}`
+}
+
+/**
+ * Prints a session as it goes: passing checks at once, in order; from the first failure on, everything waits for the
+ * end, so that the engine's own failure (if any) comes before the failures it caused.
+ */
+export function reportPrinter(verbose: boolean, print: (text: string) => void = (t) => console.log(t)): { result(r: CheckResult): void; finish(report: Report): void } {
+  const held: CheckResult[] = []
+  return {
+    result(r) {
+      if (held.length || !r.passed) held.push(r)
+      else print(formatResult(r, verbose))
+    },
+    finish(report) {
+      for (const cause of report.rootCauses) print(formatRootCause(cause, verbose))
+      for (const r of held) print(r.followsFromRootCause ? formatFollower(r, verbose) : formatResult(r, verbose))
+    },
+  }
 }
 
 /** Plain last line, exactly `N passed, N failed` (colour codes only when colours are on). */
@@ -88,12 +118,14 @@ export function toJson(report: Report): unknown {
     passed: report.passed,
     failed: report.failed,
     durationMs: report.durationMs,
+    // The engine's own failures before its command ran: the first thing to fix (see formatRootCause).
+    rootCauses: report.rootCauses.map((c) => ({ message: c.message, detail: c.detail, where: c.where ?? null, todo: c.todo ?? null, hint: c.hint, ended: c.ended, command: c.command, checks: c.checks, runs: c.runs, ofRuns: c.ofRuns })),
     checks: report.results.map((r) => ({
       id: r.id,
       step: r.step,
       title: r.title,
       passed: r.passed,
-      ...(r.passed ? {} : { expected: r.expected, got: r.got, why: r.why, hint: r.hint, command: r.command, exitCode: r.exitCode, stdout: tail(r.stdout), stderr: tail(r.stderr) }),
+      ...(r.passed ? {} : { expected: r.expected, got: r.got, why: r.why, hint: r.hint, todo: r.todo ?? null, followsFromRootCause: r.followsFromRootCause ?? false, command: r.command, exitCode: r.exitCode, stdout: tail(r.stdout), stderr: tail(r.stderr) }),
       durationMs: r.durationMs,
       notes: r.notes,
       runs: r.runs.map((run) => ({ command: run.fullCommandLine, exitCode: run.exitCode, timedOut: run.timedOut, durationMs: run.durationMs })),

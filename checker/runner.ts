@@ -14,14 +14,15 @@ import { CappedText, ReadyDetector, parseFacts } from './probe-output.ts'
 import { ProcessTree, ourPids } from './process-tree.ts'
 import { allProcs, cmdline, descendants, sleep } from './proc.ts'
 import { randomToken } from './random.ts'
+import { inWorld, type MountWorld } from './worlds.ts'
 
 export { ourPids, parseFacts }
 
-/** Where the engine runs when it builds a network (step 08 on): checker/world.ts's World. */
-export interface NetworkWorld {
-  /** argv that runs argv inside the world's host network namespace. */
+/** The test network an engine of step 08 on runs in (checker/test-network.ts): never the real host's network. */
+export interface NetworkHost {
+  /** argv that runs argv inside the test network's host namespace. */
   wrap(argv: string[]): string[]
-  /** The environment of engines in the world (their own MINICONTAINER_HOME for leases). */
+  /** The environment of engines there (a MINICONTAINER_HOME of their own for the leases). */
   env(): Record<string, string>
 }
 
@@ -44,8 +45,10 @@ export interface RunOptions {
   script?: string
   /** Or a plain command. */
   command?: string[]
-  /** Run the engine inside a throw-away mount namespace whose mounts are all shared (as systemd makes them). */
-  sharedMounts?: boolean
+  /** Run the engine inside a throw-away mount namespace that plays a host whose mounts are shared (worlds.ts). */
+  world?: MountWorld
+  /** Variables added to the engine's environment (e.g. a canary the command must not get). */
+  env?: Record<string, string>
   timeoutMs?: number
   /** Called when the probe printed `@mc ready`; the container waits until this returns. */
   onReady?: (ctx: ReadyContext) => Promise<void> | void
@@ -66,6 +69,8 @@ export interface RunResult {
   /** Whether the script reached `@mc ready` and the checker looked at the live container. */
   sawReady: boolean
   containerPid: number | undefined
+  /** The engine's own pid (the process spawned: wrappers exec it). */
+  enginePid: number | undefined
   /** The container's cgroup directories, as seen while it ran. */
   cgroupDirs: string[]
   /** Processes still alive after the engine exited (killed by the checker). */
@@ -88,7 +93,8 @@ export async function killAllRuns(): Promise<void> {
 function findContainerPid(rootPid: number, token: string): number | undefined {
   const candidates = descendants(rootPid, allProcs()).filter((p) => {
     const argv = cmdline(p.pid)
-    return argv !== undefined && argv.length >= 2 && argv.at(-1) === token && !/node/.test(path.basename(argv[0] ?? ''))
+    // Exactly that: a wrapper whose arguments end with the engine's (worlds.ts) is not it.
+    return argv !== undefined && argv.length === 4 && argv[1] === '-c' && argv.at(-1) === token && !/node/.test(path.basename(argv[0] ?? ''))
   })
   // Command substitutions fork copies of the shell: take the top-most one.
   const pids = new Set(candidates.map((c) => c.pid))
@@ -103,27 +109,26 @@ function probePlaceholder(script: string | undefined): string | undefined {
 }
 
 /**
- * Runs the engine once. With a `world` (step 08 on), inside the world's host network namespace: its bridge,
- * veths and NAT rules never touch the real host's network.
+ * Runs the engine once. With a `network` (step 08 on), inside the test network's host namespace: its bridge, veths
+ * and NAT rules never touch the real host's network.
  */
-export async function runEngine(engineDir: string, options: RunOptions, world?: NetworkWorld): Promise<RunResult> {
+export async function runEngine(engineDir: string, options: RunOptions, network?: NetworkHost): Promise<RunResult> {
   const token = randomToken()
   const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : (options.command ?? ['/bin/true'])
   const main = path.join(engineDir, 'main.ts')
   const engineArgv = [process.execPath, main, 'run', ...(options.flags ?? []), '--', ...command]
-  const wrapper = options.sharedMounts ? ['unshare', '--mount', '--propagation', 'shared', '--fork', '--'] : []
+  const wrap = (argv: string[]): string[] => (options.world ? inWorld(options.world, argv) : argv)
   const shown = (placeholder?: string): string => {
-    let line = formatCommandLine(['node', projectPath(main), 'run', ...(options.flags ?? []), '--', ...command])
+    let line = formatCommandLine(wrap(['node', projectPath(main), 'run', ...(options.flags ?? []), '--', ...command]))
     if (placeholder && options.script !== undefined) line = line.replace(shellQuote(options.script), placeholder)
-    if (options.sharedMounts) line = `${wrapper.join(' ')} ${line}`
-    return world ? `[in the test network] ${line}` : line
+    return network ? `[in the test network] ${line}` : line
   }
   const timeoutMs = (options.timeoutMs ?? 15_000) * timeoutScale()
   const started = Date.now()
 
-  // nsenter and unshare exec what follows (no fork for a network namespace), so the pid spawned stays the tree's root.
-  const argv = world ? world.wrap([...wrapper, ...engineArgv]) : [...wrapper, ...engineArgv]
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...world?.env() } })
+  // nsenter execs what follows (a network namespace needs no fork): the pid spawned stays the tree's root.
+  const argv = network ? network.wrap(wrap(engineArgv)) : wrap(engineArgv)
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...network?.env(), ...options.env } })
   child.stdin.on('error', () => {})
   const tree = child.pid === undefined ? undefined : new ProcessTree(child.pid)
   const stdout = new CappedText()
@@ -164,7 +169,7 @@ export async function runEngine(engineDir: string, options: RunOptions, world?: 
     }
     tree?.remember()
     try {
-      await options.onReady?.({ token, pid: containerPid, rootPid: tree!.rootPid, hostMountinfoPid: options.sharedMounts ? tree!.rootPid : 'self', facts: parseFacts(stdout.toString()) })
+      await options.onReady?.({ token, pid: containerPid, rootPid: tree!.rootPid, hostMountinfoPid: options.world ? tree!.rootPid : 'self', facts: parseFacts(stdout.toString()) })
     } catch (error) {
       readyError = error
     }
@@ -219,6 +224,7 @@ export async function runEngine(engineDir: string, options: RunOptions, world?: 
     facts: parseFacts(out),
     sawReady: ready.seen,
     containerPid,
+    enginePid: child.pid,
     cgroupDirs: [...(tree?.cgroupDirs ?? [])],
     leftovers,
     leftoverCgroups: timedOut ? [] : stillThere,

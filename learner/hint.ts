@@ -5,8 +5,8 @@
 // Without a TODO it helps with the one the learner is on: the TODO behind the first failing check of their last
 // `npm run check` (recorded in the progress file), and each call gives the next level. `--experiment ID` shows the
 // answer of one of the step's experiments (predict first: the lesson asks the question).
-import { parseArgs } from 'node:util'
 import kleur from 'kleur'
+import { parseCommandLine } from '../lib/args.ts'
 import { STEPS, findStep, stepDir, type Step, projectPath } from '../lib/steps.ts'
 import { experimentsOf, findTodo, todosOf, type CourseTodo } from './course.ts'
 import { readProgress, recordHintLevel, type Progress } from './progress.ts'
@@ -106,16 +106,8 @@ function experimentAnswer(step: Step, id: string): HintAnswer {
 
 /** "3", "03", "step-03", "cgroups" name a step; "03.2" names a TODO. */
 export function parseHintArgs(args: string[]): HintRequest & { pager: boolean } {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: { level: { type: 'string' }, experiment: { type: 'string' }, 'no-pager': { type: 'boolean' } },
-    })
-  } catch (error) {
-    throw new UsageError((error as Error).message.split('\n')[0]!)
-  }
+  const parsed = parseCommandLine(args, { level: { type: 'string' }, experiment: { type: 'string' }, 'no-pager': { type: 'boolean' } },
+    { positionals: true, usage: 'usage: npm run hint [STEP] [TODO] [-- --level N | --experiment ID]' })
   const request: HintRequest & { pager: boolean } = { pager: !parsed.values['no-pager'] }
   for (const word of parsed.positionals) {
     if (/^\d{2}\.\d+$/.test(word)) {

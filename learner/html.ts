@@ -8,7 +8,9 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Marked } from 'marked'
 import { PROJECT_ROOT, STEPS, type Step, projectPath } from '../lib/steps.ts'
-import { UsageError, readLesson, runCommand, rejectUnknownFlags, splitArgs, stepFromArg } from './shared.ts'
+import { UsageError, parseCommandLine } from '../lib/args.ts'
+import { FriendlyError } from '../lib/errors.ts'
+import { readLesson, runCommand, stepFromArg } from './shared.ts'
 
 export const HTML_DIR = path.join(PROJECT_ROOT, 'dist', 'lessons')
 
@@ -142,7 +144,7 @@ export function findChromium(): string | undefined {
  */
 export function screenshot(page: string, out: string, options: { width?: number; height?: number } = {}): void {
   const chromium = findChromium()
-  if (!chromium) throw new UsageError('no Chromium found (apt-get install chromium, or set CHROMIUM=/path/to/it)', 1)
+  if (!chromium) throw new FriendlyError('no Chromium found (apt-get install chromium, or set CHROMIUM=/path/to/it)', { exitCode: 1 })
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'minicontainer-chromium-'))
   try {
     fs.mkdirSync(path.dirname(path.resolve(out)), { recursive: true })
@@ -154,7 +156,7 @@ export function screenshot(page: string, out: string, options: { width?: number;
       pathToFileURL(path.resolve(page)).href,
     ], { encoding: 'utf8', timeout: 90_000, killSignal: 'SIGKILL' })
     if (!fs.existsSync(out)) {
-      throw new UsageError(`Chromium wrote no screenshot (status ${result.status ?? result.signal}): ${(result.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}`, 1)
+      throw new FriendlyError(`Chromium wrote no screenshot (status ${result.status ?? result.signal}): ${(result.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}`, { exitCode: 1 })
     }
   } finally {
     fs.rmSync(profile, { recursive: true, force: true })
@@ -162,12 +164,12 @@ export function screenshot(page: string, out: string, options: { width?: number;
 }
 
 async function main(args: string[]): Promise<number> {
-  const { flags, rest } = splitArgs(args)
-  rejectUnknownFlags(flags, ['--screenshot'], 'lessons:html')
   // `npm run lessons:html -- --screenshot FILE.png [STEP]`: also a picture of the top of one page.
   // (Not of a #section: headless Chromium paints a scrolled page blank.)
-  const shot = flags.has('--screenshot') ? rest.shift() : undefined
-  if (flags.has('--screenshot') && !shot) throw new UsageError('--screenshot wants a file name, e.g. --screenshot docs/lesson.png 3')
+  const usage = 'usage: npm run lessons:html [-- --screenshot FILE.png [STEP]]'
+  const { values, positionals: rest } = parseCommandLine(args, { screenshot: { type: 'string' } }, { positionals: true, usage })
+  const shot = values.screenshot
+  if (rest.length && !shot) throw new UsageError(`unexpected argument ${rest[0]}`, usage)
   const out = HTML_DIR
   const files = buildLessonsHtml(out)
   console.log(`lessons:html: wrote ${files.length} files; open ${projectPath(path.join(out, 'index.html'))}`)

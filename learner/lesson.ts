@@ -2,7 +2,8 @@
 // Longer than the screen: shown in `less` (q to quit). `--no-pager` prints it straight out.
 import { spawnSync } from 'node:child_process'
 import { STEPS } from '../lib/steps.ts'
-import { readLesson, rejectUnknownFlags, runCommand, splitArgs, stepFromArg } from './shared.ts'
+import { parseCommandLine } from '../lib/args.ts'
+import { readLesson, runCommand, stepFromArg } from './shared.ts'
 import { DEFAULT_WIDTH, renderMarkdown } from './terminal.ts'
 
 export function lessonText(stepArg: string, width = DEFAULT_WIDTH): string {
@@ -20,15 +21,14 @@ export function page(text: string, usePager: boolean): void {
 }
 
 async function main(args: string[]): Promise<number> {
-  const { flags, rest } = splitArgs(args)
-  rejectUnknownFlags(flags, ['--no-pager'], 'lesson')
+  const { values, positionals: rest } = parseCommandLine(args, { 'no-pager': { type: 'boolean' } }, { positionals: true, usage: 'usage: npm run lesson [STEP] [-- --no-pager]' })
   if (rest.length === 0) {
     console.log('The lessons (read one with `npm run lesson N`):')
     for (const s of STEPS) console.log(`  ${s.number}  ${s.id.padEnd(14)} ${s.summary}`)
     return 0
   }
   const width = Math.min(process.stdout.columns || DEFAULT_WIDTH, DEFAULT_WIDTH)
-  page(lessonText(rest[0]!, width), !flags.has('--no-pager'))
+  page(lessonText(rest[0]!, width), !values['no-pager'])
   return 0
 }
 

@@ -4,7 +4,8 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { PROJECT_ROOT, stepDir, type Step, projectPath } from '../lib/steps.ts'
 import { deriveStep, writeStep } from '../lib/derive.ts'
-import { rejectUnknownFlags, runCommand, splitArgs, stepFromArg } from './shared.ts'
+import { parseCommandLine } from '../lib/args.ts'
+import { runCommand, stepFromArg } from './shared.ts'
 
 export const BACKUP_ROOT = path.join(PROJECT_ROOT, '.minicontainer', 'backups')
 
@@ -50,9 +51,8 @@ export function resetStep(step: Step, options: { dir?: string; backupRoot?: stri
 }
 
 async function main(args: string[]): Promise<number> {
-  const { flags, rest } = splitArgs(args)
-  rejectUnknownFlags(flags, [], 'reset')
-  const step = stepFromArg(rest[0], 'reset')
+  const { positionals } = parseCommandLine(args, {}, { positionals: true, usage: 'usage: npm run reset STEP' })
+  const step = stepFromArg(positionals[0], 'reset')
   const result = resetStep(step)
   if (!result.changed.length) {
     console.log(`reset: steps/${step.id} already is the starter; nothing to do.`)

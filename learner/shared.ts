@@ -4,17 +4,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { compareTodoIds } from '../lib/derive.ts'
+import { UsageError } from '../lib/args.ts'
+import { FriendlyError } from '../lib/errors.ts'
 import { PROJECT_ROOT, STEPS, findStep, stepDir, type Step } from '../lib/steps.ts'
 
-/** An error a person caused (a typo in a step name...): one line, no stack trace. */
-export class UsageError extends Error {
-  readonly exitCode: number
-  constructor(message: string, exitCode = 2) {
-    super(message)
-    this.name = 'UsageError'
-    this.exitCode = exitCode
-  }
-}
+export { UsageError }
 
 const STEP_LIST = STEPS.map((s) => `${s.number} (${s.id})`).join(', ')
 
@@ -35,23 +29,11 @@ export async function runCommand(name: string, main: (args: string[]) => Promise
     const status = await main(process.argv.slice(2))
     process.exitCode = status ?? 0
   } catch (error) {
-    const usage = error instanceof UsageError
     const message = error instanceof Error ? error.message : String(error)
     process.stderr.write(`${name}: ${message}\n`)
-    if (!usage && process.env.MINICONTAINER_DEBUG) process.stderr.write(`${(error as Error).stack}\n`)
-    process.exitCode = usage ? error.exitCode : 1
-  }
-}
-
-/** Splits argv into flags (--yes) and the rest. */
-export function splitArgs(args: string[]): { flags: Set<string>; rest: string[] } {
-  const flags = new Set(args.filter((a) => a.startsWith('-')))
-  return { flags, rest: args.filter((a) => !a.startsWith('-')) }
-}
-
-export function rejectUnknownFlags(flags: Set<string>, known: string[], command: string): void {
-  for (const flag of flags) {
-    if (!known.includes(flag)) throw new UsageError(`unknown option ${flag} for \`npm run ${command}\`${known.length ? ` (known: ${known.join(', ')})` : ''}`)
+    // MINICONTAINER_DEBUG=1: the stack of an error that is not the person's (a bug of ours).
+    if (!(error instanceof FriendlyError) && process.env.MINICONTAINER_DEBUG) process.stderr.write(`${(error as Error).stack}\n`)
+    process.exitCode = error instanceof FriendlyError ? error.exitCode : 1
   }
 }
 
@@ -63,7 +45,7 @@ export function lessonFile(step: Step): string {
 
 export function readLesson(step: Step): string {
   const file = lessonFile(step)
-  if (!fs.existsSync(file)) throw new UsageError(`the lesson of step ${step.id} is missing: ${path.relative(PROJECT_ROOT, file)}`, 1)
+  if (!fs.existsSync(file)) throw new FriendlyError(`the lesson of step ${step.id} is missing: ${path.relative(PROJECT_ROOT, file)}`, { exitCode: 1 })
   return fs.readFileSync(file, 'utf8')
 }
 

@@ -8,7 +8,9 @@ import readline from 'node:readline/promises'
 import { stepDir, type Step, projectPath } from '../lib/steps.ts'
 import { unifiedDiff } from './diff.ts'
 import { stepPassed } from './progress.ts'
-import { UsageError, rejectUnknownFlags, runCommand, splitArgs, stepFromArg } from './shared.ts'
+import { parseCommandLine } from '../lib/args.ts'
+import { FriendlyError } from '../lib/errors.ts'
+import { runCommand, stepFromArg } from './shared.ts'
 
 /** The diff of every engine file of a step, yours -> the solution's; '' when they are the same. */
 export function solutionDiff(step: Step, options: { dir?: string; solutionDir?: string; color?: boolean } = {}): string {
@@ -35,13 +37,12 @@ async function confirm(step: Step): Promise<boolean> {
 }
 
 async function main(args: string[]): Promise<number> {
-  const { flags, rest } = splitArgs(args)
-  rejectUnknownFlags(flags, ['--yes', '-y'], 'solution')
-  const step = stepFromArg(rest[0], 'solution')
-  const allowed = flags.has('--yes') || stepPassed(step)
+  const { values, positionals } = parseCommandLine(args, { yes: { type: 'boolean', short: 'y' } }, { positionals: true, usage: 'usage: npm run solution STEP [-- --yes]' })
+  const step = stepFromArg(positionals[0], 'solution')
+  const allowed = values.yes || stepPassed(step)
   if (!allowed) {
     if (!process.stdin.isTTY) {
-      throw new UsageError(`step ${step.id} has not passed \`npm run check step-${String(step.number).padStart(2, '0')}\` yet: add --yes to see its solution anyway`, 1)
+      throw new FriendlyError(`step ${step.id} has not passed \`npm run check step-${String(step.number).padStart(2, '0')}\` yet: add --yes to see its solution anyway`, { exitCode: 1 })
     }
     if (!(await confirm(step))) {
       console.log(`Not shown. Stuck? \`npm run hint ${step.number}\` shows the next TODO and its lesson section.`)

@@ -4,6 +4,7 @@ import kleur from 'kleur'
 import { STEPS, type Step } from '../lib/steps.ts'
 import { todosOf } from './course.ts'
 import { readProgress, type StepProgress } from './progress.ts'
+import { parseCommandLine } from '../lib/args.ts'
 import { runCommand } from './shared.ts'
 
 /** "solved without hints", "hints: 03.1 level 1, 03.2 level 3 (the code)". */
@@ -42,7 +43,7 @@ export function statusLines(progress = readProgress()): string[] {
 
 if (import.meta.main) {
   await runCommand('status', (args) => {
-    if (args.length) throw new Error(`status takes no arguments (got ${args.join(' ')})`)
+    parseCommandLine(args, {}, { usage: 'usage: npm run status' })
     for (const line of statusLines()) console.log(line)
   })
 }

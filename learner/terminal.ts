@@ -7,7 +7,6 @@ import { marked, type Token, type Tokens } from 'marked'
 
 export const DEFAULT_WIDTH = 80
 
-// eslint-disable-next-line no-control-regex
 const ANSI = /\x1b\[[0-9;]*m/g
 
 /** The text without colour codes. */

@@ -13,6 +13,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { PROJECT_ROOT, STEPS, type Step } from '../lib/steps.ts'
+import { parseCommandLine } from '../lib/args.ts'
 import { lessonFile, runCommand, stepFromArg } from './shared.ts'
 
 const MARKER = /(<!-- check-transcript (starter|solution) -->\n```\n)([\s\S]*?)(\n```)/g
@@ -67,7 +68,8 @@ export function refresh(step: Step): number {
 }
 
 async function main(args: string[]): Promise<number> {
-  const steps = args.length ? args.map((a) => stepFromArg(a, 'transcripts')) : STEPS
+  const { positionals } = parseCommandLine(args, {}, { positionals: true, usage: 'usage: sh bin/node learner/transcripts.ts [STEP...]' })
+  const steps = positionals.length ? positionals.map((a) => stepFromArg(a, 'transcripts')) : STEPS
   for (const step of steps) console.log(`transcripts: ${step.id}: ${refresh(step)} transcript(s) refreshed`)
   return 0
 }

@@ -58,6 +58,7 @@ export function writeCgroupFile(dir: string, file: string, value: string | numbe
         : code === 'EBUSY' ? 'on cgroup v2 a cgroup with processes in it cannot enable controllers for children'
         : code === 'ESRCH' ? 'that process no longer exists'
         : undefined,
+      locate: true,
     })
   }
 }
@@ -87,7 +88,7 @@ export function removeCgroupDir(dir: string): void {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'ENOENT') return
-      if (code !== 'EBUSY' || attempt >= 200) throw new FriendlyError(`rmdir ${dir}: ${code}`, { hint: `processes still inside: cat ${dir}/cgroup.procs` })
+      if (code !== 'EBUSY' || attempt >= 200) throw new FriendlyError(`rmdir ${dir}: ${code}`, { hint: `processes still inside: cat ${dir}/cgroup.procs`, locate: true })
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10) // sleep 10 ms, synchronously
     }
   }

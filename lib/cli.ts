@@ -1,6 +1,7 @@
 // The engine's command line, shared by every step (CONTRIBUTING.md has the contract):
 //   main.ts run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--] CMD [ARG...]
 import os from 'node:os'
+import { parseCommandLine } from './args.ts'
 import { FriendlyError } from './errors.ts'
 
 /** `--publish 8080:80[/tcp|/udp]`: connections to the host's port 8080 go to the container's port 80 (from step 08). */
@@ -37,6 +38,16 @@ function usageError(message: string): FriendlyError {
   return new FriendlyError(message, { hint: USAGE.split('\n')[0] })
 }
 
+const RUN_OPTIONS = {
+  rootfs: { type: 'string' },
+  hostname: { type: 'string' },
+  memory: { type: 'string' },
+  cpus: { type: 'string' },
+  pids: { type: 'string' },
+  publish: { type: 'string', short: 'p', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const
+
 /** Parses `run ...`. Throws a FriendlyError (exit 125) for anything it does not understand. */
 export function parseRunArgs(argv: string[]): RunOptions {
   const [subcommand, ...rest] = argv
@@ -44,39 +55,25 @@ export function parseRunArgs(argv: string[]): RunOptions {
     throw new FriendlyError(subcommand ? USAGE : `no command given\n${USAGE}`, { exitCode: subcommand ? 0 : 125 })
   }
   if (subcommand !== 'run') throw usageError(`unknown command ${JSON.stringify(subcommand)} (the only one is "run")`)
-
-  const options: RunOptions = {
-    command: [], rootfs: undefined, hostname: DEFAULTS.hostname,
-    memoryBytes: parseSize(DEFAULTS.memory), cpus: DEFAULTS.cpus, pids: DEFAULTS.pids, publish: [],
+  let parsed
+  try {
+    // The options end where the command starts, like docker run: `run --hostname x ls -la`.
+    parsed = parseCommandLine(rest, RUN_OPTIONS, { untilCommand: true })
+  } catch (error) {
+    throw usageError((error as Error).message)
   }
-  let i = 0
-  while (i < rest.length) {
-    const arg = rest[i]!
-    if (arg === '--') { i++; break }
-    if (!arg.startsWith('-')) break // the command starts here, like docker run
-    if (arg === '--help' || arg === '-h') throw new FriendlyError(USAGE, { exitCode: 0 })
-    const eq = arg.indexOf('=')
-    const name = eq === -1 ? arg : arg.slice(0, eq)
-    let value: string | undefined = eq === -1 ? undefined : arg.slice(eq + 1)
-    if (value === undefined) {
-      value = rest[i + 1]
-      if (value === undefined) throw usageError(`${name} needs a value`)
-      i++
-    }
-    i++
-    switch (name) {
-      case '--rootfs': options.rootfs = value; break
-      case '--hostname': options.hostname = parseHostname(value); break
-      case '--memory': options.memoryBytes = parseSize(value); break
-      case '--cpus': options.cpus = parseCpus(value); break
-      case '--pids': options.pids = parsePids(value); break
-      case '--publish': case '-p': options.publish.push(parsePublish(value, options.publish)); break
-      default: throw usageError(`unknown option ${name}`)
-    }
+  const { values, command } = parsed
+  if (values.help) throw new FriendlyError(USAGE, { exitCode: 0 })
+  if (command.length === 0) throw usageError('no command given: what should run in the container? e.g. /bin/sh')
+  return {
+    command,
+    rootfs: values.rootfs,
+    hostname: parseHostname(values.hostname ?? DEFAULTS.hostname),
+    memoryBytes: parseSize(values.memory ?? DEFAULTS.memory),
+    cpus: values.cpus === undefined ? DEFAULTS.cpus : parseCpus(values.cpus),
+    pids: values.pids === undefined ? DEFAULTS.pids : parsePids(values.pids),
+    publish: (values.publish ?? []).reduce<Publish[]>((all, text) => [...all, parsePublish(text, all)], []),
   }
-  options.command = rest.slice(i)
-  if (options.command.length === 0) throw usageError('no command given: what should run in the container? e.g. /bin/sh')
-  return options
 }
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }

@@ -6,8 +6,10 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import kleur from 'kleur'
+import { parseCommandLine } from './args.ts'
+import { FriendlyError, formatError } from './errors.ts'
 import { isRoot, platformName } from './host-requirements.ts'
-import { minimumNode, nodeIsNewEnough, versionAtLeast } from './node-version.ts'
+import { nodeIsNewEnough, supportedNodes, versionAtLeast } from './node-version.ts'
 import { currentRootfs, minicontainerHome } from './rootfs/location.ts'
 import { PROJECT_ROOT } from './steps.ts'
 import { VM_REPO, adviceFor, cgroupStatus, hostCanRunContainers, runInVm, vmStatus } from './vm/remote.ts'
@@ -40,7 +42,7 @@ function output(command: string, args: string[], timeout = 20_000): string | und
 function checkNode(inVm: boolean): void {
   const version = process.versions.node
   if (!nodeIsNewEnough(version)) {
-    report('fail', 'Node.js', `v${version} cannot run TypeScript (needs ${minimumNode()} or newer)`, 'install Node 24 LTS (or let `npm run ...` install it: every npm script does)')
+    report('fail', 'Node.js', `v${version} cannot run the TypeScript of this project (it needs Node ${supportedNodes()})`, 'install Node 24 LTS (or let `npm run ...` install it: every npm script does)')
   } else if (inVm && !version.startsWith('24.')) {
     report('warn', 'Node.js', `v${version}; the workshop VM is provisioned with Node 24`, 'vagrant provision')
   } else {
@@ -267,4 +269,12 @@ async function main(): Promise<number> {
   return failed > 0 || vmExit !== 0 ? 1 : 0
 }
 
-if (import.meta.main) process.exitCode = await main()
+if (import.meta.main) {
+  try {
+    parseCommandLine(process.argv.slice(2), {}, { usage: 'usage: npm run doctor' })
+    process.exitCode = await main()
+  } catch (error) {
+    console.error(formatError('doctor', error))
+    process.exitCode = error instanceof FriendlyError ? error.exitCode : 1
+  }
+}

@@ -62,8 +62,11 @@ function bindLibc(koffi: Koffi) {
     socket: libc.func('int socket(int domain, int type, int protocol)'),
     ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
     close: libc.func('int close(int fd)'),
-    getpid: libc.func('int getpid()'),
     closeRange: libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
+    // Files the image store makes: overlayfs whiteouts (a 0/0 character device) and opaque folders (an xattr).
+    mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
+    lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
+    lgetxattr: libc.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
     send: libc.func('long send(int fd, const void *buf, size_t len, int flags)'),
     recv: libc.func('long recv(int fd, void *buf, size_t len, int flags)'),
     setns: libc.func('int setns(int fd, int nstype)'),
@@ -214,8 +217,39 @@ function withInterfaceRequest<T>(name: string, use: (fd: number, ifreq: Buffer) 
   }
 }
 
-export function getpid(): number {
-  return c.getpid()
+// ---- Device nodes and extended attributes (the image store's overlayfs whiteouts) ---------------------------
+export const S_IFCHR = 0o020000
+
+/** makedev(major, minor) as glibc encodes a dev_t (both 0 for a whiteout). */
+export function makedev(major: number, minor: number): bigint {
+  const ma = BigInt(major)
+  const mi = BigInt(minor)
+  return ((ma & 0xfffff000n) << 32n) | ((ma & 0xfffn) << 8n) | ((mi & 0xffffff00n) << 12n) | (mi & 0xffn)
+}
+
+/** Creates a device node (or FIFO, socket, file) at `path`: mknod(2). `mode` holds the type (S_IFCHR...) and the permissions. */
+export function mknod(path: string, mode: number, dev: bigint): void {
+  check(c.mknod(path, mode, dev), `mknod(${path}, 0${mode.toString(8)}, ${dev})`,
+    'EEXIST: something is already there (remove it first). EPERM: not root, or the filesystem refuses device nodes.')
+}
+
+/** Sets an extended attribute on `path` itself (not on what a symlink points at): lsetxattr(2). */
+export function setxattr(path: string, name: string, value: string): void {
+  const bytes = Buffer.from(value)
+  check(c.lsetxattr(path, name, bytes, bytes.length, 0), `lsetxattr(${path}, ${name})`,
+    'EPERM: trusted.* attributes need root (CAP_SYS_ADMIN). ENOTSUP: this filesystem has no extended attributes (overlayfs needs ext4, xfs, btrfs or tmpfs underneath).')
+}
+
+/** An extended attribute of `path` itself as text, or undefined when it has none of that name (ENODATA). */
+export function getxattr(path: string, name: string): string | undefined {
+  const value = Buffer.alloc(4096)
+  const length = Number(c.lgetxattr(path, name, value, value.length))
+  if (length === -1) {
+    const errno = c.errno()
+    if (errno === 61) return undefined // ENODATA
+    throw new SyscallError(`lgetxattr(${path}, ${name})`, errno)
+  }
+  return value.subarray(0, length).toString()
 }
 
 // ---- Sockets, namespaces by file descriptor, file locks (lib/net/ builds on these) -----------

@@ -4,7 +4,7 @@
 //   - step 04's solution: `node solutions/04-network/main.ts run --rootfs ROOTFS /bin/true`
 //   - the same, started with NODE_COMPILE_CACHE already in its environment (what a caller such as bin/node could set)
 //   - step 08's solution (veth pair, address, route, NAT rules; the bridge made once), with the compile cache, in a
-//     test network (checker/world.ts): never in the real host's network
+//     test network (checker/test-network.ts): never in the real host's network
 //   - util-linux `unshare --fork --pid --mount --uts --ipc --net --root=ROOTFS /bin/true`: the floor, no runtime at all
 //   - `runc run` (the reference runtime) of a generated OCI bundle whose rootfs is the same folder
 //   - `node -e 0`: ONE Node start-up, for reference (the engine needs two)
@@ -16,11 +16,13 @@ import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { parseCommandLine } from '../lib/args.ts'
+import { FriendlyError, formatError } from '../lib/errors.ts'
 import { cgroupVersion } from '../lib/cgroupfs.ts'
 import { containerHostProblem } from '../lib/host-requirements.ts'
 import { requireRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
-import { World } from '../checker/world.ts'
+import { TestNetwork } from '../checker/test-network.ts'
 
 interface Options {
   quick: boolean
@@ -29,19 +31,19 @@ interface Options {
   checkRuns: number
 }
 
+const USAGE = 'usage: npm run bench [-- --quick] [--runs N] [--warmup N] [--check-runs N] [--no-check]'
+
 function parseOptions(argv: string[]): Options {
-  const quick = argv.includes('--quick')
-  const options: Options = { quick, warmup: quick ? 1 : 3, runs: quick ? 5 : 20, checkRuns: quick ? 1 : 3 }
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
-    if (arg === '--quick') continue
-    else if (arg === '--runs') options.runs = positive(arg, argv[++i])
-    else if (arg === '--warmup') options.warmup = positive(arg, argv[++i], 0)
-    else if (arg === '--check-runs') options.checkRuns = positive(arg, argv[++i], 0)
-    else if (arg === '--no-check') options.checkRuns = 0
-    else fail(`unknown option ${arg} (options: --quick, --runs N, --warmup N, --check-runs N, --no-check)`)
+  const { values } = parseCommandLine(argv, {
+    quick: { type: 'boolean' }, runs: { type: 'string' }, warmup: { type: 'string' }, 'check-runs': { type: 'string' }, 'no-check': { type: 'boolean' },
+  }, { usage: USAGE })
+  const quick = values.quick ?? false
+  return {
+    quick,
+    warmup: values.warmup === undefined ? (quick ? 1 : 3) : positive('--warmup', values.warmup, 0),
+    runs: values.runs === undefined ? (quick ? 5 : 20) : positive('--runs', values.runs),
+    checkRuns: values['no-check'] ? 0 : values['check-runs'] === undefined ? (quick ? 1 : 3) : positive('--check-runs', values['check-runs'], 0),
   }
-  return options
 }
 
 function positive(flag: string, text: string | undefined, min = 1): number {
@@ -51,7 +53,11 @@ function positive(flag: string, text: string | undefined, min = 1): number {
 }
 
 /** Thrown for anything the bench cannot measure: printed as one line, after the clean-up ran. */
-class BenchError extends Error {}
+class BenchError extends FriendlyError {
+  constructor(message: string) {
+    super(message, { exitCode: 1 })
+  }
+}
 
 function fail(message: string): never {
   throw new BenchError(message)
@@ -191,7 +197,7 @@ async function main(): Promise<void> {
   const rootfs = requireRootfs()
   const engine = path.join(PROJECT_ROOT, 'solutions', '04-network', 'main.ts')
   const networking = path.join(PROJECT_ROOT, 'solutions', '08-networking', 'main.ts')
-  const world = await World.create()
+  const testNetwork = await TestNetwork.create()
   const runc = prepareRunc(rootfs)
   const node = process.execPath
   // The plain engine row runs as a learner types it: no compile cache in the environment, so the engine
@@ -202,7 +208,7 @@ async function main(): Promise<void> {
   const contenders: Contender[] = [
     { name: 'minicontainer (step 04) `run /bin/true`', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
     { name: 'minicontainer, NODE_COMPILE_CACHE set by the caller', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: cachedEnv, wall: [], cpu: [] },
-    { name: 'minicontainer (step 08: veth, address, route, NAT), compile cache', argv: world.wrap([node, networking, 'run', '--rootfs', rootfs, '/bin/true']), env: { ...cachedEnv, ...world.env() }, wall: [], cpu: [] },
+    { name: 'minicontainer (step 08: veth, address, route, NAT), compile cache', argv: testNetwork.wrap([node, networking, 'run', '--rootfs', rootfs, '/bin/true']), env: { ...cachedEnv, ...testNetwork.env() }, wall: [], cpu: [] },
     { name: '`unshare --fork --pid --mount --uts --ipc --net --root` (floor)', argv: ['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', `--root=${rootfs}`, '/bin/true'], wall: [], cpu: [] },
     { name: '`runc run` (reference)', argv: runc.argv, wall: [], cpu: [] },
     { name: '`node -e 0`: one Node start-up', argv: [node, '-e', '0'], env: plainEnv, wall: [], cpu: [] },
@@ -222,7 +228,7 @@ async function main(): Promise<void> {
     }
   } finally {
     runc.cleanup()
-    await world.close()
+    await testNetwork.close()
   }
 
   const reference = median(contenders.find((c) => c.argv === runc.argv)!.wall)
@@ -254,7 +260,7 @@ async function main(): Promise<void> {
 try {
   await main()
 } catch (error) {
-  if (!(error instanceof BenchError)) throw error
-  console.error(`bench: ${error.message}`)
-  process.exitCode = 1
+  if (!(error instanceof FriendlyError)) throw error
+  console.error(formatError('bench', error).split('\n')[0])
+  process.exitCode = error.exitCode
 }

@@ -8,6 +8,9 @@ import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { PROJECT_ROOT, STEPS } from '../lib/steps.ts'
 import { hostLeftovers, snapshotHost, type HostSnapshot } from './helpers/host.ts'
+import { cgroupVersion } from '../lib/cgroupfs.ts'
+import { currentRootfs } from '../lib/rootfs/location.ts'
+import { imageLeaks, snapshotImage } from '../checker/host.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 import { MUTANTS, buildMutant, mutate } from './mutants/mutants.ts'
 
@@ -20,11 +23,20 @@ interface JsonCheck {
   expected?: string
   got?: string
   command?: string
+  /** The TODO the failure names (its evidence may name a better one than the check's own). */
+  todo?: string | null
+  followsFromRootCause?: boolean
+}
+interface JsonRootCause {
+  message: string
+  todo: string | null
+  checks: string[]
 }
 interface JsonReport {
   passed: number
   failed: number
   durationMs: number
+  rootCauses: JsonRootCause[]
   checks: JsonCheck[]
 }
 
@@ -98,8 +110,8 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
     // Named here, so a starter that stops failing a check (or a new check it fails) shows in review.
     const EXPECTED_FAILING: Record<string, string[]> = {
       '01-namespaces': ['01.pid1', '01.hostname', '01.mount', '01.ipc'],
-      '02-chroot': ['02.rootfs', '02.host-file', '02.proc'],
-      '03-cgroups': ['03.oom', '03.oom-exit', '03.no-swap', '03.cpu', '03.pids', '03.cleanup'],
+      '02-chroot': ['02.rootfs', '02.host-file', '02.proc', '02.dev-nodes', '02.mounts'],
+      '03-cgroups': ['03.oom', '03.oom-exit', '03.no-swap', '03.cpu', '03.pids', '03.cleanup', '03.own-cgroup'],
       '04-network': ['04.netns', '04.lo-up', '04.host-interfaces'],
       '08-networking': ['08.veth', '08.eth0', '08.address', '08.neighbours', '08.route', '08.masquerade', '08.publish', '08.cleanup'],
     }
@@ -110,23 +122,32 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
         const failed = report.checks.filter((c) => !c.passed).map((c) => c.id)
         expect(exitCode).toBe(1)
         expect(failed.sort()).toEqual([...(EXPECTED_FAILING[step.id] ?? [])].sort())
+        // The starter's engine runs (its TODOs are missing, not broken): no root cause, and every hint names a
+        // TODO of this step, chosen from the evidence.
+        expect(report.rootCauses).toEqual([])
+        for (const c of report.checks.filter((x) => !x.passed && x.todo)) expect(c.todo, c.id).toMatch(new RegExp(`^${step.id.slice(0, 2)}\\.`))
       }, 120_000)
     }
   })
 
   describe('every mutant is caught by the check meant for it, and leaves the host clean', () => {
     for (const mutant of MUTANTS) {
-      test(`${mutant.id} (${mutant.description}) is caught by ${mutant.caughtBy.join(', ')}`, async () => {
+      test.skipIf(mutant.cgroupVersion !== undefined && mutant.cgroupVersion !== cgroupVersion())(`${mutant.id} (${mutant.description}) is caught by ${mutant.caughtBy.join(', ')}`, async () => {
         const built = buildMutant(mutant)
         try {
           const hostBefore = snapshotHost()
+          const imageBefore = snapshotImage(currentRootfs()?.dir)
           const only = [...new Set([...(mutant.only ?? mutant.caughtBy), 'host.clean'])].join(',')
           const { report, exitCode } = await check(mutant.step, ['--engine', built.engineDir, '--only', only], mutant.env)
           const failed = report.checks.filter((c) => !c.passed).map((c) => c.id)
           expect(exitCode).toBe(1)
           for (const id of mutant.caughtBy) expect(failed, `${id} must catch ${mutant.id}`).toContain(id)
-          // Whatever the mutant did, the checker repaired it.
+          // The TODO each failure names, from its evidence ('' = none), and the engine's own failure first.
+          for (const [id, todo] of Object.entries(mutant.hints ?? {})) expect(report.checks.find((c) => c.id === id)?.todo ?? '', `the TODO ${id} names for ${mutant.id}`).toBe(todo)
+          if (mutant.rootCause !== undefined) expect(report.rootCauses[0]?.todo ?? '', `the root cause of ${mutant.id}`).toBe(mutant.rootCause)
+          // Whatever the mutant did, the checker repaired it (the rootfs image too).
           expect(hostLeftovers(hostBefore)).toEqual([])
+          expect(imageLeaks(imageBefore).map((l) => l.what)).toEqual([])
           expect(mutantStrays()).toEqual([])
         } finally {
           built.remove()
@@ -158,12 +179,41 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
     }
   }, 60_000)
 
-  test('an engine that never starts: one line up front with its first error, not twenty puzzles', async () => {
+  test('an engine that fails before its command: its first error and its TODO come first, the failures it causes are marked', async () => {
+    const built = buildMutant(MUTANTS.find((m) => m.id === 'dev-no-mountpoint')!)
+    try {
+      const r = await execa(process.execPath, [CHECKER, '2', '--engine', built.engineDir], { reject: false, env: { MINICONTAINER_PROGRESS: progress, NO_COLOR: '1' } })
+      expect(r.exitCode).toBe(1)
+      const lines = r.stdout.trimEnd().split('\n')
+      // Right after the header: the engine's failure, its error, where it came from, the TODO there.
+      expect(lines[1]).toMatch(/^✘ Your engine stopped before running the command in every run \(\d+\): it exited with status 125\. Fix this first\.$/)
+      expect(lines[2]).toMatch(/^ {4}error: {4}minicontainer: mount\(\/dev\/null, .*\): ENOENT/)
+      expect(r.stdout).toMatch(/^ {4}where: {4}populateDev\(\) at .*rootfs\.ts:\d+$/m)
+      expect(r.stdout).toMatch(/^ {4}hint: {5}.*TODO\(02\.1\).*populateDev\(\)/m)
+      // Every other failure follows from it: one line each, no second set of hints.
+      const failures = lines.filter((l) => /^✘ \d\d\./.test(l))
+      expect(failures.length).toBeGreaterThan(5)
+      for (const l of failures) expect(l).toMatch(/^✘ \S+ +↳ /)
+      expect(r.stdout).not.toMatch(/^ {4}expected: /m)
+      expect(lines.at(-1)).toMatch(/^1 passed, \d+ failed$/)
+      const json = await check('02-chroot', ['--engine', built.engineDir])
+      expect(json.report.rootCauses).toHaveLength(1)
+      expect(json.report.rootCauses[0]).toMatchObject({ todo: '02.1', message: expect.stringMatching(/^minicontainer: mount\(/) })
+      for (const c of json.report.checks.filter((x) => !x.passed)) expect(c.followsFromRootCause, c.id).toBe(true)
+    } finally {
+      built.remove()
+    }
+  }, 60_000)
+
+  test('an engine that does not even parse: the syntax error and its place come first', async () => {
     const built = buildMutant(MUTANTS.find((m) => m.id === 'syntax-error')!)
     try {
-      const r = await execa(process.execPath, [CHECKER, '2', '--engine', built.engineDir], { reject: false, env: { MINICONTAINER_PROGRESS: progress } })
+      const r = await execa(process.execPath, [CHECKER, '2', '--engine', built.engineDir], { reject: false, env: { MINICONTAINER_PROGRESS: progress, NO_COLOR: '1' } })
       expect(r.exitCode).toBe(1)
-      expect(r.stdout).toMatch(/Your engine never got as far as running a command \(it exited with status 1\)\. Its first error: SyntaxError .*network\.ts:\d+/)
+      const lines = r.stdout.split('\n')
+      expect(lines[1]).toMatch(/^✘ Your engine stopped before running the command in every run .*exited with status 1\./)
+      expect(lines[2]).toMatch(/^ {4}error: {4}SyntaxError/)
+      expect(r.stdout).toMatch(/^ {4}where: {4}.*network\.ts:\d+$/m)
       expect(r.stdout.trimEnd().split('\n').at(-1)).toMatch(/^1 passed, \d+ failed$/)
     } finally {
       built.remove()
@@ -189,7 +239,7 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-learner-project-'))
     const file = path.join(root, 'progress.json')
     try {
-      for (const dir of ['lib', 'checker', 'learner', 'engine']) fs.cpSync(path.join(PROJECT_ROOT, dir), path.join(root, dir), { recursive: true })
+      for (const dir of ['bin', 'lib', 'checker', 'learner', 'engine']) fs.cpSync(path.join(PROJECT_ROOT, dir), path.join(root, dir), { recursive: true })
       for (const link of ['node_modules', 'package.json']) fs.symlinkSync(path.join(PROJECT_ROOT, link), path.join(root, link))
       fs.cpSync(path.join(PROJECT_ROOT, 'solutions', '01-namespaces'), path.join(root, 'steps', '01-namespaces'), { recursive: true })
       fs.cpSync(path.join(PROJECT_ROOT, 'steps', '02-chroot'), path.join(root, 'steps', '02-chroot'), { recursive: true })

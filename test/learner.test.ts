@@ -201,7 +201,7 @@ describe('hint', () => {
     expect(parseHintArgs(['03.2'])).toMatchObject({ todo: '03.2' })
     expect(() => parseHintArgs(['--level', '4'])).toThrow(/levels are 1/)
     expect(() => parseHintArgs(['07.9'])).toThrow(/no TODO\(07\.9\)/)
-    expect(() => parseHintArgs(['--levl', '2'])).toThrow(/Unknown option/)
+    expect(() => parseHintArgs(['--levl', '2'])).toThrow(/unknown option --levl/)
   })
 
   it('records the level shown; status shows the levels used, and "solved without hints"', () => {
@@ -322,14 +322,14 @@ describe('solution', () => {
     expect(solutionDiff(s, { dir: copyOf(s, 'solutions'), solutionDir: copyOf(s, 'solutions') })).toBe('')
   })
 
-  it('writes the same hunks as diff -u', () => {
+  const hasDiff = spawnSync('diff', ['--version']).status === 0
+  it.skipIf(!hasDiff)('writes the same hunks as diff -u', () => {
     const a = 'one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\neleven\ntwelve\n'
     const b = 'one\n2\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\neleven\ntwelve\nthirteen\n'
     const dir = tmp()
     fs.writeFileSync(path.join(dir, 'a'), a)
     fs.writeFileSync(path.join(dir, 'b'), b)
     const system = spawnSync('diff', ['-u', 'a', 'b'], { cwd: dir, encoding: 'utf8' })
-    if (system.error) return // no diff(1): nothing to compare with
     const hunks = (text: string) => text.split('\n').filter((l) => !l.startsWith('---') && !l.startsWith('+++')).join('\n')
     expect(hunks(unifiedDiff(a, b, 'a', 'b'))).toBe(hunks(system.stdout))
   })

@@ -1,12 +1,18 @@
 // Step 01: the command runs in new PID, UTS, mount and IPC namespaces.
 // Inside facts come from a /bin/sh probe; the proof comes from the host: /proc/<pid>/ns/*, NSpid, the
 // host's own hostname and mount table.
-import { fail, randomInt, requireFact, requireHost, requireLive, type Check } from '../check.ts'
-import { mountsOf, nsLink } from '../proc.ts'
+import { fail, howItEnded, randomInt, requireFact, requireHost, requireLive, type Check } from '../check.ts'
+import { mountsOf, nsLink, procStat, sleep } from '../proc.ts'
+import { timeoutScale } from '../../lib/timeouts.ts'
 import { PAUSE } from '../probe.ts'
+
+/** The signals Node sets to ignored in every process it runs (SIGPIPE, SIGXFSZ). */
+const NODE_IGNORES = [13, 25]
 
 /** The UTS namespace is made in enterNamespaces(), not where the hostname is set. */
 const UTS_HINT = '01.2'
+/** So is the mount namespace: without one, no propagation setting helps. */
+export const MOUNT_NS_HINT = '01.2'
 
 export const checks: Check[] = [
   {
@@ -31,7 +37,9 @@ export const checks: Check[] = [
       const h = requireHost(p)
       const inside = requireFact(p.run, 'pid')
       if (h.ns.pid.inside === h.ns.pid.host) fail(`the container's PID namespace to differ from the host's (${h.ns.pid.host})`, `the same one: ${h.ns.pid.inside}`, p.run)
-      if (inside !== '1' || h.nsPid !== 1) fail('$$ = 1 inside, and NSpid ending in 1 in /proc/<pid>/status on the host', `$$ = ${inside}, NSpid ends in ${h.nsPid}`, p.run)
+      // In a PID namespace of its own but not PID 1: init started the command as a child instead of becoming it.
+      const pid1 = p.run.facts.get('init')
+      if (inside !== '1' || h.nsPid !== 1) fail('$$ = 1 inside, and NSpid ending in 1 in /proc/<pid>/status on the host', `$$ = ${inside}, NSpid ends in ${h.nsPid}${pid1 ? `; PID 1 is "${pid1.slice(0, 100)}": init must become the command (execve), not start it as a child` : ''}`, p.run, pid1 ? null : undefined)
     },
   },
   {
@@ -67,7 +75,9 @@ export const checks: Check[] = [
       const p = await ctx.shared()
       const h = requireHost(p)
       const before = p.hostHostnameBefore
-      if (h.hostHostname !== before || p.hostHostnameAfter !== before) fail(`the host's hostname to stay "${before}"`, `"${h.hostHostname}" while the container ran, "${p.hostHostnameAfter}" after`, p.run)
+      // With a UTS namespace of its own the host was renamed anyway: the hostname was set before the unshare.
+      const hint = h.ns.uts.inside === h.ns.uts.host ? UTS_HINT : '01.4'
+      if (h.hostHostname !== before || p.hostHostnameAfter !== before) fail(`the host's hostname to stay "${before}"`, `"${h.hostHostname}" while the container ran, "${p.hostHostnameAfter}" after${hint === '01.4' ? ' (the container has a UTS namespace of its own: was the hostname set before it existed?)' : ''}`, p.run, hint)
     },
   },
   {
@@ -76,25 +86,32 @@ export const checks: Check[] = [
     why: 'on systemd machines "/" is a shared mount: without a private mount namespace every mount the container makes (proc, dev, tmpfs...) propagates to the host and stays there.',
     hint: '01.3',
     async run(ctx) {
-      // The run happens in a throw-away mount namespace whose mounts are all shared, as systemd makes them,
-      // so a missing MS_PRIVATE shows here even on a host whose "/" is private.
-      let seenInWrapper = false
-      let seenOnHost = false
-      let sameNs = false
-      const r = await ctx.run({
-        sharedMounts: true,
-        script: `mount -t tmpfs "$0" /tmp && echo "@mc mounted=yes"; ${PAUSE}`,
-        onReady: ({ pid, rootPid, token }) => {
-          seenInWrapper = (mountsOf(rootPid) ?? []).some((m) => m.source === token)
-          seenOnHost = (mountsOf('self') ?? []).some((m) => m.source === token)
-          if (pid !== undefined) sameNs = nsLink(pid, 'mnt') === nsLink(rootPid, 'mnt')
-        },
-      })
-      requireLive(r)
-      const mounted = requireFact(r, 'mounted')
-      if (mounted !== 'yes') fail('the tmpfs mount inside the container to succeed', mounted, r)
-      if (sameNs) fail("the container's mount namespace to differ from the host's", 'the same one', r)
-      if (seenInWrapper || seenOnHost) fail(`the tmpfs "${r.token}" mounted inside to be invisible on the host`, "it appeared in the host's mount table", r)
+      // Twice, in throw-away "hosts" whose mounts are shared (worlds.ts), so a missing MS_PRIVATE shows even on a
+      // host whose "/" is private: once with everything on the root mount, once with the rootfs and /tmp on a
+      // shared mount of their own, where a private remount of "/" alone (without MS_REC) leaves them shared.
+      const runs = await Promise.all((['shared-root', 'shared-rootfs'] as const).map(async (world) => {
+        let seenInWrapper = false
+        let seenOnHost = false
+        let sameNs = false
+        const r = await ctx.run({
+          world,
+          script: `mount -t tmpfs "$0" /tmp && echo "@mc mounted=yes"; ${PAUSE}`,
+          onReady: ({ pid, rootPid, token }) => {
+            seenInWrapper = (mountsOf(rootPid) ?? []).some((m) => m.source === token)
+            seenOnHost = (mountsOf('self') ?? []).some((m) => m.source === token)
+            if (pid !== undefined) sameNs = nsLink(pid, 'mnt') === nsLink(rootPid, 'mnt')
+          },
+        })
+        return { world, r, seenInWrapper, seenOnHost, sameNs }
+      }))
+      for (const { world, r, seenInWrapper, seenOnHost, sameNs } of runs) {
+        requireLive(r)
+        const mounted = requireFact(r, 'mounted')
+        if (mounted !== 'yes') fail('the tmpfs mount inside the container to succeed', mounted, r)
+        if (sameNs) fail("the container's mount namespace to differ from the host's", 'the same one', r, MOUNT_NS_HINT)
+        const where = world === 'shared-rootfs' ? ' (where /tmp and the rootfs are shared mounts of their own: is every mount made private, recursively?)' : ''
+        if (seenInWrapper || seenOnHost) fail(`the tmpfs "${r.token}" mounted inside to be invisible on the host`, `it appeared in the host's mount table${where}`, r)
+      }
     },
   },
   {
@@ -108,4 +125,78 @@ export const checks: Check[] = [
       if (h.ns.ipc.inside === h.ns.ipc.host) fail(`the container's IPC namespace to differ from the host's (${h.ns.ipc.host})`, `the same one: ${h.ns.ipc.inside}`, p.run)
     },
   },
+  {
+    id: '01.fds',
+    title: "the command inherits no open file of the engine (only stdin, stdout, stderr)",
+    why: "an open file descriptor of the host is a way out: runc's CVE-2024-21626 leaked one to /sys/fs/cgroup, and `cd /proc/self/fd/N` put the container on the host's filesystem.",
+    async run(ctx) {
+      const p = await ctx.shared()
+      const h = requireHost(p)
+      if (h.openFiles.length) fail("only fds 0, 1 and 2 open in the command (/proc/<pid>/fd on the host; execCommand() in lib/init/container.ts marks every other one close-on-exec before execve)", h.openFiles.slice(0, 6).join(', '), p.run)
+    },
+  },
+  {
+    id: '01.sigterm',
+    title: 'SIGTERM to the engine reaches the command, and the engine exits with its status',
+    why: '`docker stop`, Ctrl-C and systemd stop a container through its engine: a signal that is not passed on kills the command without a chance to save its work, and the engine without removing its cgroup.',
+    async run(ctx) {
+      const code = randomInt(3, 99)
+      let stillRan = false
+      const r = await ctx.run({
+        script: `trap 'echo "@mc term=caught"; exit ${code}' TERM; ${PAUSE}`,
+        onReady: async ({ pid, rootPid }) => {
+          process.kill(rootPid, 'SIGTERM')
+          stillRan = !(await gone(pid, 3000))
+        },
+      })
+      requireLive(r)
+      if (r.facts.get('term') !== 'caught') {
+        fail('the command\'s SIGTERM trap to run (the engine passes SIGTERM on to the container\'s PID 1: trapStopSignals() in run())',
+          r.signal ? `the engine itself died of ${r.signal}, and the container with it (its trap never ran)` : stillRan ? 'the command never got it' : `no trap ran (${howItEnded(r)})`, r)
+      }
+      if (r.exitCode !== code) fail(`exit status ${code} (the command's own, after its trap)`, howItEnded(r), r)
+    },
+  },
+  {
+    id: '01.engine-killed',
+    title: 'when the engine is killed (SIGKILL), the container dies with it',
+    why: 'an engine can be killed without a chance to clean up (OOM, kill -9): a container that outlives it runs on with nobody to stop it, wait for it or remove its cgroup.',
+    async run(ctx) {
+      let outlived = false
+      const r = await ctx.run({
+        // The pause on stdin ends when the engine dies (its stdin is closed): then the same process goes on
+        // (exec, no child that a missing PID namespace would leave behind), unless it died with its engine.
+        script: `${PAUSE}; exec sleep 60`,
+        onReady: async ({ pid, rootPid }) => {
+          process.kill(rootPid, 'SIGKILL')
+          outlived = !(await gone(pid, 1500))
+        },
+      })
+      requireLive(r)
+      if (outlived) fail("the container's command to die within 1.5 s of its engine (init asks the kernel for that: prctl(PR_SET_PDEATHSIG) in init())", 'it was still running (killed by the checker)', r)
+    },
+  },
+  {
+    id: '01.signals-default',
+    title: 'the command starts with SIGPIPE and SIGXFSZ at their defaults (Node ignores them; an ignored signal stays ignored across execve)',
+    why: 'a command that finds SIGPIPE ignored never learns that its reader went away: `yes | head` never ends, and a pipeline hangs instead of stopping.',
+    async run(ctx) {
+      const p = await ctx.shared()
+      const h = requireHost(p)
+      const left = (h.ignoredSignals ?? []).filter((s) => NODE_IGNORES.includes(s))
+      if (left.length) fail("SIGPIPE and SIGXFSZ not ignored by the command (SigIgn in /proc/<pid>/status; execCommand() in lib/init/container.ts gives them back their default before execve)", `ignored: ${left.map((s) => (s === 13 ? 'SIGPIPE' : 'SIGXFSZ')).join(', ')}`, p.run)
+    },
+  },
 ]
+
+/** Waits until process `pid` is gone (or a zombie), at most `ms` (scaled); whether it went. */
+async function gone(pid: number | undefined, ms: number): Promise<boolean> {
+  if (pid === undefined) return true
+  const deadline = Date.now() + ms * timeoutScale()
+  for (;;) {
+    const state = procStat(pid)?.state
+    if (state === undefined || state === 'Z') return true
+    if (Date.now() > deadline) return false
+    await sleep(50)
+  }
+}

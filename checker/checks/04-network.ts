@@ -18,17 +18,17 @@ function allowedInterfaces(step: number): string[][] {
   return step >= 8 ? [['lo'], ['eth0', 'lo']] : [['lo']]
 }
 
-type WorldView = { world: { host: { netnsId: string; exec(argv: string[]): string } } | undefined }
+type NetworkView = { network: { host: { netnsId: string; exec(argv: string[]): string } } | undefined }
 
 /** The interfaces of the host the engine ran in: the real one, or from step 08 on the test network's "host". */
-function hostInterfaces(ctx: WorldView): string[] {
-  if (!ctx.world) return interfaces(readText('/proc/net/dev')).filter((i) => i !== 'lo')
-  return (JSON.parse(ctx.world.host.exec(['ip', '-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname).filter((i) => i !== 'lo')
+function hostInterfaces(ctx: NetworkView): string[] {
+  if (!ctx.network) return interfaces(readText('/proc/net/dev')).filter((i) => i !== 'lo')
+  return (JSON.parse(ctx.network.host.exec(['ip', '-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname).filter((i) => i !== 'lo')
 }
 
 /** The network namespace of the host the engine ran in. */
-function hostNetns(ctx: WorldView, h: HostView): string {
-  return ctx.world ? ctx.world.host.netnsId : h.ns.net.host
+function hostNetns(ctx: NetworkView, h: HostView): string {
+  return ctx.network ? ctx.network.host.netnsId : h.ns.net.host
 }
 
 export const checks: Check[] = [

@@ -1,5 +1,5 @@
 // Step 08: a veth pair into a bridge on the host, an address and a default route, NAT out and published ports in.
-// Every run happens in a test network (checker/world.ts): a namespace that plays the host, next to one that plays
+// Every run happens in a test network (checker/test-network.ts): a namespace that plays the host, next to one that plays
 // the outside world with a server in it. Judged by the kernel's own tables, read from the host side: the links,
 // addresses, routes and ARP entries of the container's and the host's namespaces (`ip -j` through nsenter), the
 // host's nft ruleset and connection tracking, and what the servers on either side saw.
@@ -14,7 +14,7 @@ import { ipv4Of, isUp, isVeth, linkNamed, readNetns, type Link, type NetnsFacts 
 import { PAUSE } from '../probe.ts'
 import { randomToken } from '../random.ts'
 import type { RunResult } from '../runner.ts'
-import { WORLD, type World } from '../world.ts'
+import { TEST_NET, type TestNetwork } from '../test-network.ts'
 
 const TODO = { address: '08.1', pair: '08.2', move: '08.3', inside: '08.4', nat: '08.5' } as const
 
@@ -26,7 +26,7 @@ function probeScript(serverPort: number): string {
   return [
     `echo "@mc addr=$(ip -4 addr show eth0 2>/dev/null | sed -n 's/.*inet \\([0-9.]*\\/[0-9]*\\).*/\\1/p')"`,
     `ping -c 1 -W ${waitSeconds(2)} ${GATEWAY} >/dev/null 2>&1; echo "@mc gateway=$?"`,
-    `echo "@mc outside=$(echo x | nc -w ${waitSeconds(3)} ${WORLD.serverAddress} ${serverPort} 2>&1 | tr '\\n' ' ')"`,
+    `echo "@mc outside=$(echo x | nc -w ${waitSeconds(3)} ${TEST_NET.serverAddress} ${serverPort} 2>&1 | tr '\\n' ' ')"`,
     PAUSE,
   ].join('; ')
 }
@@ -48,7 +48,7 @@ interface During {
   /** The host end of the container's pair (its peer on the host's side), if there is one. */
   hostEnd: Link | undefined
   rules: RuleRef[]
-  /** The lease files of the world's host while the container ran. */
+  /** The lease files of the test network's host while the container ran. */
   leases: string[]
 }
 
@@ -63,13 +63,13 @@ interface NetworkProbe {
   after: { hostEnd: boolean; lease: boolean; rules: RuleRef[] } | undefined
 }
 
-function world(ctx: CheckContext): World {
-  if (!ctx.world) throw new Error('the step 08 checks run only in a test network (checker/world.ts)')
-  return ctx.world
+function testNetwork(ctx: CheckContext): TestNetwork {
+  if (!ctx.network) throw new Error('the step 08 checks run only in a test network (checker/test-network.ts)')
+  return ctx.network
 }
 
-/** The rules of the world host's table that name `address` (as a match or a NAT target). */
-function rulesNaming(w: World, address: string): RuleRef[] {
+/** The rules of the test network host's table that name `address` (as a match or a NAT target). */
+function rulesNaming(w: TestNetwork, address: string): RuleRef[] {
   let items: Record<string, unknown>[] = []
   try {
     items = (JSON.parse(w.host.exec(['nft', '-j', '-a', 'list', 'ruleset'])) as { nftables: Record<string, unknown>[] }).nftables
@@ -83,7 +83,7 @@ function rulesNaming(w: World, address: string): RuleRef[] {
     .map((rule) => ({ chain: rule.chain, handle: rule.handle, comment: rule.comment }))
 }
 
-function leaseFiles(w: World): string[] {
+function leaseFiles(w: TestNetwork): string[] {
   try {
     return fs.readdirSync(path.join(w.home, 'net', 'leases'))
   } catch {
@@ -92,7 +92,7 @@ function leaseFiles(w: World): string[] {
 }
 
 /** The lease of `address` if it is still held by the engine `pid`. */
-function leaseHeldBy(w: World, address: string, pid: number): boolean {
+function leaseHeldBy(w: TestNetwork, address: string, pid: number): boolean {
   try {
     return (JSON.parse(fs.readFileSync(path.join(w.home, 'net', 'leases', address), 'utf8')) as { pid: number }).pid === pid
   } catch {
@@ -101,7 +101,7 @@ function leaseHeldBy(w: World, address: string, pid: number): boolean {
 }
 
 /** What the container's and the host's namespaces hold while the container runs. */
-function observe(w: World, pid: number, enginePid: number): During {
+function observe(w: TestNetwork, pid: number, enginePid: number): During {
   const inside = readNetns(`/proc/${pid}/ns/net`)
   const host = readNetns(w.host.netnsPath)
   const eth0 = linkNamed(inside, 'eth0')
@@ -110,16 +110,16 @@ function observe(w: World, pid: number, enginePid: number): During {
   return { pid, enginePid, inside, host, address, hostEnd, rules: address ? rulesNaming(w, address) : [], leases: leaseFiles(w) }
 }
 
-const probes = new WeakMap<World, Promise<NetworkProbe>>()
+const probes = new WeakMap<TestNetwork, Promise<NetworkProbe>>()
 
 /** One container of the session, judged by several checks: made once per test network. */
 function networkProbe(ctx: CheckContext): Promise<NetworkProbe> {
-  const w = world(ctx)
+  const w = testNetwork(ctx)
   let probe = probes.get(w)
   if (!probe) {
     probe = (async () => {
       const serverPort = randomInt(7000, 7999)
-      await w.outside.listen(WORLD.serverAddress, serverPort)
+      await w.outside.listen(TEST_NET.serverAddress, serverPort)
       let during: During | undefined
       const run = await ctx.run({
         script: probeScript(serverPort),
@@ -146,8 +146,8 @@ function networkProbe(ctx: CheckContext): Promise<NetworkProbe> {
 /** The engine failed before its container ran: point at the TODO its error names. */
 function todoFromError(stderr: string): TodoId | undefined {
   if (/no free address|lease/i.test(stderr)) return TODO.address
-  if (/has no eth0|RTM_NEWLINK peer/.test(stderr)) return TODO.move
-  if (/type veth|master mc0|RTM_NEWLINK veth/.test(stderr)) return TODO.pair
+  if (/has no eth0|RTM_NEWLINK peer|after moveIntoContainer/.test(stderr)) return TODO.move
+  if (/type veth|master mc0|RTM_NEWLINK veth|no veth pair/.test(stderr)) return TODO.pair
   if (/RTM_NEWADDR .* dev eth0|RTM_NEWROUTE|RTM_NEWLINK eth0/.test(stderr)) return TODO.inside
   if (/nft refused|NAT rules/.test(stderr)) return TODO.nat
   return undefined
@@ -249,7 +249,7 @@ export const checks: Check[] = [
     why: 'containers talk to each other (an app and its database) over the bridge; two engines that start at the same moment must not pick one address.',
     hint: TODO.address,
     async run(ctx) {
-      const w = world(ctx)
+      const w = testNetwork(ctx)
       const port = randomInt(9000, 9999)
       const token = randomToken('tok')
       ctx.mark(token)
@@ -313,13 +313,13 @@ export const checks: Check[] = [
       const outside = requireFact(p.run, 'outside').trim()
       if (p.peers.length === 0) {
         const route = d.inside.routes.some((r) => r.dst === 'default')
-        fail(`the container to reach ${WORLD.serverAddress}:${p.serverPort} in the outside world`, `nothing arrived there (the container got: ${outside || 'nothing'})`, p.run, missingTodo(d.inside, d.host, d.leases) ?? (route ? TODO.nat : TODO.inside))
+        fail(`the container to reach ${TEST_NET.serverAddress}:${p.serverPort} in the outside world`, `nothing arrived there (the container got: ${outside || 'nothing'})`, p.run, missingTodo(d.inside, d.host, d.leases) ?? (route ? TODO.nat : TODO.inside))
       }
-      if (p.peers.some((peer) => peer === address)) fail(`the server to see the host's address ${WORLD.hostAddress}`, `it saw the container's own ${address}: its packets left the host unmasqueraded`, p.run)
-      if (!p.peers.includes(WORLD.hostAddress)) fail(`the server to see the host's address ${WORLD.hostAddress}`, `it saw ${p.peers.join(', ')}`, p.run)
-      const tracked = p.conntrack.find((c) => c.original.src === address && c.original.dst === WORLD.serverAddress && c.original.dport === p.serverPort)
-      if (!tracked || tracked.reply.src !== WORLD.serverAddress || tracked.reply.dst !== WORLD.hostAddress) {
-        fail(`the host's connection tracking to show ${address} -> ${WORLD.serverAddress}:${p.serverPort}, answered to ${WORLD.hostAddress}`, tracked ? describeConnection(tracked) : 'no such connection', p.run)
+      if (p.peers.some((peer) => peer === address)) fail(`the server to see the host's address ${TEST_NET.hostAddress}`, `it saw the container's own ${address}: its packets left the host unmasqueraded`, p.run)
+      if (!p.peers.includes(TEST_NET.hostAddress)) fail(`the server to see the host's address ${TEST_NET.hostAddress}`, `it saw ${p.peers.join(', ')}`, p.run)
+      const tracked = p.conntrack.find((c) => c.original.src === address && c.original.dst === TEST_NET.serverAddress && c.original.dport === p.serverPort)
+      if (!tracked || tracked.reply.src !== TEST_NET.serverAddress || tracked.reply.dst !== TEST_NET.hostAddress) {
+        fail(`the host's connection tracking to show ${address} -> ${TEST_NET.serverAddress}:${p.serverPort}, answered to ${TEST_NET.hostAddress}`, tracked ? describeConnection(tracked) : 'no such connection', p.run)
       }
       ctx.note(describeConnection(tracked))
     },
@@ -330,7 +330,7 @@ export const checks: Check[] = [
     why: 'a server in a container is reachable only through an address the others know: the host\'s. That is what `docker run -p` does, with DNAT rules.',
     hint: TODO.nat,
     async run(ctx) {
-      const w = world(ctx)
+      const w = testNetwork(ctx)
       const hostPort = randomInt(20_000, 39_999)
       const containerPort = randomInt(1024, 6999)
       const token = randomToken('tok')
@@ -344,8 +344,8 @@ export const checks: Check[] = [
           if (pid !== undefined) missing = missingTodo(readNetns(`/proc/${pid}/ns/net`), readNetns(w.host.netnsPath), leaseFiles(w))
           for (const [who, agent, target] of [
             ['the host, to 127.0.0.1', w.host, '127.0.0.1'],
-            [`the host, to its own ${WORLD.hostAddress}`, w.host, WORLD.hostAddress],
-            [`the outside, to the host's ${WORLD.hostAddress}`, w.outside, WORLD.hostAddress],
+            [`the host, to its own ${TEST_NET.hostAddress}`, w.host, TEST_NET.hostAddress],
+            [`the outside, to the host's ${TEST_NET.hostAddress}`, w.outside, TEST_NET.hostAddress],
           ] as const) {
             const c = await agent.connect(target, hostPort, { timeoutMs: waitSeconds(3) * 1000 })
             if (c.data.trim() !== token) results.push(`${who}:${hostPort} got ${c.data.trim() || c.error || 'nothing'}`)

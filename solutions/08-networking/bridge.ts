@@ -15,7 +15,7 @@
 // `ip` from iproute2 speaks the same messages). The NAT rules go through the `nft` program (lib/net/nft.ts).
 import fs from 'node:fs'
 import type { Publish } from '../../lib/cli.ts'
-import { FriendlyError, SyscallError } from '../../lib/errors.ts'
+import { FriendlyError } from '../../lib/errors.ts'
 import { BRIDGE, GATEWAY, NAT_TABLE, SUBNET } from '../../lib/net/defaults.ts'
 import { macForAddress, numberToIp, parseSubnet } from '../../lib/net/ipv4.ts'
 import { isHeld, lockFile, networkStateDir, processStartTime, readLeases, removeLease, writeLease, type Lease } from '../../lib/net/leases.ts'
@@ -79,11 +79,6 @@ export function connectContainer(pid: number, lease: Lease): void {
   const inside = RouteSocket.inNamespaceOf(pid)
   try {
     configureInside(inside, lease)
-  } catch (error) {
-    if (error instanceof SyscallError && error.code === 'ENODEV') {
-      throw new FriendlyError(`${error.message}: the container has no eth0`, { hint: 'createVethPair() (TODO 08.2) makes the pair, moveIntoContainer() (TODO 08.3) moves one end in as eth0: `ip link` on the host shows where the ends are' })
-    }
-    throw error
   } finally {
     inside.close()
   }
@@ -95,11 +90,23 @@ export function connectContainer(pid: number, lease: Lease): void {
 export function createVethPair(host: RouteSocket, lease: Lease): void {
   host.createVethPair(lease.veth, peerName(lease), { peerMac: macForAddress(lease.address) })
   host.setLink(lease.veth, { master: BRIDGE, up: true })
+  const missing = [lease.veth, peerName(lease)].filter((name) => host.linkIndex(name) === undefined)
+  if (missing.length) {
+    throw new FriendlyError(`no veth pair on the host: ${missing.join(' and ')} missing after createVethPair()`, { hint: '`ip -br link` shows the links the host has', locate: true })
+  }
 }
 
 /** The container's end goes into its network namespace, where it is called eth0. */
 export function moveIntoContainer(host: RouteSocket, lease: Lease, pid: number): void {
   host.setLink(peerName(lease), { netnsPid: pid, name: 'eth0' })
+  const inside = RouteSocket.inNamespaceOf(pid)
+  const moved = inside.linkIndex('eth0') !== undefined
+  inside.close()
+  if (!moved) {
+    throw new FriendlyError(`the container has no eth0 after moveIntoContainer()${host.linkIndex(peerName(lease)) !== undefined ? `: ${peerName(lease)} is still on the host` : ''}`, {
+      hint: `\`sudo nsenter -t ${pid} -n ip link\` shows the container's interfaces`, locate: true,
+    })
+  }
 }
 
 /** Inside the container's network namespace (through `inside`, a socket made in there): eth0's address and the route. */

@@ -20,6 +20,12 @@ export interface Mutant {
   only?: string[]
   /** Extra environment for the checker (e.g. a shorter timeout for a hang). */
   env?: Record<string, string>
+  /** The TODO each catching check must name, from its evidence ('' = none: the engine's plumbing). */
+  hints?: Record<string, string>
+  /** The engine fails before running the command: the report's root cause names this TODO ('' = none). */
+  rootCause?: string
+  /** Only on this cgroup version (the edit touches the other version's code, or is the same as the solution there). */
+  cgroupVersion?: 1 | 2
 }
 
 const NET = '04-network'
@@ -39,6 +45,7 @@ export const MUTANTS: Mutant[] = [
     step: NET,
     edits: { 'namespaces.ts': [['unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC)', 'unshare(CLONE_NEWNS | CLONE_NEWIPC)']] },
     caughtBy: ['01.host-hostname', '01.hostname', 'host.clean'],
+    hints: { '01.host-hostname': '01.2', '01.hostname': '01.2' },
   },
   {
     id: 'no-private',
@@ -53,6 +60,7 @@ export const MUTANTS: Mutant[] = [
     step: NET,
     edits: { 'namespaces.ts': [['unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC)', 'unshare(CLONE_NEWUTS | CLONE_NEWIPC)']] },
     caughtBy: ['01.mount', '02.no-mounts-left', 'host.clean'],
+    hints: { '01.mount': '01.2', '02.no-mounts-left': '01.2' },
   },
   {
     id: 'no-ipc',
@@ -87,7 +95,8 @@ export const MUTANTS: Mutant[] = [
     description: 'Alpine\'s empty /dev left as it is',
     step: NET,
     edits: { 'rootfs.ts': [['  populateDev(rootfs)\n', '']] },
-    caughtBy: ['02.dev'],
+    // The probe's writes to /dev/null land in a file of the image: host.clean finds it and removes it.
+    caughtBy: ['02.dev', 'host.clean'],
   },
   {
     id: 'memory-limit-wrong-file',
@@ -132,6 +141,7 @@ export const MUTANTS: Mutant[] = [
     step: NET,
     edits: { 'container.ts': [['    joinCgroup(cgroup, init.pid)\n', '']] },
     caughtBy: ['03.oom', '03.cpu', '03.pids', '03.cleanup'],
+    hints: { '03.oom': '03.3', '03.cpu': '03.3', '03.pids': '03.3', '03.cleanup': '03.3' },
   },
   {
     id: 'no-cpu-limit',
@@ -272,12 +282,263 @@ export const MUTANTS: Mutant[] = [
     caughtBy: ['01.pid1', '01.hostname', '01.mount', '01.ipc', '02.rootfs', '02.host-file', '02.proc', '03.oom', '03.oom-exit', '03.no-swap', '03.cpu', '03.pids', '03.cleanup', '04.netns', '04.lo-up'],
     only: ['01', '02', '03', '04'],
   },
+
+  // ---- issue 16: broken engines that passed every check ----------------------------------------------------------
+  {
+    id: 'chroot-without-chdir',
+    description: 'chroot without chdir: the working directory stays on the host, and `cd ..` walks out',
+    step: NET,
+    edits: { 'rootfs.ts': [["  chdir('/')\n", '']] },
+    caughtBy: ['02.cwd'],
+    hints: { '02.cwd': '02.2' },
+  },
+  {
+    id: 'host-dev-bound',
+    description: "the host's whole /dev bind-mounted (recursively) onto the container's /dev: every disk inside",
+    step: NET,
+    edits: {
+      'rootfs.ts': [['  addDevLinks(dev)\n', "  addDevLinks(dev)\n  mount('/dev', dev, null, MS_BIND | 16384 /* MS_REC */)\n"]],
+    },
+    caughtBy: ['02.dev-nodes', '02.mounts'],
+    hints: { '02.dev-nodes': '02.1', '02.mounts': '02.1' },
+  },
+  {
+    id: 'private-not-recursive',
+    description: 'MS_PRIVATE without MS_REC: with the rootfs on a shared mount of its own, every mount of the container reaches the host',
+    step: NET,
+    edits: { 'namespaces.ts': [["mount(null, '/', null, MS_REC | MS_PRIVATE)", "mount(null, '/', null, MS_PRIVATE)"]] },
+    caughtBy: ['01.mount', '02.no-mounts-left'],
+    hints: { '01.mount': '01.3', '02.no-mounts-left': '01.3' },
+  },
+  {
+    id: 'host-environment',
+    description: "the engine's whole environment given to the command (SSH agent socket, tokens, SUDO_*)",
+    step: NET,
+    edits: { 'container.ts': [['config.env = containerEnvironment(options.hostname)', 'config.env = { ...process.env } as Record<string, string>']] },
+    caughtBy: ['02.env'],
+    hints: { '02.env': '' },
+  },
+  {
+    id: 'oom-line-always',
+    description: "the OOM line printed whenever the counter is >= 0: \"the kernel's OOM killer ...\" after a normal run",
+    step: NET,
+    edits: { 'container.ts': [['if (oomKills > 0)', 'if (oomKills >= 0)']] },
+    caughtBy: ['03.no-false-oom'],
+    hints: { '03.no-false-oom': '03.4' },
+  },
+  // ---- more broken engines: what a hurried learner gets wrong, what a dangerous engine does ----------------------
+  {
+    id: 'dev-no-mountpoint',
+    description: 'the empty files under /dev are not created: every bind mount of a device fails (ENOENT) and nothing runs',
+    step: NET,
+    edits: { 'rootfs.ts': [["    fs.writeFileSync(target, '') // a bind mount needs something to cover\n", '']] },
+    caughtBy: ['01.run', '01.pid1', '02.rootfs', '02.dev', '04.netns'],
+    only: ['01', '02', '04'],
+    rootCause: '02.1',
+  },
+  {
+    id: 'memsw-before-limit',
+    description: 'cgroup v1: memory + swap written before the memory limit: EINVAL, the engine stops before the command',
+    step: NET,
+    edits: {
+      'cgroups.ts': [
+        [
+          "    writeCgroupFile(cgroup.memory, 'memory.limit_in_bytes', limits.memoryBytes)\n",
+          "    writeCgroupFile(cgroup.memory, 'memory.memsw.limit_in_bytes', limits.memoryBytes)\n",
+        ],
+        [
+          "    if (fs.existsSync(path.join(cgroup.memory, 'memory.memsw.limit_in_bytes'))) writeCgroupFile(cgroup.memory, 'memory.memsw.limit_in_bytes', limits.memoryBytes)\n",
+          "    writeCgroupFile(cgroup.memory, 'memory.limit_in_bytes', limits.memoryBytes)\n",
+        ],
+      ],
+    },
+    caughtBy: ['01.run', '03.oom', '03.cpu'],
+    rootCause: '03.2',
+    cgroupVersion: 1,
+  },
+  {
+    id: 'host-root-bound',
+    description: "the host's / bind-mounted into the container (at /mnt), read-write",
+    step: NET,
+    edits: { 'rootfs.ts': [['  addDevLinks(dev)\n', "  addDevLinks(dev)\n  mount('/', path.join(dev, '..', 'mnt'), null, MS_BIND | 16384 /* MS_REC */)\n"]] },
+    caughtBy: ['02.mounts'],
+    hints: { '02.mounts': '' },
+  },
+  {
+    id: 'host-proc-bound',
+    description: "the host's /proc bind-mounted instead of a fresh proc: every host process visible and signalable",
+    step: NET,
+    edits: {
+      'rootfs.ts': [
+        ['  addDevLinks(dev)\n', "  addDevLinks(dev)\n  mount('/proc', path.join(dev, '..', 'proc'), null, MS_BIND | 16384 /* MS_REC */)\n"],
+        ["  mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)\n", '  void MS_NODEV\n'],
+      ],
+    },
+    caughtBy: ['02.proc'],
+    hints: { '02.proc': '02.3' },
+  },
+  {
+    id: 'no-dev-tmpfs',
+    description: "no tmpfs on /dev: the device files are written into the rootfs image itself (and stay there)",
+    step: NET,
+    edits: { 'rootfs.ts': [["  mount('tmpfs', dev, 'tmpfs', MS_NOSUID | MS_NOEXEC, 'mode=755,size=64k')\n", '']] },
+    caughtBy: ['02.dev-nodes', 'host.clean'],
+    hints: { '02.dev-nodes': '02.1' },
+  },
+  {
+    id: 'mounts-on-host',
+    description: "/dev filled from the host's side (in the engine's mount namespace) and unmounted at exit: invisible after the run",
+    step: NET,
+    edits: {
+      'rootfs.ts': [['  populateDev(rootfs)\n', '']],
+      'container.ts': [
+        ["import { enterRootfs } from './rootfs.ts'", "import { enterRootfs, populateDev } from './rootfs.ts'"],
+        ["import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'", "import { MNT_DETACH, SIGKILL, setParentDeathSignal, umount2 } from '../../lib/libc.ts'"],
+        ['    createPidNamespace()\n', "    populateDev(config.rootfs!)\n    cleanups.push(() => umount2(config.rootfs + '/dev', MNT_DETACH))\n    createPidNamespace()\n"],
+      ],
+    },
+    caughtBy: ['02.no-mounts-left'],
+    hints: { '02.no-mounts-left': '02.1' },
+  },
+  {
+    id: 'fd-leak',
+    description: "init keeps an open file of the host's / across execve (runc's CVE-2024-21626 leaked one): `cd /proc/self/fd/N` escapes",
+    step: NET,
+    edits: {
+      'container.ts': [
+        ["import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'", "import { SIGKILL, execve, keepOpenAcrossExec, setParentDeathSignal } from '../../lib/libc.ts'\nimport fs from 'node:fs'"],
+        ['  const { config, ignoredSignals } = receiveConfig()\n', "  const { config, ignoredSignals } = receiveConfig()\n  const hostRoot = fs.openSync('/', 'r')\n"],
+        [
+          '  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n',
+          "  for (const fd of [0, 1, 2, hostRoot]) keepOpenAcrossExec(fd)\n  execve(config.command[0]!, config.command, Object.entries(config.env ?? engineEnvironment()).map(([k, v]) => `${k}=${v}`))\n  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n",
+        ],
+      ],
+    },
+    caughtBy: ['01.fds'],
+    hints: { '01.fds': '' },
+  },
+  {
+    id: 'no-sigterm-forwarding',
+    description: 'SIGTERM kills the engine instead of reaching the command: no clean stop, the cgroup stays',
+    step: NET,
+    edits: { 'container.ts': [['  trapStopSignals() // Ctrl-C from here on stops the container; the engine still cleans up\n', '']] },
+    caughtBy: ['01.sigterm'],
+  },
+  {
+    id: 'no-pdeathsig',
+    description: 'the container does not die with its engine (no PR_SET_PDEATHSIG): kill -9 on the engine leaves it running',
+    step: NET,
+    edits: { 'container.ts': [['  setParentDeathSignal(SIGKILL)\n', '']] },
+    caughtBy: ['01.engine-killed', 'host.clean'],
+  },
+  {
+    id: 'command-as-child',
+    description: 'init starts the command as its child instead of becoming it (execve): PID 1 is Node',
+    step: NET,
+    edits: {
+      'container.ts': [
+        ["import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'", "import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'\nimport { spawnSync } from 'node:child_process'"],
+        [
+          '  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n',
+          "  const child = spawnSync(config.command[0]!, config.command.slice(1), { stdio: 'inherit', env: config.env })\n  if (Date.now() > 0) process.exit(child.status ?? 137)\n  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n",
+        ],
+      ],
+    },
+    caughtBy: ['01.pid1'],
+    hints: { '01.pid1': '' },
+  },
+  {
+    id: 'hostname-before-unshare',
+    description: 'a refactor sets the hostname before the UTS namespace exists: the host is renamed',
+    step: NET,
+    edits: { 'container.ts': [['    enterNamespaces()\n    makeMountsPrivate()\n    setHostname(config.hostname)\n', '    setHostname(config.hostname)\n    enterNamespaces()\n    makeMountsPrivate()\n']] },
+    caughtBy: ['01.host-hostname', 'host.clean'],
+    hints: { '01.host-hostname': '01.4' },
+  },
+  {
+    id: 'fixed-cgroup-name',
+    description: 'one cgroup name for every container: two containers share limits, and the first to exit kills the other',
+    step: NET,
+    edits: { 'cgroups.ts': [['cgroupPaths(version, newCgroupName())', "cgroupPaths(version, 'mc-shared')"]] },
+    caughtBy: ['03.own-cgroup'],
+    hints: { '03.own-cgroup': '03.1' },
+  },
+  {
+    id: 'limits-on-parent',
+    description: "the limits written to the parent folder (shared by every container), not the container's own cgroup",
+    step: NET,
+    edits: {
+      'cgroups.ts': [['    writeLimits(cgroup, limits)\n', '    writeLimits({ ...cgroup, memory: path.dirname(cgroup.memory), cpu: path.dirname(cgroup.cpu), pids: path.dirname(cgroup.pids) }, limits)\n']],
+    },
+    caughtBy: ['03.oom', '03.no-swap', '03.cpu', '03.pids'],
+    hints: { '03.oom': '03.2', '03.cpu': '03.2', '03.pids': '03.2' },
+  },
+  {
+    id: 'fixed-cpu-quota',
+    description: '--cpus ignored: a fixed quota of half a CPU',
+    step: NET,
+    edits: { 'cgroups.ts': [['const quota = Math.round(limits.cpus * CPU_PERIOD_US)', 'const quota = 50_000']] },
+    caughtBy: ['03.cpu'],
+    hints: { '03.cpu': '03.2' },
+  },
+  {
+    id: 'joins-memory-only',
+    description: 'cgroup v1: init put into the memory cgroup only, left in the root of cpu and pids',
+    step: NET,
+    edits: { 'cgroups.ts': [["for (const dir of cgroupDirs(cgroup)) writeCgroupFile(dir, 'cgroup.procs', pid)", "writeCgroupFile(cgroup.memory, 'cgroup.procs', pid)"]] },
+    caughtBy: ['03.cpu', '03.pids'],
+    hints: { '03.cpu': '03.3', '03.pids': '03.3' },
+    cgroupVersion: 1,
+  },
+  {
+    id: 'joins-itself',
+    description: "the engine's own PID written to cgroup.procs instead of init's: the container runs unlimited (and the engine kills itself at clean-up)",
+    step: NET,
+    edits: { 'cgroups.ts': [["writeCgroupFile(dir, 'cgroup.procs', pid)", "writeCgroupFile(dir, 'cgroup.procs', process.pid)"]] },
+    caughtBy: ['03.oom', '03.pids'],
+    hints: { '03.oom': '03.3', '03.pids': '03.3' },
+  },
+  {
+    id: 'signals-left-ignored',
+    description: 'a hand-written exec that closes the fds but leaves SIGPIPE ignored as Node had it: `yes | head` never ends',
+    step: NET,
+    edits: {
+      'container.ts': [
+        ["import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'", "import { SIGKILL, closeOnExecFrom, execve, keepOpenAcrossExec, setParentDeathSignal } from '../../lib/libc.ts'"],
+        [
+          '  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n',
+          "  for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd)\n  closeOnExecFrom(3)\n  execve(config.command[0]!, config.command, Object.entries(config.env ?? engineEnvironment()).map(([k, v]) => `${k}=${v}`))\n  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n",
+        ],
+      ],
+    },
+    caughtBy: ['01.signals-default'],
+    hints: { '01.signals-default': '' },
+  },
+  {
+    id: 'cleanup-memory-only',
+    description: 'cgroup v1: only the memory folder removed, the cpu and pids ones left behind',
+    step: NET,
+    edits: { 'cgroups.ts': [['  for (const dir of cgroupDirs(cgroup)) {\n    killCgroupProcesses(dir)', '  for (const dir of [cgroup.memory]) {\n    killCgroupProcesses(dir)']] },
+    caughtBy: ['03.cleanup'],
+    hints: { '03.cleanup': '03.5' },
+    cgroupVersion: 1,
+  },
+  {
+    id: 'no-veth-pair',
+    description: 'no veth pair made: nothing to plug in or move',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['  host.createVethPair(lease.veth, peerName(lease), { peerMac: macForAddress(lease.address) })\n', '']] },
+    caughtBy: ['08.veth'],
+    hints: { '08.veth': '08.2' },
+    rootCause: '08.2',
+  },
   {
     id: 'veth-off-the-bridge',
     description: 'the host end of the veth pair is up but plugged into no bridge',
     step: NETWORKING,
     edits: { 'bridge.ts': [['host.setLink(lease.veth, { master: BRIDGE, up: true })', 'host.setLink(lease.veth, { up: true })']] },
     caughtBy: ['08.veth'],
+    hints: { '08.veth': '08.2' },
   },
   {
     id: 'veth-not-moved',
@@ -285,6 +546,8 @@ export const MUTANTS: Mutant[] = [
     step: NETWORKING,
     edits: { 'bridge.ts': [["host.setLink(peerName(lease), { netnsPid: pid, name: 'eth0' })", 'void pid']] },
     caughtBy: ['08.eth0'],
+    hints: { '08.eth0': '08.3' },
+    rootCause: '08.3',
   },
   {
     id: 'gateway-address-for-a-container',
@@ -292,6 +555,7 @@ export const MUTANTS: Mutant[] = [
     step: NETWORKING,
     edits: { 'bridge.ts': [['if (address !== GATEWAY && !taken.has(address)) return address', 'if (!taken.has(address)) return address']] },
     caughtBy: ['08.address'],
+    hints: { '08.address': '08.1' },
   },
   {
     id: 'one-address-for-all',
@@ -299,6 +563,7 @@ export const MUTANTS: Mutant[] = [
     step: NETWORKING,
     edits: { 'bridge.ts': [['if (address !== GATEWAY && !taken.has(address)) return address', 'if (address !== GATEWAY) return address']] },
     caughtBy: ['08.neighbours'],
+    hints: { '08.neighbours': '08.1' },
   },
   {
     id: 'no-default-route',
@@ -306,6 +571,7 @@ export const MUTANTS: Mutant[] = [
     step: NETWORKING,
     edits: { 'bridge.ts': [['  inside.addDefaultRoute(GATEWAY)\n', '']] },
     caughtBy: ['08.route', '08.masquerade'],
+    hints: { '08.route': '08.4', '08.masquerade': '08.4' },
   },
   {
     id: 'eth0-down',
@@ -313,6 +579,8 @@ export const MUTANTS: Mutant[] = [
     step: NETWORKING,
     edits: { 'bridge.ts': [["  inside.setLink('eth0', { up: true })\n", '']] },
     caughtBy: ['08.route'],
+    hints: { '08.route': '08.4' },
+    rootCause: '08.4',
   },
   {
     id: 'no-masquerade',
@@ -320,6 +588,7 @@ export const MUTANTS: Mutant[] = [
     step: NETWORKING,
     edits: { 'bridge.ts': [['const lines = [`add rule ip ${NAT_TABLE} outbound ip saddr ${lease.address} oifname != "${BRIDGE}" masquerade comment "${lease.tag}"`]', 'const lines: string[] = []']] },
     caughtBy: ['08.masquerade'],
+    hints: { '08.masquerade': '08.5' },
   },
   {
     id: 'publish-to-the-host-port',
@@ -327,6 +596,7 @@ export const MUTANTS: Mutant[] = [
     step: NETWORKING,
     edits: { 'bridge.ts': [['dnat to ${lease.address}:${p.containerPort}', 'dnat to ${lease.address}:${p.hostPort}']] },
     caughtBy: ['08.publish'],
+    hints: { '08.publish': '08.5' },
   },
   {
     id: 'rules-untagged',
@@ -334,6 +604,7 @@ export const MUTANTS: Mutant[] = [
     step: NETWORKING,
     edits: { 'bridge.ts': [[' masquerade comment "${lease.tag}"`', ' masquerade`'], [':${p.containerPort} comment "${lease.tag}"`', ':${p.containerPort}`']] },
     caughtBy: ['08.cleanup', 'host.clean'],
+    hints: { '08.cleanup': '08.5' },
   },
 ]
 

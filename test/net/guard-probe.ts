@@ -1,4 +1,4 @@
-// Run INSIDE a test world's host namespace by network-world.test.ts: proves that the real-host guard notices a
+// Run INSIDE a test network's host namespace by test-network.test.ts: proves that the real-host guard notices a
 // bridge, an nft table and ip_forward switched on, says so loudly, and repairs them.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'

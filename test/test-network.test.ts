@@ -1,4 +1,4 @@
-// Step 08's network (solutions/08-networking), for real, in a world of its own (checker/world.ts): the engine builds its bridge, veths
+// Step 08's network (solutions/08-networking), for real, in a test network of its own (checker/test-network.ts): the engine builds its bridge, veths
 // and NAT rules inside a network namespace that plays "the host", next to another one that plays "the outside".
 // The real host's links, routes, firewall and sysctls are compared before and after (and by global-setup.ts
 // after the whole suite): any change fails loudly.
@@ -9,13 +9,13 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { assertHostNetworkUnchanged, snapshotHostNetwork, type HostNetworkSnapshot } from '../checker/host-network.ts'
-import { World, WORLD, rulesNaming } from '../checker/world.ts'
+import { TestNetwork, TEST_NET, rulesNaming } from '../checker/test-network.ts'
 import { GATEWAY } from '../lib/net/defaults.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 import { scaled, sleep } from './helpers/engine.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 
-/** A container started in the world, whose probe script prints lines and may wait on stdin. */
+/** A container started in the net, whose probe script prints lines and may wait on stdin. */
 interface Container {
   child: ChildProcess
   lines: string[]
@@ -29,32 +29,32 @@ interface Container {
 
 const running = new Set<ChildProcess>()
 
-describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world', () => {
-  let world: World
+describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test network', () => {
+  let net: TestNetwork
   const engineDir = path.join(PROJECT_ROOT, 'solutions', '08-networking')
   let realHost: HostNetworkSnapshot
 
   beforeAll(async () => {
     realHost = snapshotHostNetwork()
-    world = await World.create()
-    await world.outside.listen(WORLD.serverAddress, 7000)
+    net = await TestNetwork.create()
+    await net.outside.listen(TEST_NET.serverAddress, 7000)
   })
 
   afterEach(async () => {
     for (const child of running) child.kill('SIGKILL')
     running.clear()
-    // Between tests, as after every container: nothing of a container is left in the world's host.
-    await waitForNoLeftovers(world)
+    // Between tests, as after every container: nothing of a container is left in the test network's host.
+    await waitForNoLeftovers(net)
   })
 
   afterAll(async () => {
-    await world?.close()
+    await net?.close()
     assertHostNetworkUnchanged(realHost, 'the step 08 network tests')
   })
 
   function start(flags: string[], script: string): Container {
-    const argv = world.wrap([process.execPath, path.join(engineDir, 'main.ts'), 'run', ...flags, '--', '/bin/sh', '-c', script])
-    const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...world.env() }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const argv = net.wrap([process.execPath, path.join(engineDir, 'main.ts'), 'run', ...flags, '--', '/bin/sh', '-c', script])
+    const child = spawn(argv[0]!, argv.slice(1), { env: { ...process.env, ...net.env() }, stdio: ['pipe', 'pipe', 'pipe'] })
     running.add(child)
     const lines: string[] = []
     let stderr = ''
@@ -95,8 +95,8 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world', () =
   /** A TCP server on PORT answering TEXT to every client, ready before the script goes on. */
   const serve = (port: number, text: string) => `nc -lk -p ${port} -e echo ${text} & while ! netstat -ltn | grep -q ':${port} '; do sleep 0.05; done`
 
-  test('the real-host guard notices a bridge, a table and ip_forward, loudly, and repairs them (tried in a world of its own)', async () => {
-    const own = await World.create()
+  test('the real-host guard notices a bridge, a table and ip_forward, loudly, and repairs them (tried in a test network of its own)', async () => {
+    const own = await TestNetwork.create()
     const probe = own.wrap([process.execPath, path.join(PROJECT_ROOT, 'test', 'net', 'guard-probe.ts')])
     const r = spawnSync(probe[0]!, probe.slice(1), { encoding: 'utf8' })
     await own.close()
@@ -109,17 +109,17 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world', () =
   })
 
   test('the container reaches the bridge and a server in the outside, which sees the host\'s address (masquerade)', async () => {
-    const c = start([], `${PRINT_ADDRESS}; ping -c 1 -W 2 ${GATEWAY} >/dev/null && echo gateway=ok; echo hello | nc -w 3 ${WORLD.serverAddress} 7000; echo "routes=$(ip route | tr '\\n' ';')"`)
+    const c = start([], `${PRINT_ADDRESS}; ping -c 1 -W 2 ${GATEWAY} >/dev/null && echo gateway=ok; echo hello | nc -w 3 ${TEST_NET.serverAddress} 7000; echo "routes=$(ip route | tr '\\n' ';')"`)
     expect(await c.exited, c.stderr()).toBe(0)
     const address = /^addr=(\S+)$/m.exec(c.lines.join('\n'))?.[1]
     expect(address).toMatch(/^10\.99\.0\.\d+$/)
     expect(c.lines).toContain('gateway=ok')
     // What the server out there saw: the host's address, not the container's.
-    expect(c.lines).toContain(`peer=${WORLD.hostAddress}`)
+    expect(c.lines).toContain(`peer=${TEST_NET.hostAddress}`)
     expect(c.lines.join('\n')).toMatch(/routes=default via 10\.99\.0\.1 dev eth0/)
     // And the kernel's connection tracking in the host says the same: original source, translated reply.
-    const tracked = world.conntrack().find((c) => c.original.src === address && c.original.dst === WORLD.serverAddress && c.original.dport === 7000)
-    expect(tracked?.reply, JSON.stringify(world.conntrack())).toMatchObject({ src: WORLD.serverAddress, dst: WORLD.hostAddress, sport: 7000 })
+    const tracked = net.conntrack().find((c) => c.original.src === address && c.original.dst === TEST_NET.serverAddress && c.original.dport === 7000)
+    expect(tracked?.reply, JSON.stringify(net.conntrack())).toMatchObject({ src: TEST_NET.serverAddress, dst: TEST_NET.hostAddress, sport: 7000 })
   })
 
   test('--publish: the host itself (127.0.0.1 and its own address) and the outside reach a server in the container', async () => {
@@ -128,17 +128,17 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world', () =
     const c = start(['--publish', `${hostPort}:80`], `${serve(80, token)}; echo ready; read _`)
     await c.waitFor(/^ready$/)
     for (const [who, agent, target] of [
-      ['the host, to 127.0.0.1 (OUTPUT chain, route_localnet)', world.host, '127.0.0.1'],
-      ['the host, to its own address (OUTPUT chain)', world.host, WORLD.hostAddress],
-      ['the outside, to the host\'s address (PREROUTING chain)', world.outside, WORLD.hostAddress],
+      ['the host, to 127.0.0.1 (OUTPUT chain, route_localnet)', net.host, '127.0.0.1'],
+      ['the host, to its own address (OUTPUT chain)', net.host, TEST_NET.hostAddress],
+      ['the outside, to the host\'s address (PREROUTING chain)', net.outside, TEST_NET.hostAddress],
     ] as const) {
       const r = await agent.connect(target, hostPort, { timeoutMs: scaled(3000) })
       expect(r.data.trim(), `${who}: ${JSON.stringify(r)}`).toBe(token)
     }
     // An unpublished port of the container stays closed to the outside, even with a route to the container.
-    const address = world.leftovers().rules.map((l) => /dnat to (\S+):80/.exec(l)?.[1]).find(Boolean)!
+    const address = net.leftovers().rules.map((l) => /dnat to (\S+):80/.exec(l)?.[1]).find(Boolean)!
     expect(address).toMatch(/^10\.99\.0\.\d+$/)
-    const direct = await world.outside.connect(address, 80, { timeoutMs: 1000 })
+    const direct = await net.outside.connect(address, 80, { timeoutMs: 1000 })
     expect(direct.ok, JSON.stringify(direct)).toBe(false)
     expect(await c.finish(), c.stderr()).toBe(0)
   })
@@ -153,14 +153,14 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world', () =
     expect(addressB).not.toBe(addressA)
     expect(b.lines).toContain('from-a')
     // While they run: two veths on the bridge, two leases, the rules naming each address.
-    const during = world.leftovers()
+    const during = net.leftovers()
     expect(during.links).toHaveLength(2)
     expect(during.leases.sort()).toEqual([addressA, addressB].sort())
-    expect(rulesNaming(world.ruleset(), addressA).length).toBeGreaterThanOrEqual(2) // masquerade + DNAT
-    expect(rulesNaming(world.ruleset(), addressB).length).toBeGreaterThanOrEqual(1)
+    expect(rulesNaming(net.ruleset(), addressA).length).toBeGreaterThanOrEqual(2) // masquerade + DNAT
+    expect(rulesNaming(net.ruleset(), addressB).length).toBeGreaterThanOrEqual(1)
     expect(await a.finish()).toBe(0)
     expect(await b.finish()).toBe(0)
-    expect(world.leftovers()).toEqual({ links: [], leases: [], rules: [] })
+    expect(net.leftovers()).toEqual({ links: [], leases: [], rules: [] })
   })
 
   test('engines starting at the same moment get different addresses (the lease lock)', async () => {
@@ -183,16 +183,16 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world', () =
   test('npm run net:reset removes the bridge, the table and the leftovers, and puts ip_forward back', async () => {
     const a = start([], 'echo ready')
     expect(await a.exited).toBe(0)
-    expect(world.host.exec(['cat', '/proc/sys/net/ipv4/ip_forward']).trim()).toBe('1')
-    expect(world.ruleset()).toMatch(/table ip minicontainer/)
+    expect(net.host.exec(['cat', '/proc/sys/net/ipv4/ip_forward']).trim()).toBe('1')
+    expect(net.ruleset()).toMatch(/table ip minicontainer/)
     const reset = path.join(PROJECT_ROOT, 'lib', 'net', 'reset.ts')
-    const argv = world.wrap([process.execPath, reset])
-    const r = spawnSync(argv[0]!, argv.slice(1), { env: { ...process.env, ...world.env() }, encoding: 'utf8' })
+    const argv = net.wrap([process.execPath, reset])
+    const r = spawnSync(argv[0]!, argv.slice(1), { env: { ...process.env, ...net.env() }, encoding: 'utf8' })
     expect(r.status, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/deleted the bridge mc0/)
-    expect(world.ruleset().trim()).toBe('')
-    expect(JSON.parse(world.host.exec(['ip', '-j', 'link', 'show'])).map((l: { ifname: string }) => l.ifname).sort()).toEqual(['lo', WORLD.uplink])
-    expect(world.host.exec(['cat', '/proc/sys/net/ipv4/ip_forward']).trim()).toBe('0')
+    expect(net.ruleset().trim()).toBe('')
+    expect(JSON.parse(net.host.exec(['ip', '-j', 'link', 'show'])).map((l: { ifname: string }) => l.ifname).sort()).toEqual(['lo', TEST_NET.uplink])
+    expect(net.host.exec(['cat', '/proc/sys/net/ipv4/ip_forward']).trim()).toBe('0')
     // And the next container builds it all again.
     const b = start([], `ping -c 1 -W 2 ${GATEWAY} >/dev/null && echo gateway=ok`)
     expect(await b.exited, b.stderr()).toBe(0)
@@ -206,31 +206,31 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test world', () =
     a.child.kill('SIGKILL')
     await a.exited
     await sleep(200) // init dies of PDEATHSIG, and its namespace with it
-    const left = world.leftovers()
+    const left = net.leftovers()
     expect(left.leases).toEqual([address])
     expect(left.rules.length).toBeGreaterThanOrEqual(2)
     const b = start([], 'true')
     expect(await b.exited, b.stderr()).toBe(0)
-    expect(world.leftovers()).toEqual({ links: [], leases: [], rules: [] })
+    expect(net.leftovers()).toEqual({ links: [], leases: [], rules: [] })
   })
 })
 
-async function waitForNoLeftovers(world: World): Promise<void> {
+async function waitForNoLeftovers(net: TestNetwork): Promise<void> {
   // A killed engine's container goes a moment later; then one more short run sweeps what its engine left.
   for (let i = 0; i < 20; i++) {
-    const left = world.leftovers()
+    const left = net.leftovers()
     if (!left.links.length && !left.leases.length && !left.rules.length) return
     await sleep(100)
   }
-  expect(world.leftovers(), 'left in the world\'s host after the test').toEqual({ links: [], leases: [], rules: [] })
+  expect(net.leftovers(), 'left in the net\'s host after the test').toEqual({ links: [], leases: [], rules: [] })
 }
 
-describe.skipIf(skipUnlessRootOnLinux())('the checker runs engines in a test world (MINICONTAINER_TEST_WORLD=1 for earlier steps)', () => {
+describe.skipIf(skipUnlessRootOnLinux())('the checker runs engines in a test network (MINICONTAINER_TEST_NETWORK=1 for earlier steps)', () => {
   const CHECKER = path.join(PROJECT_ROOT, 'checker', 'main.ts')
   const progress = path.join(os.tmpdir(), `mc-test-progress-net-${process.pid}.json`)
   async function check(args: string[]): Promise<{ id: string; passed: boolean; got?: string }[]> {
     const r = spawnSync(process.execPath, [CHECKER, '4', '--json', ...args], {
-      env: { ...process.env, MINICONTAINER_TEST_WORLD: '1', MINICONTAINER_PROGRESS: progress }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: scaled(240_000),
+      env: { ...process.env, MINICONTAINER_TEST_NETWORK: '1', MINICONTAINER_PROGRESS: progress }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: scaled(240_000),
     })
     return (JSON.parse(r.stdout) as { checks: { id: string; passed: boolean; got?: string }[] }).checks
   }
@@ -238,7 +238,7 @@ describe.skipIf(skipUnlessRootOnLinux())('the checker runs engines in a test wor
   beforeAll(() => void (realHost = snapshotHostNetwork()))
   afterAll(() => {
     fs.rmSync(progress, { force: true })
-    assertHostNetworkUnchanged(realHost, 'the checker runs in test worlds')
+    assertHostNetworkUnchanged(realHost, 'the checker runs in test networks')
   })
 
   test('solutions/04-network passes every check of steps 01-04 there: the wrapper changes nothing else', async () => {

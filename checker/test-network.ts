@@ -1,4 +1,4 @@
-// A safe network world for engines that build bridges, veths and NAT rules (step 08 on): two fresh network
+// A safe test network for engines that build bridges, veths and NAT rules (step 08 on): two fresh network
 // namespaces made for one run, and nothing else.
 //
 //   "the host" (the engine runs here)                          "the outside"
@@ -10,14 +10,14 @@
 //   │ its own firewall, sysctls, conntrack     │               │ no other interface, no route on │
 //   └──────────────────────────────────────────┘               └─────────────────────────────────┘
 //
-// Each namespace is held by an agent process (world-agent.ts, started by `unshare --net`) that also serves and
+// Each namespace is held by an agent process (test-network-agent.ts, started by `unshare --net`) that also serves and
 // opens connections in it. When the agents exit (at close(), or when the checker dies: their stdin ends) the
-// namespaces and everything in them (bridge, veths, rules, sysctls) are gone. No interface of the world is
+// namespaces and everything in them (bridge, veths, rules, sysctls) are gone. No interface of the network is
 // connected to a real one, and every address is a documentation address (RFC 5737) or the engine's subnet:
-// a packet of the world cannot leave it.
+// a packet of the network cannot leave it.
 //
 // Engines run in "the host" through `nsenter --net=/proc/<host agent>/ns/net` (only the network namespace:
-// the engine's cgroups and mounts are the machine's, as always) with a MINICONTAINER_HOME of the world's own
+// the engine's cgroups and mounts are the machine's, as always) with a MINICONTAINER_HOME of the test network's own
 // for their leases; the rootfs (and anything else) of the real MINICONTAINER_HOME is linked in.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import fs from 'node:fs'
@@ -30,7 +30,7 @@ import { ipToNumber, parseSubnet } from '../lib/net/ipv4.ts'
 import { minicontainerHome } from '../lib/rootfs/location.ts'
 import { connectionsOf, type Connection } from './conntrack.ts'
 
-export const WORLD = {
+export const TEST_NET = {
   /** "The host"'s interface to the outside, and its address there. */
   uplink: 'up0',
   hostAddress: '203.0.113.2',
@@ -40,7 +40,7 @@ export const WORLD = {
   serverAddress: '198.51.100.10',
 } as const
 
-const AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'world-agent.ts')
+const AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'test-network-agent.ts')
 
 interface Reply {
   id?: number
@@ -52,7 +52,7 @@ interface Reply {
   pid?: number
 }
 
-/** A process holding one namespace of the world; serves and connects inside it. */
+/** A process holding one namespace of the network; serves and connects inside it. */
 export class Agent {
   readonly role: string
   readonly pid: number
@@ -81,7 +81,7 @@ export class Agent {
     const lines = readline.createInterface({ input: child.stdout })
     const ready = await new Promise<Reply>((resolve, reject) => {
       lines.once('line', (line) => resolve(JSON.parse(line) as Reply))
-      child.once('exit', (code) => reject(new Error(`the world's ${role} agent exited (${code}) before it was ready: ${stderr.trim()}`)))
+      child.once('exit', (code) => reject(new Error(`the test network's ${role} agent exited (${code}) before it was ready: ${stderr.trim()}`)))
       child.once('error', reject)
     })
     const pid = ready.pid!
@@ -89,7 +89,7 @@ export class Agent {
     // The one property everything rests on: the agent is NOT in the real host's network namespace.
     if (pid !== child.pid || netnsId === fs.readlinkSync('/proc/self/ns/net')) {
       child.kill('SIGKILL')
-      throw new Error(`the world's ${role} agent is not in a network namespace of its own (pid ${pid}, ${netnsId}): refusing to go on`)
+      throw new Error(`the test network's ${role} agent is not in a network namespace of its own (pid ${pid}, ${netnsId}): refusing to go on`)
     }
     return new Agent(role, child, pid, netnsId, lines)
   }
@@ -109,7 +109,7 @@ export class Agent {
     } catch {
       // gone
     }
-    if (now !== this.netnsId) throw new Error(`the world's ${this.role} namespace is gone (agent pid ${this.pid} exited): refusing to run anything`)
+    if (now !== this.netnsId) throw new Error(`the test network's ${this.role} namespace is gone (agent pid ${this.pid} exited): refusing to run anything`)
     return file
   }
 
@@ -122,7 +122,7 @@ export class Agent {
   exec(argv: string[], input?: string): string {
     const [file, ...args] = this.wrap(argv)
     const r = spawnSync(file!, args, { input, encoding: 'utf8' })
-    if (r.error || r.status !== 0) throw new Error(`in the world's ${this.role}: ${argv.join(' ')}: ${r.error?.message ?? r.stderr.trim()}`)
+    if (r.error || r.status !== 0) throw new Error(`in the test network's ${this.role}: ${argv.join(' ')}: ${r.error?.message ?? r.stderr.trim()}`)
     return r.stdout
   }
 
@@ -136,7 +136,7 @@ export class Agent {
   /** A TCP server at host:port; every client gets "peer=<its address as seen here>". */
   async listen(host: string, port: number): Promise<void> {
     const r = await this.#request({ op: 'listen', host, port })
-    if (!r.ok) throw new Error(`the world's ${this.role}: listen on ${host}:${port}: ${r.error}`)
+    if (!r.ok) throw new Error(`the test network's ${this.role}: listen on ${host}:${port}: ${r.error}`)
   }
 
   /** The client addresses the server on `port` saw, in order. */
@@ -160,19 +160,19 @@ export class Agent {
   }
 }
 
-export interface WorldLeftovers {
-  /** Links in the world's host other than lo, the uplink and the bridge. */
+export interface TestNetworkLeftovers {
+  /** Links in the test network's host other than lo, the uplink and the bridge. */
   links: string[]
-  /** Lease files in the world's MINICONTAINER_HOME. */
+  /** Lease files in the test network's MINICONTAINER_HOME. */
   leases: string[]
   /** Firewall lines that name a container address (any address of the subnet but the network and gateway). */
   rules: string[]
 }
 
-export class World {
+export class TestNetwork {
   readonly host: Agent
   readonly outside: Agent
-  /** MINICONTAINER_HOME of the engines that run in this world. */
+  /** MINICONTAINER_HOME of the engines that run in this test network. */
   readonly home: string
 
   private constructor(host: Agent, outside: Agent, home: string) {
@@ -181,52 +181,52 @@ export class World {
     this.home = home
   }
 
-  static async create(): Promise<World> {
+  static async create(): Promise<TestNetwork> {
     const [host, outside] = await Promise.all([Agent.start('host'), Agent.start('outside')])
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-world-'))
-    const world = new World(host, outside, home)
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-testnet-'))
+    const network = new TestNetwork(host, outside, home)
     try {
       // The cable between the two, made inside the host namespace with its other end put straight into the
       // outside one (never in the real host's namespace, not even for a moment).
       host.exec(['ip', '-batch', '-'], [
         'link set lo up',
-        `link add ${WORLD.uplink} type veth peer name wan0 netns ${outside.pid}`,
-        `address add ${WORLD.hostAddress}/24 dev ${WORLD.uplink}`,
-        `link set ${WORLD.uplink} up`,
-        `route add default via ${WORLD.outsideAddress}`,
+        `link add ${TEST_NET.uplink} type veth peer name wan0 netns ${outside.pid}`,
+        `address add ${TEST_NET.hostAddress}/24 dev ${TEST_NET.uplink}`,
+        `link set ${TEST_NET.uplink} up`,
+        `route add default via ${TEST_NET.outsideAddress}`,
       ].join('\n') + '\n')
       outside.exec(['ip', '-batch', '-'], [
         'link set lo up',
-        `address add ${WORLD.outsideAddress}/24 dev wan0`,
+        `address add ${TEST_NET.outsideAddress}/24 dev wan0`,
         'link set wan0 up',
-        `address add ${WORLD.serverAddress}/32 dev lo`,
+        `address add ${TEST_NET.serverAddress}/32 dev lo`,
         // A way back to the containers' own addresses: so a container that reaches the outside WITHOUT being
         // masqueraded shows up here with its own address (a clear failure) instead of timing out.
-        `route add ${SUBNET} via ${WORLD.hostAddress}`,
+        `route add ${SUBNET} via ${TEST_NET.hostAddress}`,
       ].join('\n') + '\n')
       linkRealHome(home)
     } catch (error) {
-      await world.close()
+      await network.close()
       throw error
     }
-    return world
+    return network
   }
 
-  /** argv running `argv` in the world's host; use with env(). */
+  /** argv running `argv` in the test network's host; use with env(). */
   wrap(argv: string[]): string[] {
     return this.host.wrap(argv)
   }
 
-  /** The environment for engines in this world: their own leases. */
+  /** The environment for engines in this test network: their own leases. */
   env(): Record<string, string> {
     return { MINICONTAINER_HOME: this.home }
   }
 
-  /** What containers left in the world's host: should be nothing once they all exited. */
-  leftovers(): WorldLeftovers {
+  /** What containers left in the test network's host: should be nothing once they all exited. */
+  leftovers(): TestNetworkLeftovers {
     const links = (JSON.parse(this.host.exec(['ip', '-j', 'link', 'show'])) as { ifname: string }[])
       .map((l) => l.ifname)
-      .filter((name) => !['lo', WORLD.uplink, 'mc0'].includes(name))
+      .filter((name) => !['lo', TEST_NET.uplink, 'mc0'].includes(name))
     let leases: string[] = []
     try {
       leases = fs.readdirSync(path.join(this.home, 'net', 'leases'))
@@ -236,12 +236,23 @@ export class World {
     return { links, leases, rules: rulesNaming(this.host.exec(['nft', 'list', 'ruleset'])) }
   }
 
-  /** The world's host's nft ruleset (for messages). */
+  /** The leases (addresses) still held in the name of one of these engine pids. */
+  leasesOf(pids: Set<number>): string[] {
+    return this.leftovers().leases.filter((address) => {
+      try {
+        return pids.has((JSON.parse(fs.readFileSync(path.join(this.home, 'net', 'leases', address), 'utf8')) as { pid: number }).pid)
+      } catch {
+        return false
+      }
+    })
+  }
+
+  /** The network's host's nft ruleset (for messages). */
   ruleset(): string {
     return this.host.exec(['nft', 'list', 'ruleset'])
   }
 
-  /** The kernel's connection-tracking table of the world's host: each connection before and after NAT. */
+  /** The kernel's connection-tracking table of the test network's host: each connection before and after NAT. */
   conntrack(): Connection[] {
     return connectionsOf(this.host.netnsPid)
   }
@@ -269,7 +280,7 @@ function isContainerAddress(address: string, subnet: ReturnType<typeof parseSubn
   return n > subnet.network + 1 && n < subnet.broadcast
 }
 
-/** The world's MINICONTAINER_HOME shares everything of the real one (the rootfs...) but the network state. */
+/** The network's MINICONTAINER_HOME shares everything of the real one (the rootfs...) but the network state. */
 function linkRealHome(home: string): void {
   const real = minicontainerHome()
   let entries: string[] = []

@@ -1,4 +1,4 @@
-// One inhabitant of a test network world (checker/world.ts), started as `unshare --net node world-agent.ts`:
+// One inhabitant of a test test network (checker/test-network.ts), started as `unshare --net node test-network-agent.ts`:
 // it holds a fresh network namespace for as long as it lives, and serves and opens TCP connections inside it
 // when told to. It reads one JSON command per line on stdin and answers one JSON line per command on stdout.
 // When stdin ends (the checker finished, or died, even of SIGKILL) it exits, and its namespace goes with it.
