@@ -4,6 +4,7 @@
 // run (their engines hold leases), unless --force.
 import fs from 'node:fs'
 import path from 'node:path'
+import { parseCommandLine } from '../args.ts'
 import { FriendlyError, formatError } from '../errors.ts'
 import { BRIDGE, NAT_TABLE } from './defaults.ts'
 import { isHeld, lockFile, networkStateDir, readLeases, removeLease } from './leases.ts'
@@ -49,12 +50,22 @@ export function resetNetwork(options: { force?: boolean } = {}): string[] {
   return done
 }
 
+const USAGE = `usage: npm run net:reset [-- --force]
+  removes what step 08's engine added to this machine's network: the bridge ${BRIDGE}, the nft table ip ${NAT_TABLE},
+  the leases and whatever killed engines left, and puts net.ipv4.ip_forward back as it was
+  --force   even while containers run (their network is cut)`
+
 if (import.meta.main) {
   try {
-    const done = resetNetwork({ force: process.argv.includes('--force') })
-    console.log(done.length ? done.map((d) => `net:reset: ${d}`).join('\n') : 'net:reset: nothing to remove')
+    const { values } = parseCommandLine(process.argv.slice(2), { force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, { usage: USAGE })
+    if (values.help) {
+      console.log(USAGE)
+    } else {
+      const done = resetNetwork({ force: values.force })
+      console.log(done.length ? done.map((d) => `net:reset: ${d}`).join('\n') : 'net:reset: nothing to remove')
+    }
   } catch (error) {
     console.error(formatError('net:reset', error))
-    process.exitCode = error instanceof FriendlyError ? 1 : 2
+    process.exitCode = error instanceof FriendlyError ? (error.exitCode === 2 ? 2 : 1) : 2
   }
 }
