@@ -199,6 +199,15 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test network', ()
     expect(b.lines).toContain('gateway=ok')
   })
 
+  test('the table comes back when it went missing while the bridge stayed (nft flush ruleset, say)', async () => {
+    expect(await start([], 'true').exited).toBe(0)
+    net.host.exec(['nft', 'delete', 'table', 'ip', 'minicontainer'])
+    const c = start([], `echo x | nc -w 3 ${TEST_NET.serverAddress} 7000`)
+    expect(await c.exited, c.stderr()).toBe(0)
+    expect(c.lines).toContain(`peer=${TEST_NET.hostAddress}`)
+    expect(net.ruleset()).toMatch(/chain outbound/)
+  })
+
   test('an engine killed with SIGKILL leaves its lease and rules; the next start removes them', async () => {
     const a = start(['--publish', '18082:80'], `${PRINT_ADDRESS}; echo ready; read _`)
     const address = (await a.waitFor(/^addr=/)).slice(5)

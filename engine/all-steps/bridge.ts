@@ -96,7 +96,7 @@ export function connectContainer(pid: number, lease: Lease): void {
     inside.close()
   }
   const rules = natRules(lease)
-  if (rules.trim()) nft(rules, `the NAT rules of the container at ${lease.address}`)
+  if (rules.trim()) addRules(rules, lease)
 }
 
 /** The cable: both ends on the host for now; one of them plugged into the bridge. */
@@ -219,14 +219,18 @@ function assertPortFree(p: Publish, leases: Lease[]): void {
 }
 
 /**
- * The bridge with the gateway's address, forwarding on, and the table with the rules all containers share.
- * Made by the first engine, checked by every later one (everything here is idempotent).
+ * The bridge with the gateway's address, forwarding on, and the table with the rules all containers share: made
+ * by the first engine (after `npm run net:reset` too), checked by every later one.
  */
 function ensureBridge(): void {
   const host = new RouteSocket()
+  let created = false
   try {
     // A MAC of its own: a bridge without one takes the lowest of its ports', which changes as containers come and go.
-    if (host.linkIndex(BRIDGE) === undefined) host.createBridge(BRIDGE, macForAddress(GATEWAY))
+    if (host.linkIndex(BRIDGE) === undefined) {
+      host.createBridge(BRIDGE, macForAddress(GATEWAY))
+      created = true
+    }
     host.addAddress(BRIDGE, GATEWAY, parseSubnet(SUBNET).prefixLength, { replace: true })
     host.setLink(BRIDGE, { up: true })
   } finally {
@@ -237,7 +241,22 @@ function ensureBridge(): void {
   // bridge with the source 127.0.0.1, which the kernel drops as "martian" unless route_localnet allows it on
   // that interface (docker sets the same on docker0 when it runs without its userland proxy).
   fs.writeFileSync(`/proc/sys/net/ipv4/conf/${BRIDGE}/route_localnet`, '1')
-  nft(sharedRules(), `the nft table ip ${NAT_TABLE}`)
+  if (created) nft(sharedRules(), `the nft table ip ${NAT_TABLE}`)
+}
+
+/** The container's rules into the table; the table first if it went missing (`nft flush ruleset`, say). */
+function addRules(rules: string, lease: Lease): void {
+  const what = `the NAT rules of the container at ${lease.address}`
+  try {
+    nft(rules, what)
+  } catch (error) {
+    if (!/No such file or directory/.test((error as Error).message)) throw error
+    try {
+      nft(sharedRules() + rules, what)
+    } catch {
+      throw error // the learner's own lines, as nft numbered them the first time
+    }
+  }
 }
 
 /** The host routes packets between its interfaces only with ip_forward on; remembers if it was off (net:reset). */
@@ -250,8 +269,8 @@ function enableForwarding(): void {
 }
 
 /**
- * The table's chains and the rules every container shares, rewritten at every start in one transaction, so they
- * always are the ones in this file. The containers' own rules (natRules) live in `outbound` and `published`.
+ * The table's chains and the rules every container shares, in one transaction that can run again at any time (the
+ * base chains are flushed and refilled). The containers' own rules (natRules) live in `outbound` and `published`.
  */
 function sharedRules(): string {
   const t = `ip ${NAT_TABLE}`
