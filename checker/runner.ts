@@ -22,7 +22,7 @@ export { ourPids, parseFacts }
 export interface NetworkHost {
   /** argv that runs argv inside the test network's host namespace. */
   wrap(argv: string[]): string[]
-  /** The environment of engines there (a MINICONTAINER_HOME of their own for the leases). */
+  /** The environment of engines there (MINICONTAINER_NET_DIR: a network state folder of their own, for the leases). */
   env(): Record<string, string>
 }
 

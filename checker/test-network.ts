@@ -17,8 +17,9 @@
 // a packet of the network cannot leave it.
 //
 // Engines run in "the host" through `nsenter --net=/proc/<host agent>/ns/net` (only the network namespace:
-// the engine's cgroups and mounts are the machine's, as always) with a MINICONTAINER_HOME of the test network's own
-// for their leases; the rootfs (and anything else) of the real MINICONTAINER_HOME is linked in.
+// the engine's cgroups and mounts are the machine's, as always) with a network state folder of the test network's
+// own (MINICONTAINER_NET_DIR: its leases and lock); the rootfs, images and the rest of MINICONTAINER_HOME are the
+// machine's, as always.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -27,7 +28,6 @@ import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { NAT_TABLE, SUBNET } from '../lib/net/defaults.ts'
 import { ipToNumber, parseSubnet } from '../lib/net/ipv4.ts'
-import { minicontainerHome } from '../lib/rootfs/location.ts'
 import { connectionsOf, type Connection } from './conntrack.ts'
 
 export const TEST_NET = {
@@ -163,7 +163,7 @@ export class Agent {
 export interface TestNetworkLeftovers {
   /** Links in the test network's host other than lo, the uplink and the bridge. */
   links: string[]
-  /** Lease files in the test network's MINICONTAINER_HOME. */
+  /** Lease files in the test network's state folder. */
   leases: string[]
   /** Firewall lines that name a container address (any address of the subnet but the network and gateway). */
   rules: string[]
@@ -172,19 +172,19 @@ export interface TestNetworkLeftovers {
 export class TestNetwork {
   readonly host: Agent
   readonly outside: Agent
-  /** MINICONTAINER_HOME of the engines that run in this test network. */
-  readonly home: string
+  /** The network state (leases, lock) of the engines that run here: MINICONTAINER_NET_DIR. */
+  readonly stateDir: string
 
-  private constructor(host: Agent, outside: Agent, home: string) {
+  private constructor(host: Agent, outside: Agent, stateDir: string) {
     this.host = host
     this.outside = outside
-    this.home = home
+    this.stateDir = stateDir
   }
 
   static async create(): Promise<TestNetwork> {
     const [host, outside] = await Promise.all([Agent.start('host'), Agent.start('outside')])
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-testnet-'))
-    const network = new TestNetwork(host, outside, home)
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-testnet-'))
+    const network = new TestNetwork(host, outside, stateDir)
     try {
       // The cable between the two, made inside the host namespace with its other end put straight into the
       // outside one (never in the real host's namespace, not even for a moment).
@@ -204,7 +204,6 @@ export class TestNetwork {
         // masqueraded shows up here with its own address (a clear failure) instead of timing out.
         `route add ${SUBNET} via ${TEST_NET.hostAddress}`,
       ].join('\n') + '\n')
-      linkRealHome(home)
     } catch (error) {
       await network.close()
       throw error
@@ -219,7 +218,7 @@ export class TestNetwork {
 
   /** The environment for engines in this test network: their own leases. */
   env(): Record<string, string> {
-    return { MINICONTAINER_HOME: this.home }
+    return { MINICONTAINER_NET_DIR: this.stateDir }
   }
 
   /** What containers left in the test network's host: should be nothing once they all exited. */
@@ -229,7 +228,7 @@ export class TestNetwork {
       .filter((name) => !['lo', TEST_NET.uplink, 'mc0'].includes(name))
     let leases: string[] = []
     try {
-      leases = fs.readdirSync(path.join(this.home, 'net', 'leases'))
+      leases = fs.readdirSync(path.join(this.stateDir, 'leases'))
     } catch {
       // none made yet
     }
@@ -240,7 +239,7 @@ export class TestNetwork {
   leasesOf(pids: Set<number>): string[] {
     return this.leftovers().leases.filter((address) => {
       try {
-        return pids.has((JSON.parse(fs.readFileSync(path.join(this.home, 'net', 'leases', address), 'utf8')) as { pid: number }).pid)
+        return pids.has((JSON.parse(fs.readFileSync(path.join(this.stateDir, 'leases', address), 'utf8')) as { pid: number }).pid)
       } catch {
         return false
       }
@@ -259,7 +258,7 @@ export class TestNetwork {
 
   async close(): Promise<void> {
     await Promise.all([this.host.stop(), this.outside.stop()])
-    fs.rmSync(this.home, { recursive: true, force: true })
+    fs.rmSync(this.stateDir, { recursive: true, force: true })
   }
 }
 
@@ -278,16 +277,4 @@ export function rulesNaming(ruleset: string, address?: string): string[] {
 function isContainerAddress(address: string, subnet: ReturnType<typeof parseSubnet>): boolean {
   const n = ipToNumber(address)
   return n > subnet.network + 1 && n < subnet.broadcast
-}
-
-/** The network's MINICONTAINER_HOME shares everything of the real one (the rootfs...) but the network state. */
-function linkRealHome(home: string): void {
-  const real = minicontainerHome()
-  let entries: string[] = []
-  try {
-    entries = fs.readdirSync(real)
-  } catch {
-    return // nothing installed yet: the engine will say what is missing
-  }
-  for (const name of entries) if (name !== 'net') fs.symlinkSync(path.join(real, name), path.join(home, name))
 }

@@ -85,7 +85,7 @@ function rulesNaming(w: TestNetwork, address: string): RuleRef[] {
 
 function leaseFiles(w: TestNetwork): string[] {
   try {
-    return fs.readdirSync(path.join(w.home, 'net', 'leases'))
+    return fs.readdirSync(path.join(w.stateDir, 'leases'))
   } catch {
     return []
   }
@@ -94,7 +94,7 @@ function leaseFiles(w: TestNetwork): string[] {
 /** The lease of `address` if it is still held by the engine `pid`. */
 function leaseHeldBy(w: TestNetwork, address: string, pid: number): boolean {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(w.home, 'net', 'leases', address), 'utf8')) as { pid: number }).pid === pid
+    return (JSON.parse(fs.readFileSync(path.join(w.stateDir, 'leases', address), 'utf8')) as { pid: number }).pid === pid
   } catch {
     return false
   }

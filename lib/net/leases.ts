@@ -22,9 +22,13 @@ export interface Lease {
   publish: Publish[]
 }
 
-/** The network's state: leases, the lock, what the engine changed on the host (for `npm run net:reset`). */
+/**
+ * The network's state: leases, the lock, what the engine changed on the host (for `npm run net:reset`).
+ * `$MINICONTAINER_HOME/net`, or MINICONTAINER_NET_DIR: the checker's test networks each have their own, as another
+ * machine would (the leases belong to one host's network).
+ */
 export function networkStateDir(): string {
-  return path.join(minicontainerHome(), 'net')
+  return process.env.MINICONTAINER_NET_DIR || path.join(minicontainerHome(), 'net')
 }
 export const leasesDir = (): string => path.join(networkStateDir(), 'leases')
 export const lockFile = (): string => path.join(networkStateDir(), 'lock')
