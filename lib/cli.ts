@@ -129,9 +129,10 @@ export function parseHostname(text: string): string {
   return text
 }
 
-/** "104857600" -> "100 MB", for messages. */
+/** "104857600" -> "100 MiB", for messages. */
 export function formatBytes(bytes: number): string {
-  for (const [unit, size] of [['GB', 1024 ** 3], ['MB', 1024 ** 2], ['KB', 1024]] as const) {
+  // Powers of 1024, so the units are the binary ones: --memory 100M is 100 MiB (104857600 bytes), not 100 MB.
+  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
     if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`
   }
   return `${bytes} bytes`

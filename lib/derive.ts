@@ -8,7 +8,7 @@ import { PROJECT_ROOT, STEPS, type Step } from './steps.ts'
 export const MASTER_DIR = path.join(PROJECT_ROOT, 'engine', 'all-steps')
 export type Kind = 'steps' | 'solutions'
 
-const MARKER = /^\s*\/\/ @(file-since|since|todo|starter|solution|end)\b\s*(\S*)/
+const MARKER = /^\s*\/\/ @(file-since|since|todo|imports|starter|solution|end)\b\s*(\S*)/
 
 function stepIndex(id: string, where: string): number {
   const index = STEPS.findIndex((s) => s.id === id)
@@ -23,8 +23,10 @@ function stepIndex(id: string, where: string): number {
 export function deriveFile(source: string, fileName: string, step: Step, kind: Kind): string | undefined {
   const target = stepIndex(step.id, 'target')
   const out: string[] = []
-  // Which part of which region we are in: outside, a @since region, or a @todo region's parts.
-  let region: { kind: 'since' | 'todo'; step: number; part: 'todo' | 'starter' | 'solution' | 'since' } | undefined
+  // Which part of which region we are in: outside, a @since region, or the parts of a @todo or @imports region
+  // (an @imports region is a @todo without a TODO: the names the step's solution imports, which its starter must
+  // not give away).
+  let region: { kind: 'since' | 'todo' | 'imports'; step: number; part: 'todo' | 'starter' | 'solution' | 'since' } | undefined
   const lines = source.split('\n')
   const fileSince = /^\/\/ @file-since (\S+)/.exec(lines[0] ?? '')?.[1]
   if (fileSince && stepIndex(fileSince, `${fileName}:1`) > target) return undefined
@@ -37,14 +39,14 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
         if (i !== 0) throw new Error(`${where}: @file-since must be the first line`)
         return
       }
-      if (name === 'since' || name === 'todo') {
+      if (name === 'since' || name === 'todo' || name === 'imports') {
         if (region) throw new Error(`${where}: @${name} inside another region (regions do not nest)`)
         region = { kind: name, step: stepIndex(arg, where), part: name === 'since' ? 'since' : 'todo' }
         return
       }
       if (!region) throw new Error(`${where}: @${name} outside a region`)
       if (name === 'end') region = undefined
-      else if (region.kind !== 'todo') throw new Error(`${where}: @${name} belongs in a @todo region`)
+      else if (region.kind === 'since') throw new Error(`${where}: @${name} belongs in a @todo or @imports region`)
       else region.part = name as 'starter' | 'solution'
       return
     }
@@ -53,7 +55,8 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
     const starter = region.part === 'starter' ? /^(\s*)\/\/ ?(.*)$/.exec(line) : undefined
     if (region.part === 'starter' && !starter && line.trim()) throw new Error(`${where}: starter code must be commented out in the master (// return 0)`)
     if (region.step > target) return // a later step's code: not there yet
-    const learnersTurn = region.kind === 'todo' && region.step === target && kind === 'steps'
+    if (region.kind === 'imports' && region.part === 'todo' && line.trim()) throw new Error(`${where}: an @imports region has no TODO: only @starter and @solution parts`)
+    const learnersTurn = region.kind !== 'since' && region.step === target && kind === 'steps'
     const keep = region.part === 'since' || (learnersTurn ? region.part !== 'solution' : region.part === 'solution')
     if (keep) out.push(starter ? starter[1]! + starter[2]! : line)
   })

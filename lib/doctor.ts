@@ -12,6 +12,7 @@ import { isRoot, platformName } from './host-requirements.ts'
 import { nodeIsNewEnough, supportedNodes, versionAtLeast } from './node-version.ts'
 import { currentRootfs, minicontainerHome } from './rootfs/location.ts'
 import { PROJECT_ROOT } from './steps.ts'
+import { FIX, hostArch, installedBoxes, workshopBoxSource } from './vm/advice.ts'
 import { VM_REPO, adviceFor, cgroupStatus, hostCanRunContainers, runInVm, vmStatus } from './vm/remote.ts'
 
 type Level = 'ok' | 'warn' | 'fail'
@@ -153,7 +154,7 @@ function checkContainerHost(inVm: boolean): void {
 function checkVagrant(): boolean {
   const version = output('vagrant', ['--version'])?.replace(/^Vagrant\s+/, '')
   if (!version) {
-    report('fail', 'Vagrant', 'not installed', 'install Vagrant 2.4 (https://developer.hashicorp.com/vagrant/install, or your package manager), see vagrant/README.md')
+    report('fail', 'Vagrant', 'not installed', FIX.installVagrant)
     return false
   }
   if (!versionAtLeast(version, '2.3.4')) {
@@ -164,7 +165,8 @@ function checkVagrant(): boolean {
   return true
 }
 
-function checkProvider(): void {
+/** The providers found (their Vagrant names), after reporting them. */
+function checkProvider(): string[] {
   const plugins = output('vagrant', ['plugin', 'list']) ?? ''
   const vboxManage = os.platform() === 'win32' ? path.join(process.env.ProgramFiles ?? 'C:\\Program Files', 'Oracle', 'VirtualBox', 'VBoxManage.exe') : 'VBoxManage'
   const found: string[] = []
@@ -176,18 +178,17 @@ function checkProvider(): void {
   if (output('prlctl', ['--version'])) found.push(/vagrant-parallels/.test(plugins) ? 'parallels' : 'parallels (plugin missing: vagrant plugin install vagrant-parallels)')
   if (output('virsh', ['--version'])) found.push(/vagrant-libvirt/.test(plugins) ? 'libvirt' : 'libvirt (plugin missing: vagrant plugin install vagrant-libvirt)')
   const appleSilicon = os.platform() === 'darwin' && os.arch() === 'arm64'
+  const names = found.map((f) => f.split(' ')[0]!)
   if (found.length === 0) {
-    report('fail', 'provider', 'no VirtualBox, VMware, Parallels or libvirt found',
-      appleSilicon
-        ? 'Apple Silicon: install VMware Fusion (free) + `vagrant plugin install vagrant-vmware-desktop` + the Vagrant VMware Utility, or Parallels + `vagrant plugin install vagrant-parallels`, or VirtualBox 7.1+'
-        : 'install VirtualBox 7 (https://www.virtualbox.org), or use VMware, Parallels or libvirt with their Vagrant plugin')
-    return
+    report('fail', 'provider', 'no VirtualBox, VMware, Parallels or libvirt found', FIX.installProvider(appleSilicon))
+    return names
   }
   if (vbox && appleSilicon && !versionAtLeast(vbox, '7.1')) {
     report('warn', 'provider', `${found.join(', ')}: VirtualBox before 7.1 cannot run VMs on Apple Silicon`, 'install VirtualBox 7.1+, VMware Fusion or Parallels')
-    return
+    return names
   }
   report('ok', 'provider', found.join(', ') + (process.env.VAGRANT_DEFAULT_PROVIDER ? ` (VAGRANT_DEFAULT_PROVIDER=${process.env.VAGRANT_DEFAULT_PROVIDER})` : ''))
+  return names
 }
 
 function checkVirtualization(): void {
@@ -217,15 +218,29 @@ function checkVirtualization(): void {
   }
 }
 
-function checkBox(): void {
-  const box = process.env.MINICONTAINER_BOX || 'bento/ubuntu-24.04'
-  const list = output('vagrant', ['box', 'list', '--machine-readable'])
-  if (list === undefined) return report('warn', 'box', 'could not list the boxes (vagrant box list failed)')
-  const names = list.split(/\r?\n/).map((line) => line.split(',')).filter((p) => p[2] === 'box-name').map((p) => p[3])
-  if (names.includes(box)) report('ok', 'box', `${box} present`)
-  else {
-    report('warn', 'box', `${box} not downloaded yet (vagrant up downloads about 1 GB, once)`,
-      'offline class: vagrant box add --name bento/ubuntu-24.04 /path/to/the.box (or set MINICONTAINER_BOX / MINICONTAINER_BOX_URL, see vagrant/Vagrantfile)')
+/** Where the VM's box comes from: installed already, or the catalog's download for this provider and CPU (tried). */
+async function checkBox(providers: string[]): Promise<void> {
+  const named = process.env.MINICONTAINER_BOX
+  if (named) {
+    const installed = installedBoxes()
+    if (installed === undefined) return report('warn', 'box', 'could not list the boxes (vagrant box list failed)', 'vagrant box list')
+    if (installed.includes(named)) return report('ok', 'box', `${named} is installed`)
+    return report('warn', 'box', `${named} is not installed: \`vagrant up\` downloads it${process.env.MINICONTAINER_BOX_URL ? ` from ${process.env.MINICONTAINER_BOX_URL}` : " from HashiCorp's registry (closing 2026-12-31)"}`,
+      `offline: vagrant box add --name ${named} /path/to/the.box`)
+  }
+  const provider = process.env.VAGRANT_DEFAULT_PROVIDER || (providers.includes('virtualbox') || providers.length === 0 ? 'virtualbox' : providers[0]!)
+  const source = await workshopBoxSource(provider)
+  if (source.ok) report('ok', 'box', source.detail)
+  else report('fail', 'box', source.detail, FIX.boxWaysOut(provider, hostArch()))
+}
+
+/** Inside the VM: which box it was made from (the workshop box records its recipe). */
+function checkBoxRecipe(): void {
+  try {
+    const box = JSON.parse(fs.readFileSync('/etc/minicontainer-box.json', 'utf8')) as Record<string, string>
+    report('ok', 'box', `${box.name} ${box.version} (recipe ${box.recipe_hash}): Debian ${box.debian}, kernel ${box.kernel}, Node ${box.node}`)
+  } catch {
+    report('ok', 'box', 'not the workshop box (no /etc/minicontainer-box.json): provisioned by vagrant/provision.sh')
   }
 }
 
@@ -250,13 +265,13 @@ async function main(): Promise<number> {
   let vmExit = 0
   if (local.ok || inVm) {
     checkContainerHost(inVm)
+    if (inVm) checkBoxRecipe()
   } else {
     console.log(`${kleur.cyan('note')} this machine cannot run the containers itself (${local.reason}): they run in the workshop VM`)
     checkDisk(path.join(os.homedir(), '.vagrant.d'), 'the box and the VM', 10)
     checkVirtualization()
     if (checkVagrant()) {
-      checkProvider()
-      checkBox()
+      await checkBox(checkProvider())
       if (checkVm()) {
         console.log(kleur.bold('\ninside the workshop VM:'))
         vmExit = await runInVm('doctor', [])

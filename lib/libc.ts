@@ -33,9 +33,15 @@ export const SIGKILL = 9
 
 export const AF_INET = 2
 export const SOCK_DGRAM = 2
-export const SIOCGIFFLAGS = 0x8913
-export const SIOCSIFFLAGS = 0x8914
-export const IFF_UP = 0x1
+export const SIOCGIFFLAGS = 0x8913 // get an interface's flags into a struct ifreq (man 7 netdevice)
+export const SIOCSIFFLAGS = 0x8914 // set an interface's flags from a struct ifreq
+export const IFF_UP = 0x1 // linux/if.h: interface flags
+export const IFF_LOOPBACK = 0x8
+export const IFF_RUNNING = 0x40
+/** linux/if.h: the size of an interface name field, its terminating NUL included. */
+export const IFNAMSIZ = 16
+/** sizeof(struct ifreq) on 64-bit Linux: the name, then a union of 24 bytes (its largest member is struct ifmap). */
+export const IFREQ_SIZE = 40
 
 // ---- Loading libc --------------------------------------------------------------------------
 type Koffi = typeof import('koffi').default
@@ -187,34 +193,36 @@ export function execve(path: string, argv: string[], env: string[]): SyscallErro
   return new SyscallError(`execve(${path})`, c.errno())
 }
 
-/** The flags of a network interface (IFF_UP, IFF_LOOPBACK...), like `ip link show NAME`: ioctl SIOCGIFFLAGS. */
-export function getInterfaceFlags(name: string): number {
-  return withInterfaceRequest(name, (fd, ifreq) => {
-    check(c.ioctl(fd, SIOCGIFFLAGS, ifreq), `ioctl(SIOCGIFFLAGS, ${name})`, 'ENODEV: no interface of that name in this network namespace.')
-    return ifreq.readUInt16LE(IFR_FLAGS_OFFSET)
-  })
+/**
+ * A socket (man 2 socket); the network-interface ioctls need one, of any kind: AF_INET + SOCK_DGRAM is usual.
+ * `what` names it in errors when the defaults do not ("socket(AF_NETLINK, NETLINK_ROUTE)", step 08's lib/net).
+ */
+export function socket(domain: number, type: number, protocol = 0, what?: string): number {
+  return check(c.socket(domain, type, protocol), what ?? `socket(${domain === AF_INET ? 'AF_INET' : domain}, ${type === SOCK_DGRAM ? 'SOCK_DGRAM' : type})`)
 }
 
-/** Sets the flags of a network interface: ioctl SIOCSIFFLAGS. `IFF_UP` set = `ip link set NAME up`. */
-export function setInterfaceFlags(name: string, flags: number): void {
-  withInterfaceRequest(name, (fd, ifreq) => {
-    ifreq.writeUInt16LE(flags & 0xffff, IFR_FLAGS_OFFSET)
-    check(c.ioctl(fd, SIOCSIFFLAGS, ifreq), `ioctl(SIOCSIFFLAGS, ${name})`, 'EPERM: not root in this network namespace.')
-  })
+export function close(fd: number): void {
+  check(c.close(fd), `close(${fd})`)
 }
 
-// struct ifreq (40 bytes): char ifr_name[16], then a union whose member ifr_flags is a short.
-const IFR_FLAGS_OFFSET = 16
-function withInterfaceRequest<T>(name: string, use: (fd: number, ifreq: Buffer) => T): T {
-  // Any socket will do: these ioctls act on the network namespace the socket was made in.
-  const fd = check(c.socket(AF_INET, SOCK_DGRAM, 0), 'socket(AF_INET, SOCK_DGRAM)')
-  try {
-    const ifreq = Buffer.alloc(40)
-    ifreq.write(name, 0, 15, 'utf8')
-    return use(fd, ifreq)
-  } finally {
-    c.close(fd)
+const IOCTL_NAMES = new Map([[SIOCGIFFLAGS, 'SIOCGIFFLAGS'], [SIOCSIFFLAGS, 'SIOCSIFFLAGS']])
+
+/**
+ * ioctl(2) on a socket with a struct ifreq (man 7 netdevice): the kernel reads the interface's name from the
+ * buffer, then reads or writes the rest of it. The buffer must be a whole struct ifreq: the kernel copies
+ * IFREQ_SIZE bytes in and out, whatever the buffer's length in JavaScript (a shorter one would be overrun).
+ */
+export function ioctl(fd: number, request: number, ifreq: Buffer): void {
+  const name = IOCTL_NAMES.get(request) ?? `0x${request.toString(16)}`
+  if (ifreq.length < IFREQ_SIZE) {
+    throw new FriendlyError(`ioctl(${name}): the buffer has ${ifreq.length} bytes, a struct ifreq has ${IFREQ_SIZE}`, {
+      hint: 'the kernel copies a whole struct ifreq out of it and back into it: allocate IFREQ_SIZE bytes (man 7 netdevice)',
+    })
   }
+  const nul = ifreq.indexOf(0)
+  const ifrName = ifreq.toString('latin1', 0, nul === -1 || nul > IFNAMSIZ ? IFNAMSIZ : nul)
+  check(c.ioctl(fd, request, ifreq), `ioctl(${name}, ifr_name ${JSON.stringify(ifrName)})`,
+    'ENODEV: no interface of that name in this network namespace (is the name in the first IFNAMSIZ bytes, ended by a NUL?). EPERM: not root in this network namespace.')
 }
 
 // ---- Device nodes and extended attributes (the image store's overlayfs whiteouts) ---------------------------
@@ -260,11 +268,6 @@ export const NETLINK_ROUTE = 0
 export const LOCK_EX = 2
 export const LOCK_UN = 8
 
-/** socket(2); `what` names it in errors ("socket(AF_NETLINK, NETLINK_ROUTE)"). */
-export function socket(domain: number, type: number, protocol: number, what: string): number {
-  return check(c.socket(domain, type, protocol), what)
-}
-
 /** setsockopt(2) with an int value. */
 export function setSocketOption(fd: number, level: number, name: number, value: number, what: string): void {
   const data = Buffer.alloc(4)
@@ -280,10 +283,6 @@ export function send(fd: number, data: Buffer, what: string): void {
 /** recv(2) into `buffer`; returns the number of bytes received (a blocking call). */
 export function recv(fd: number, buffer: Buffer, what: string): number {
   return check(Number(c.recv(fd, buffer, buffer.length, 0)), what)
-}
-
-export function close(fd: number): void {
-  c.close(fd)
 }
 
 /**

@@ -39,6 +39,14 @@ describe('derive', () => {
   test('a file that starts at a later step does not exist before it', () => {
     expect(deriveFile('// @file-since 03-cgroups\nx()', 'x.ts', step2, 'solutions')).toBeUndefined()
   })
+  test('an @imports region: the starter\'s imports in the learner\'s step, the solution\'s everywhere else, no TODO', () => {
+    const imports = ['// @imports 02-chroot', '// @starter', "// import { a } from './x.ts'", '// @solution', "import { a, b } from './x.ts'", '// @end', 'a()'].join('\n')
+    expect(deriveFile(imports, 'x.ts', step2, 'steps')).toBe("import { a } from './x.ts'\na()")
+    expect(deriveFile(imports, 'x.ts', step2, 'solutions')).toBe("import { a, b } from './x.ts'\na()")
+    expect(deriveFile(imports, 'x.ts', step3, 'steps')).toBe("import { a, b } from './x.ts'\na()")
+    expect(deriveFile(imports, 'x.ts', step1, 'steps')).toBe('a()')
+    expect(() => deriveFile('// @imports 02-chroot\n// TODO(02.9): no\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:2: an @imports region has no TODO')
+  })
   test('broken markers are errors that say where', () => {
     expect(() => deriveFile('// @since 02-chroot\nx()', 'x.ts', step2, 'steps')).toThrow('x.ts: a region is not closed')
     expect(() => deriveFile('// @since 09-nope\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:1: unknown step "09-nope"')

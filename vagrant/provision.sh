@@ -4,6 +4,12 @@
 #   provision.sh          everything: swap off, Node 24 (verified), the npm packages, the Alpine rootfs, a check
 #   provision.sh mounts   only what each boot needs (run by Vagrant at every `vagrant up`): swap off and
 #                         node_modules on the VM's own disk
+#   provision.sh bake     what the workshop box bakes in (vagrant/box/build.sh runs it in the box's root at build
+#                         time): Node, the npm packages (into /opt/minicontainer/node_modules), the Alpine rootfs
+#
+# On the workshop box everything is baked in, and the repository is not synced into the VM at `vagrant up` (no
+# shared-folder driver: the laptop's `npm run` commands carry it over ssh, lib/vm/remote.ts): with no repository at
+# $REPO yet, provisioning checks what the box brought and leaves the rest to that first command.
 #
 # Files come from the repository's cache/ folder when present (offline classes, CI; fill it with
 # vagrant/prepare-offline-cache.sh), else from the network:
@@ -66,12 +72,21 @@ hostname_resolves() {
 # node_modules lives on the VM's disk, bind-mounted over the shared folder's node_modules: shared folders
 # break symlinks, permissions and native modules, and the host's node_modules is for the host's platform.
 node_modules_on_vm_disk() {
-  [ -f "$REPO/package.json" ] || die "the repository is not at $REPO (is the synced folder mounted? try: vagrant reload)"
+  if [ ! -f "$REPO/package.json" ]; then
+    [ "${MINICONTAINER_SYNCED_FOLDER:-1}" = 0 ] ||
+      die "the repository is not at $REPO (is the synced folder mounted? try: vagrant reload)"
+    # No synced folder: the laptop's first `npm run` command carries the repository here, as the ssh user.
+    install -d -m 755 "$REPO"
+    if id vagrant >/dev/null 2>&1; then chown vagrant: "$REPO"; fi
+  fi
   mkdir -p "$VM_DISK/node_modules" "$REPO/node_modules"
   if ! mountpoint -q "$REPO/node_modules"; then
     mount --bind "$VM_DISK/node_modules" "$REPO/node_modules"
   fi
 }
+
+# The repository is here (synced folder, or carried over already).
+have_repo() { [ -f "$REPO/package.json" ]; }
 
 # fetch NAME FILE URL SHA512_BASE64 DEST: DEST = cache/FILE if present, else downloaded; verified either way.
 fetch_verified() {
@@ -119,8 +134,17 @@ install_node() {
   say "installed Node $(node --version) and npm $(npm --version)"
 }
 
+# The sha256 of the package-lock.json that node_modules was installed from: a carried-over lockfile has the laptop's
+# modification time, so "newer than node_modules" does not mean "changed" (lib/vm/remote.ts compares this).
+LOCK_SUM_FILE=.minicontainer-package-lock.sha256
+
 install_packages() {
   local stamp=$REPO/node_modules/.package-lock.json
+  if ! have_repo; then
+    if [ -f "$VM_DISK/node_modules/$LOCK_SUM_FILE" ]; then say "npm packages: baked into the box"
+    else say "npm packages: installed at the first command (the repository is not here yet)"; fi
+    return
+  fi
   if [ -f "$stamp" ] && [ ! "$REPO/package-lock.json" -nt "$stamp" ]; then
     say "npm packages: up to date"
     return
@@ -143,11 +167,17 @@ install_packages() {
     (cd "$REPO" && npm install --no-save "${args[@]}")
   fi
   rm -rf "$VM_DISK/npm-cache"
+  sha256sum "$REPO/package-lock.json" | cut -d' ' -f1 >"$REPO/node_modules/$LOCK_SUM_FILE"
 }
 
 # The project's installer verifies the tarball against its pinned sums and does nothing when it is installed.
 install_rootfs() {
   local tarball
+  if ! have_repo; then
+    if [ -f /var/lib/minicontainer/rootfs/current/.minicontainer-rootfs.json ]; then say "Alpine rootfs: baked into the box"
+    else say "Alpine rootfs: not in this box; after your first npm command on the laptop (it carries the repository over): vagrant provision"; fi
+    return
+  fi
   tarball=$(find "$CACHE" -maxdepth 1 -name "alpine-minirootfs-*-$(uname -m).tar.gz" 2>/dev/null | sort -V | tail -n1 || true)
   if [ -n "$tarball" ]; then
     say "Alpine rootfs: from $tarball"
@@ -202,6 +232,12 @@ case "${1:-all}" in
     swap_off
     node_modules_on_vm_disk
     ;;
+  bake)
+    install_node
+    node_modules_on_vm_disk
+    install_packages
+    [ "${MINICONTAINER_BAKE_ROOTFS:-1}" = 0 ] || install_rootfs
+    ;;
   all)
     hostname_resolves
     swap_off
@@ -211,5 +247,5 @@ case "${1:-all}" in
     install_rootfs
     verify
     ;;
-  *) die "usage: provision.sh [mounts]" ;;
+  *) die "usage: provision.sh [mounts|bake]" ;;
 esac

@@ -1,6 +1,7 @@
 // Step 01: the command runs in new PID, UTS, mount and IPC namespaces.
 // Inside facts come from a /bin/sh probe; the proof comes from the host: /proc/<pid>/ns/*, NSpid, the
 // host's own hostname and mount table.
+import os from 'node:os'
 import { fail, howItEnded, randomInt, requireFact, requireHost, requireLive, type Check } from '../check.ts'
 import { mountsOf, nsLink, procStat, sleep } from '../proc.ts'
 import { timeoutScale } from '../../lib/timeouts.ts'
@@ -24,7 +25,7 @@ export const checks: Check[] = [
       const r = await ctx.run({ script: `echo "@mc said=$0"; exit ${code}` })
       const said = r.facts.get('said')
       if (said !== r.token) fail(`the command's output "@mc said=${r.token}"`, said === undefined ? `no such line (${r.timedOut ? 'the engine timed out' : `exit status ${r.exitCode}`})` : `"@mc said=${said}"`, r)
-      if (r.exitCode !== code) fail(`exit status ${code} (the command's own)`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
+      if (r.exitCode !== code) fail(`exit status ${code} (the command's own)`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r, '01.5')
     },
   },
   {
@@ -57,13 +58,15 @@ export const checks: Check[] = [
         }),
       ])
       const h = requireHost(p)
-      const named = requireFact(p.run, 'hostname')
-      if (named !== p.hostname) fail(`hostname "${p.hostname}" inside the container (--hostname ${p.hostname})`, `"${named}"`, p.run)
+      // The namespaces first: without a UTS namespace of its own, both runs rename the one host, and whichever
+      // was last decides what each probe printed.
       if (h.ns.uts.inside === h.ns.uts.host) fail(`the container's UTS namespace to differ from the host's (${h.ns.uts.host})`, `the same one: ${h.ns.uts.inside}`, p.run, UTS_HINT)
       requireLive(plain)
+      if (plainNs.inside === plainNs.host) fail(`the container's UTS namespace to differ from the host's (${plainNs.host})`, `the same one: ${plainNs.inside}`, plain, UTS_HINT)
+      const named = requireFact(p.run, 'hostname')
+      if (named !== p.hostname) fail(`hostname "${p.hostname}" inside the container (--hostname ${p.hostname})`, `"${named}"`, p.run)
       const dflt = requireFact(plain, 'hostname')
       if (dflt !== 'container') fail('hostname "container" inside the container (no --hostname)', `"${dflt}"`, plain)
-      if (plainNs.inside === plainNs.host) fail(`the container's UTS namespace to differ from the host's (${plainNs.host})`, `the same one: ${plainNs.inside}`, plain, UTS_HINT)
     },
   },
   {
@@ -123,6 +126,34 @@ export const checks: Check[] = [
       const p = await ctx.shared()
       const h = requireHost(p)
       if (h.ns.ipc.inside === h.ns.ipc.host) fail(`the container's IPC namespace to differ from the host's (${h.ns.ipc.host})`, `the same one: ${h.ns.ipc.inside}`, p.run)
+    },
+  },
+  {
+    id: '01.signal-exit',
+    title: 'a command killed by a signal makes the engine exit 128 + its number (killed from the host, crashed, stopped)',
+    why: 'scripts, CI and docker read 128 + n as "died of signal n" (137: killed, 139: crashed): an engine that exits 125 or 0 instead hides a crash or a kill.',
+    hint: '01.5',
+    async run(ctx) {
+      // Three ways to die of a signal, none of them sent by the container to itself (PID 1 ignores those):
+      // SIGKILL from the host, which the kernel always delivers; SIGSEGV from the kernel itself (a shell
+      // recursing into a small stack); a stop signal (random) sent to the engine, which stops the container.
+      // Not SIGINT: busybox sh catches it, and what a command does with a signal it handles is its own business.
+      const stop = (['SIGTERM', 'SIGHUP'] as const)[randomInt(0, 1)]!
+      const [killed, crashed, stopped] = await Promise.all([
+        ctx.run({ script: `${PAUSE}; sleep 10`, onReady: ({ pid }) => void (pid !== undefined && process.kill(pid, 'SIGKILL')) }),
+        ctx.run({ script: 'echo "@mc crashing=yes"; ulimit -s 256; f() { f; }; f' }),
+        ctx.run({ script: `${PAUSE}; sleep 10`, onReady: ({ rootPid }) => void process.kill(rootPid, stop) }),
+      ])
+      const expect = (r: typeof killed, signal: NodeJS.Signals, how: string): void => {
+        const status = 128 + os.constants.signals[signal]
+        if (r.exitCode !== status) fail(`exit status ${status} (128 + ${signal}=${os.constants.signals[signal]}): ${how}`, r.timedOut ? 'a timeout' : `exit status ${r.exitCode}`, r)
+      }
+      requireLive(killed)
+      expect(killed, 'SIGKILL', 'the checker killed the command from the host')
+      requireFact(crashed, 'crashing')
+      expect(crashed, 'SIGSEGV', 'the command crashed: the kernel killed it with SIGSEGV')
+      requireLive(stopped)
+      expect(stopped, stop, `the checker sent ${stop} to the engine, which stops the container with it`)
     },
   },
   {

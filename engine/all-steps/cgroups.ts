@@ -70,9 +70,10 @@ export function createCgroup(limits: Limits): Cgroup {
   removeStaleCgroups(version)
   if (version === 2) enableControllers()
   // @todo 03-cgroups
-  // TODO(03.1): Create the cgroup: make each of its folders (cgroupDirs(cgroup)) with
-  //   fs.mkdirSync(dir, { recursive: true }). The kernel fills a new folder with its files.
-  //   Lesson: "2. Create a cgroup".
+  // TODO(03.1): Create the container's cgroup: every folder it has (one on cgroup v2, one per
+  //   controller on v1: cgroupDirs() knows them), including the shared minicontainer/ parent the first
+  //   time. Why a folder: in the cgroup filesystem a new folder IS a new cgroup; the kernel fills it.
+  //   Lesson: "2. Create a cgroup". See man 7 cgroups ("Creating cgroups and moving processes").
   // @solution
   for (const dir of cgroupDirs(cgroup)) fs.mkdirSync(dir, { recursive: true })
   // @end
@@ -99,14 +100,13 @@ function enableControllers(): void {
 export function writeLimits(cgroup: Cgroup, limits: Limits): void {
   const quota = Math.round(limits.cpus * CPU_PERIOD_US)
   // @todo 03-cgroups
-  // TODO(03.2): Write the limits with writeCgroupFile(dir, file, value):
-  //   cgroup v2: memory.max = limits.memoryBytes; memory.swap.max = 0 (if the file exists: swap
-  //     would let the container go past its limit, slowly, instead of being stopped);
-  //     cpu.max = `${quota} ${CPU_PERIOD_US}`; pids.max = limits.pids.
-  //   cgroup v1: memory.limit_in_bytes, then memory.memsw.limit_in_bytes (memory + swap) to the
-  //     same value (if the file exists); cpu.cfs_period_us = CPU_PERIOD_US, cpu.cfs_quota_us =
-  //     quota; pids.max = limits.pids.
-  //   Lesson: "3. Limits".
+  // TODO(03.2): Put the container's three limits in place, on cgroup v2 and on v1 (cgroup.version
+  //   says which; the file names and formats differ): memory at limits.memoryBytes with NO swap on
+  //   top of it, CPU time at limits.cpus CPUs (`quota` µs of every CPU_PERIOD_US), processes at
+  //   limits.pids. Each limit goes into the folder of its controller. Why no swap: a container past
+  //   its limit would be swapped out and crawl, instead of being stopped. Mind the kernels without
+  //   swap accounting, and on v1 the order (the kernel refuses some values before others).
+  //   Lesson: "3. Limits". See Documentation/admin-guide/cgroup-v2.rst (and cgroup-v1/memory.rst).
   // @solution
   if (cgroup.version === 2) {
     writeCgroupFile(cgroup.memory, 'memory.max', limits.memoryBytes)
@@ -130,24 +130,26 @@ export function writeLimits(cgroup: Cgroup, limits: Limits): void {
  */
 export function joinCgroup(cgroup: Cgroup, pid: number): void {
   // @todo 03-cgroups
-  // TODO(03.3): Put process `pid` into the cgroup: write it to cgroup.procs in each of the
-  //   cgroup's folders (cgroupDirs). Its children will be born inside.
-  //   Lesson: "4. Join the cgroup".
+  // TODO(03.3): Make process `pid` (init, still waiting for its configuration) a member of the
+  //   container's cgroup, in every folder the cgroup has. Its children are born where it is. Why now:
+  //   init starts the command only once it has its configuration, so nothing runs unlimited.
+  //   Lesson: "4. Join the cgroup". See man 7 cgroups.
   // @solution
   for (const dir of cgroupDirs(cgroup)) writeCgroupFile(dir, 'cgroup.procs', pid)
   // @end
 }
 
 /**
- * How many processes the kernel's OOM killer killed in this cgroup: the `oom_kill` line of
- * memory.events (v2) or memory.oom_control (v1). A process that died of SIGKILL is not proof:
- * anyone can send SIGKILL.
+ * How many processes the kernel's OOM killer killed in this cgroup. A process that died of
+ * SIGKILL is not proof: anyone can send SIGKILL; only the kernel's counter knows.
  */
 export function oomKillCount(cgroup: Cgroup): number {
   // @todo 03-cgroups
-  // TODO(03.4): Read the kernel's OOM counter: the file is memory.events on v2 and
-  //   memory.oom_control on v1 (in cgroup.memory); find its line `oom_kill N` and return N.
-  //   Lesson: "5. Was it the OOM killer?".
+  // TODO(03.4): Return how many processes the kernel's OOM killer has killed in this cgroup, read
+  //   from the kernel's own counter in the memory controller's folder (its file differs between v1
+  //   and v2, and holds several counters: find the right line). Why not trust exit status 137: any
+  //   SIGKILL gives it. Container.ts prints the OOM line when this returns more than 0.
+  //   Lesson: "5. Was it the OOM killer?". See cgroup-v2.rst ("memory.events").
   // @starter
   // return 0
   // @solution
@@ -157,15 +159,14 @@ export function oomKillCount(cgroup: Cgroup): number {
   // @end
 }
 
-/**
- * Host side, when the container is over, whatever happened: kill what is left in the cgroup,
- * then remove its folders (rmdir: the kernel refuses while processes are inside).
- */
+/** Host side, when the container is over, whatever happened (success, failure, OOM, Ctrl-C): the cgroup goes. */
 export function removeCgroup(cgroup: Cgroup): void {
   // @todo 03-cgroups
-  // TODO(03.5): Remove the cgroup: for each folder (cgroupDirs), kill what is still inside with
-  //   killCgroupProcesses(dir), then remove it with removeCgroupDir(dir).
-  //   Lesson: "6. Clean up".
+  // TODO(03.5): Leave no trace of the container's cgroup: every one of its folders gone, whatever
+  //   the container left running in it (a background process, a fork bomb). lib/cgroupfs.ts has
+  //   the housekeeping; you decide what must happen first. Why: the kernel keeps an empty cgroup
+  //   forever, and refuses to remove one that still has processes.
+  //   Lesson: "6. Clean up". See man 2 rmdir and man 7 cgroups.
   // @solution
   for (const dir of cgroupDirs(cgroup)) {
     killCgroupProcesses(dir)

@@ -1,10 +1,11 @@
 // The engine's host side of the container's first process: starting init (this engine re-run as INIT_SUBCOMMAND)
 // as PID 1 of the new PID namespace, handing it its configuration, and supervising it: a stop signal stops the
-// container rather than killing the engine halfway, and the exit status is the command's (128 + n for signal n).
+// container rather than killing the engine halfway. How init ended (a code or a signal) is reported as it is: the
+// engine turns it into its exit status (engine/all-steps/container.ts, exitStatus()).
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
-import { EXIT, FriendlyError } from '../errors.ts'
+import { FriendlyError } from '../errors.ts'
 import { containerHostProblem } from '../host-requirements.ts'
 import { CLONE_NEWPID, setns } from '../libc.ts'
 import { signalsIn } from '../signals.ts'
@@ -16,13 +17,22 @@ export function assertHostCanRunContainers(): void {
   if (problem) throw new FriendlyError(problem.problem, { hint: problem.fix })
 }
 
+/** How init (by then the command) ended: an exit code, or the signal that killed it (the other one is null). */
+export interface InitEnd {
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
 export interface Init {
   /** The init process's PID as the host sees it (inside the container it is 1). */
   pid: number
   /** Sends the configuration; init starts its work only once it has it. */
   start(config: InitConfig): void
-  /** Resolves with the exit status: the command's code, or 128 + the signal that killed it. */
-  exited: Promise<number>
+  /**
+   * Resolves when init has ended. A stop signal the engine had to emulate with SIGKILL (see onStopSignal) is
+   * reported as that signal: the container ended as the signal's default action would have ended it.
+   */
+  exited: Promise<InitEnd>
   /**
    * Resolves true once init has paused in waitForHost() (its namespaces exist, its command has not
    * started), false if it exited before that.
@@ -79,18 +89,15 @@ export async function spawnInit(): Promise<Init> {
     child.once('spawn', resolve)
     child.once('error', (error: NodeJS.ErrnoException) => reject(new FriendlyError(
       `could not start the container's init process: ${error.code ?? error.message}`,
-      { hint: error.code === 'ENOMEM' ? 'after unshare(CLONE_NEWPID) only ONE process can be spawned into the new namespace' : undefined })))
+      { hint: error.code === 'ENOMEM' ? 'a new PID namespace takes only ONE first process (its PID 1): spawn init once, right after the unshare' : undefined })))
   })
   currentInit = child
   // After unshare(CLONE_NEWPID), every later child of this thread would be born into the container's PID
   // namespace too (and fail with ENOMEM once init is gone). Init is born: later helpers (nft) belong to the
   // host, so point this thread's pid_for_children back at its own PID namespace.
   restoreChildPidNamespace()
-  const exited = new Promise<number>((resolve) => {
-    child.once('exit', (code, signal) => {
-      const stoppedBy = emulatedSignal ?? signal
-      resolve(stoppedBy ? EXIT.SIGNAL_BASE + os.constants.signals[stoppedBy] : code ?? EXIT.ENGINE_FAILED)
-    })
+  const exited = new Promise<InitEnd>((resolve) => {
+    child.once('exit', (code, signal) => resolve(emulatedSignal ?? signal ? { code: null, signal: emulatedSignal ?? signal } : { code, signal: null }))
   })
   if (stopRequested) onStopSignal(stopRequested)
   const sync = child.stdio[SYNC_FD] as unknown as NodeJS.ReadWriteStream

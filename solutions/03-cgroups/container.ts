@@ -4,7 +4,7 @@
 //   ───────────────────────────────────────────     ─────────────────────────────────────────────
 //   parse flags, check the host
 //   [03] create the cgroup with its limits
-//   [01] unshare(CLONE_NEWPID)
+//   [01] a new PID namespace for the next child
 //   spawn init ──────────────────────────────────►  PID 1, waits for its configuration on fd 3
 //   [03] put init into the cgroup
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
@@ -12,14 +12,15 @@
 //                                                   [02] /dev, chroot, /proc
 //                                                   [04] lo up
 //   wait                                            execve(CMD): the command is now PID 1
-//   [03] read the OOM counter, remove the cgroup ◄─ exit status
-//   exit with the command's status
+//   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
+//   [01] exit with the command's status (128 + n for signal n)
+import os from 'node:os'
 import { parseRunArgs, type RunOptions } from '../../lib/cli.ts'
 import { EXIT, FriendlyError, formatError } from '../../lib/errors.ts'
 import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'
 import { engineEnvironment } from '../../lib/environment.ts'
 import { execCommand, receiveConfig } from '../../lib/init/container.ts'
-import { assertHostCanRunContainers, spawnInit, trapStopSignals } from '../../lib/init/host.ts'
+import { assertHostCanRunContainers, spawnInit, trapStopSignals, type InitEnd } from '../../lib/init/host.ts'
 import { INIT_SUBCOMMAND, type InitConfig } from '../../lib/init/protocol.ts'
 import { createPidNamespace, enterNamespaces, makeMountsPrivate, setHostname } from './namespaces.ts'
 import { containerEnvironment } from '../../lib/environment.ts'
@@ -56,7 +57,7 @@ export async function run(options: RunOptions): Promise<number> {
     const init = await spawnInit()
     joinCgroup(cgroup, init.pid)
     init.start(config)
-    const status = await init.exited
+    const status = exitStatus(await init.exited)
     const oomKills = oomKillCount(cgroup)
     if (oomKills > 0) {
       const limit = `${formatBytes(options.memoryBytes)} memory limit (--memory)`
@@ -68,6 +69,15 @@ export async function run(options: RunOptions): Promise<number> {
   } finally {
     for (const cleanup of cleanups.reverse()) cleanup()
   }
+}
+
+/**
+ * The engine's exit status, from how the command (init, after execve) ended: scripts, CI and docker read it.
+ * docker's and the shell's convention: the command's own exit code, or 128 + n when signal n killed it.
+ */
+export function exitStatus(ended: InitEnd): number {
+  if (ended.signal) return EXIT.SIGNAL_BASE + os.constants.signals[ended.signal]
+  return ended.code ?? EXIT.ENGINE_FAILED
 }
 
 /**

@@ -4,7 +4,10 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, chdir, chroot, mount } from '../../lib/libc.ts'
 
-/** The device nodes a container needs, bind-mounted from the host's /dev (docker's minimal set). */
+/**
+ * The device nodes a container needs, taken from the host's /dev (docker's default set without its terminal
+ * devices: console, ptmx, pts). Only the names listed here: never the host's whole /dev, which holds its disks.
+ */
 export const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as const
 
 /**
@@ -18,8 +21,8 @@ export function enterRootfs(rootfs: string): void {
 }
 
 /**
- * Alpine's minirootfs has an empty /dev: no /dev/null, so even `dd if=/dev/zero` fails. Put a
- * small tmpfs there and bind-mount the host's device nodes onto empty files in it.
+ * Alpine's minirootfs has an empty /dev: no /dev/null, so even `dd if=/dev/zero` fails, and a
+ * write to /dev/null creates a file in the rootfs. Runs on the host's paths, before the root changes.
  */
 export function populateDev(rootfs: string): void {
   const dev = path.join(rootfs, 'dev')
@@ -45,15 +48,15 @@ function addDevLinks(dev: string): void {
   mount('shm', path.join(dev, 'shm'), 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=1777,size=64m')
 }
 
-/** From here on, "/" is the rootfs for this process and everything it execs. */
+/** From here on, "/" is the rootfs for this process and everything it execs, and nothing else is in reach by a path. */
 export function changeRoot(rootfs: string): void {
   chroot(rootfs)
   chdir('/')
 }
 
 /**
- * `ps` and `top` read /proc. A proc filesystem mounted by a process in the new PID namespace
- * shows that namespace's processes only.
+ * `ps` and `top` read /proc. A proc filesystem shows the processes of the PID namespace of
+ * whoever mounted it. Runs inside the new root.
  */
 export function mountProc(): void {
   mount('proc', '/proc', 'proc', MS_NOSUID | MS_NODEV | MS_NOEXEC)

@@ -4,7 +4,7 @@
 //   ───────────────────────────────────────────     ─────────────────────────────────────────────
 //   parse flags, check the host
 //   [03] create the cgroup with its limits
-//   [01] unshare(CLONE_NEWPID)
+//   [01] a new PID namespace for the next child
 //   spawn init ──────────────────────────────────►  PID 1, waits for its configuration on fd 3
 //   [03] put init into the cgroup
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
@@ -12,14 +12,14 @@
 //                                                   [02] /dev, chroot, /proc
 //                                                   [04] lo up
 //   wait                                            execve(CMD): the command is now PID 1
-//   [03] read the OOM counter, remove the cgroup ◄─ exit status
-//   exit with the command's status
+//   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
+//   [01] exit with the command's status (128 + n for signal n)
 import { parseRunArgs, type RunOptions } from '../../lib/cli.ts'
 import { EXIT, FriendlyError, formatError } from '../../lib/errors.ts'
 import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'
 import { engineEnvironment } from '../../lib/environment.ts'
 import { execCommand, receiveConfig } from '../../lib/init/container.ts'
-import { assertHostCanRunContainers, spawnInit, trapStopSignals } from '../../lib/init/host.ts'
+import { assertHostCanRunContainers, spawnInit, trapStopSignals, type InitEnd } from '../../lib/init/host.ts'
 import { INIT_SUBCOMMAND, type InitConfig } from '../../lib/init/protocol.ts'
 import { createPidNamespace, enterNamespaces, makeMountsPrivate, setHostname } from './namespaces.ts'
 
@@ -46,11 +46,24 @@ export async function run(options: RunOptions): Promise<number> {
     createPidNamespace()
     const init = await spawnInit()
     init.start(config)
-    const status = await init.exited
+    const status = exitStatus(await init.exited)
     return status
   } finally {
     for (const cleanup of cleanups.reverse()) cleanup()
   }
+}
+
+/**
+ * The engine's exit status, from how the command (init, after execve) ended: scripts, CI and docker read it.
+ * docker's and the shell's convention: the command's own exit code, or 128 + n when signal n killed it.
+ */
+export function exitStatus(ended: InitEnd): number {
+  // TODO(01.5): Report how the command ended as ONE number, the way a shell does: its own exit code
+  //   when it exited, and when a signal killed it, 128 plus that signal's number (SIGKILL: 137, a
+  //   crash with SIGSEGV: 139). Why: a signal death is not an exit code, and an engine that says 125
+  //   or 0 after a crash or an OOM kill hides it. `ended` has either a code or a signal's name.
+  //   Lesson: "5. The exit status". See man 7 signal and "EXIT STATUS" in man 1 bash.
+  return ended.code ?? EXIT.ENGINE_FAILED
 }
 
 /**

@@ -115,9 +115,8 @@ export function joinCgroup(cgroup: Cgroup, pid: number): void {
 }
 
 /**
- * How many processes the kernel's OOM killer killed in this cgroup: the `oom_kill` line of
- * memory.events (v2) or memory.oom_control (v1). A process that died of SIGKILL is not proof:
- * anyone can send SIGKILL.
+ * How many processes the kernel's OOM killer killed in this cgroup. A process that died of
+ * SIGKILL is not proof: anyone can send SIGKILL; only the kernel's counter knows.
  */
 export function oomKillCount(cgroup: Cgroup): number {
   const file = path.join(cgroup.memory, cgroup.version === 2 ? 'memory.events' : 'memory.oom_control')
@@ -125,10 +124,7 @@ export function oomKillCount(cgroup: Cgroup): number {
   return match ? Number(match[1]) : 0
 }
 
-/**
- * Host side, when the container is over, whatever happened: kill what is left in the cgroup,
- * then remove its folders (rmdir: the kernel refuses while processes are inside).
- */
+/** Host side, when the container is over, whatever happened (success, failure, OOM, Ctrl-C): the cgroup goes. */
 export function removeCgroup(cgroup: Cgroup): void {
   for (const dir of cgroupDirs(cgroup)) {
     killCgroupProcesses(dir)

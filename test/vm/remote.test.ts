@@ -1,4 +1,5 @@
-// The host -> VM path's pure parts; the real path (vagrant up, ssh, the checker inside) is test/vm/e2e.sh.
+// The host -> VM path's pure parts; the carry-over is test/vm/carry.test.ts; the real path (vagrant up, ssh, the
+// checker inside, no synced folder) is test/vm/e2e.sh.
 import { afterEach, describe, expect, it } from 'vitest'
 import { adviceFor, hostCanRunContainers, remoteCommand, shellQuote } from '../../lib/vm/remote.ts'
 
@@ -30,12 +31,22 @@ describe('host -> VM', () => {
     expect(remoteCommand('doctor', [])).toBe('cd /vagrant && exec sudo env CI=true npm run --silent doctor --')
   })
 
-  it('says what to do for each VM state', () => {
-    const status = (state: string | undefined, vagrant = true) => ({ vagrant, state, provider: 'virtualbox', detail: state ?? 'Vagrant is not installed' })
+  it('says what to do for each VM state, in one line with the command that fixes it', () => {
+    const status = (state: string | undefined, vagrant = true) => ({ vagrant, state, provider: 'virtualbox', detail: state ?? 'Vagrant is not installed (no `vagrant` on PATH)' })
     expect(adviceFor(status('running'))).toBeUndefined()
-    expect(adviceFor(status('not_created'))).toMatch(/vagrant up/)
-    expect(adviceFor(status('poweroff'))).toMatch(/not running.*vagrant up/)
-    expect(adviceFor(status('saved'))).toMatch(/resume|vagrant up/)
-    expect(adviceFor(status(undefined, false))).toMatch(/Install Vagrant/)
+    const cases: [string | undefined, boolean, RegExp][] = [
+      ['not_created', true, /does not exist yet: run `vagrant up`/],
+      ['poweroff', true, /not running.*: run `vagrant up`/],
+      ['shutoff', true, /not running.*: run `vagrant up`/],
+      ['saved', true, /saved: run `vagrant resume`/],
+      ['aborted', true, /aborted.*`vagrant up`/],
+      ['no_provider', true, /no VM provider.*install VirtualBox|Apple Silicon: install VMware/],
+      [undefined, false, /^Vagrant is not installed: install Vagrant/],
+    ]
+    for (const [state, vagrant, expected] of cases) {
+      const advice = adviceFor(status(state, vagrant))
+      expect(advice).toMatch(expected)
+      expect(advice).not.toContain('\n')
+    }
   })
 })
