@@ -40,7 +40,7 @@ export const hints: StepHints = {
     {
       id: '08.x1',
       title: 'Follow the cable',
-      try: 'In the VM: `sudo node solutions/08-networking/main.ts run /bin/sh`. Inside: `ip -d link show eth0` (note `@ifN`). On the host, in a second terminal: `ip -br link`, `ip link show master mc0`, `bridge link`, and `sudo nsenter -t $(pgrep -n -x sh) -n ip addr`.',
+      try: 'In the VM: `sudo sh bin/node solutions/08-networking/main.ts run /bin/sh`. Inside: `ip -d link show eth0` (note `@ifN`). On the host, in a second terminal: `ip -br link`, `ip link show master mc0`, `bridge link`, and `sudo nsenter -t $(pgrep -n -x sh) -n ip addr`.',
       predict: 'Which host interface is the other end of the container\'s eth0, and how can you tell from both sides?',
       answer: 'eth0 shows `eth0@ifN`: N is the index of its peer in the host\'s namespace, and on the host the `vethXXXXXXXX@ifM` with index N shows M, eth0\'s index inside. The host end is `master mc0` (`bridge link` lists it as a port). `nsenter -n` enters only the network namespace, so `ip` there shows what the container sees.',
     },
@@ -54,16 +54,16 @@ export const hints: StepHints = {
     {
       id: '08.x3',
       title: 'NAT in the connection tracking table',
-      try: '`sudo apt-get install conntrack` once. Run `sudo node solutions/08-networking/main.ts run -- /bin/sh`, and inside `wget -q -O /dev/null http://ADDRESS` with an ADDRESS from `getent hosts example.com` on the host (the container has no DNS), then on the host `sudo conntrack -L | grep 10.99.0` and `sudo nft list table ip minicontainer`.',
+      try: 'Run `sudo sh bin/node solutions/08-networking/main.ts run -- /bin/sh` (the workshop box has the `conntrack` tool; elsewhere `sudo apt-get install conntrack`), and inside `wget -q -O /dev/null http://ADDRESS` with an ADDRESS from `getent hosts example.com` on the host (the container has no DNS), then on the host `sudo conntrack -L | grep 10.99.0` and `sudo nft list table ip minicontainer`.',
       predict: 'A connection is tracked as two tuples: the packets as they were sent, and the answers as they will come back. Which addresses are in each?',
       answer: 'The first tuple is `src=10.99.0.2 dst=<server>`, the second `src=<server> dst=<the VM\'s address>`: masquerade rewrote the source on the way out, and conntrack rewrites the destination of every answer back to 10.99.0.2. NAT happens once per connection (its first packet goes through the nat chains); the rest follows the tracked entry. Without the `outbound` rule the answers go to 10.99.0.2, which no router out there knows.',
     },
     {
       id: '08.x4',
       title: 'What docker run -p really does',
-      try: 'Run `sudo node solutions/08-networking/main.ts run --publish 8080:80 -- nc -lk -p 80 -e echo hello`. On the host: `nc 127.0.0.1 8080`, `nc $(hostname -I | cut -d" " -f1) 8080`, `ss -ltn | grep 8080`, `sudo nft list chain ip minicontainer published`. Stop the container and try `nc 127.0.0.1 8080` again.',
+      try: 'Run `sudo sh bin/node solutions/08-networking/main.ts run --publish 8080:80 -- nc -lk -p 80 -e echo hello` (busybox\'s nc in the container). On the host, with bash\'s /dev/tcp (no nc needed there): `cat < /dev/tcp/127.0.0.1/8080`, `cat < /dev/tcp/$(hostname -I | cut -d" " -f1)/8080`, then `ss -ltn | grep 8080` and `sudo nft list chain ip minicontainer published`. Stop the container and try `cat < /dev/tcp/127.0.0.1/8080` again.',
       predict: 'Is any process on the host listening on port 8080?',
-      answer: 'No: `ss` shows nothing on 8080. The DNAT rule rewrites the destination of packets to the host\'s port 8080 into 10.99.0.x:80 before routing, in prerouting (from outside) and in output (from the host itself; for 127.0.0.1 the bridge needs route_localnet, and the source is masqueraded to the bridge\'s address). Docker does the same with iptables rules, and by default also runs docker-proxy, a process that listens on 8080 and copies bytes: that is what a 127.0.0.1 connection hits there. After the container stops the rule is gone: connection refused.',
+      answer: 'No: `ss` shows nothing on 8080. The DNAT rule rewrites the destination of packets to the host\'s port 8080 into 10.99.0.x:80 before routing, in prerouting (from outside) and in output (from the host itself; for 127.0.0.1 the bridge needs route_localnet, and the source is masqueraded to the bridge\'s address). Docker does the same with iptables rules, and by default also runs docker-proxy, a process that listens on 8080 and copies bytes: that is what a 127.0.0.1 connection hits there. After the container stops the rule is gone: bash says `Connection refused`.',
     },
   ],
 }
