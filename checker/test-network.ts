@@ -22,12 +22,15 @@
 // machine's, as always.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import fs from 'node:fs'
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { NAT_TABLE, SUBNET } from '../lib/net/defaults.ts'
 import { ipToNumber, parseSubnet } from '../lib/net/ipv4.ts'
+import { inNetworkNamespaceOf } from '../lib/net/netlink.ts'
+import { AF_INET, SOCK_CLOEXEC, SOCK_STREAM, bindIPv4, close, socket } from '../lib/libc.ts'
 import { connectionsOf, type Connection } from './conntrack.ts'
 
 export const TEST_NET = {
@@ -174,6 +177,8 @@ export class TestNetwork {
   readonly outside: Agent
   /** The network state (leases, lock) of the engines that run here: MINICONTAINER_NET_DIR. */
   readonly stateDir: string
+  readonly #forwards: net.Server[] = []
+  readonly #forwarded = new Set<net.Socket>()
 
   private constructor(host: Agent, outside: Agent, stateDir: string) {
     this.host = host
@@ -256,7 +261,45 @@ export class TestNetwork {
     return connectionsOf(this.host.netnsPid)
   }
 
+  /**
+   * Makes the REAL host's 127.0.0.1:`port` (TCP) answer at 127.0.0.1:`port` in the test network's host too: a server
+   * the checker or a test started on the machine's loopback (step 09's registry and its token server) is then
+   * reachable from engines that run here, at the same address (so URLs that name it, such as a token realm, stay
+   * right). The listening socket is made in the test host's namespace (the checker's thread enters it for that one
+   * call), the connections to the real loopback are the checker's own: nothing but loopback on either side, and it
+   * goes with close(). Containers on the bridge cannot use it: 127.0.0.1 is their own loopback.
+   */
+  async forwardLoopback(port: number): Promise<void> {
+    const fd = inNetworkNamespaceOf(this.host.netnsPid, () => {
+      const s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0, 'socket(AF_INET, SOCK_STREAM)')
+      try {
+        bindIPv4(s, '127.0.0.1', port)
+      } catch (error) {
+        close(s)
+        throw error
+      }
+      return s
+    })
+    const server = net.createServer((client) => {
+      const upstream = net.connect(port, '127.0.0.1')
+      for (const socket of [client, upstream]) {
+        this.#forwarded.add(socket)
+        socket.once('close', () => this.#forwarded.delete(socket))
+      }
+      client.pipe(upstream).pipe(client)
+      client.on('error', () => upstream.destroy())
+      upstream.on('error', () => client.destroy())
+    })
+    this.#forwards.push(server)
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen({ fd }, () => resolve())
+    })
+  }
+
   async close(): Promise<void> {
+    for (const socket of this.#forwarded) socket.destroy()
+    await Promise.all(this.#forwards.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))))
     await Promise.all([this.host.stop(), this.outside.stop()])
     fs.rmSync(this.stateDir, { recursive: true, force: true })
   }

@@ -78,6 +78,7 @@ function bindLibc(koffi: Koffi) {
     setns: libc.func('int setns(int fd, int nstype)'),
     flock: libc.func('int flock(int fd, int operation)'),
     setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
+    bind: libc.func('int bind(int fd, const void *addr, uint32_t len)'),
   }
 }
 type Libc = ReturnType<typeof bindLibc>
@@ -260,10 +261,11 @@ export function getxattr(path: string, name: string): string | undefined {
   return value.subarray(0, length).toString()
 }
 
-// ---- Sockets, namespaces by file descriptor, file locks (lib/net/ builds on these) -----------
+// ---- Step 08 (networking): sockets, namespaces by file descriptor, file locks (lib/net/ and the test network) --
 export const AF_NETLINK = 16
 export const SOCK_RAW = 3
 export const SOCK_CLOEXEC = 0o2000000
+export const SOCK_STREAM = 1
 export const NETLINK_ROUTE = 0
 export const LOCK_EX = 2
 export const LOCK_UN = 8
@@ -273,6 +275,15 @@ export function setSocketOption(fd: number, level: number, name: number, value: 
   const data = Buffer.alloc(4)
   data.writeInt32LE(value)
   check(c.setsockopt(fd, level, name, data, 4), what)
+}
+
+/** bind(2) an AF_INET socket to an IPv4 address and port (a struct sockaddr_in: family, port and address in network order). */
+export function bindIPv4(fd: number, address: string, port: number): void {
+  const sockaddr = Buffer.alloc(16)
+  sockaddr.writeUInt16LE(AF_INET, 0)
+  sockaddr.writeUInt16BE(port, 2)
+  address.split('.').forEach((byte, i) => sockaddr.writeUInt8(Number(byte), 4 + i))
+  check(c.bind(fd, sockaddr, sockaddr.length), `bind(${address}:${port})`, 'EADDRINUSE: something listens there already. EADDRNOTAVAIL: no interface of this network namespace has that address.')
 }
 
 /** send(2) the whole buffer (a datagram socket: one message, sent whole or not at all). */

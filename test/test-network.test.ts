@@ -4,6 +4,7 @@
 // after the whole suite): any change fails loudly.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
+import netModule from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import readline from 'node:readline'
@@ -106,6 +107,22 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test network', ()
     expect(r.stdout).toMatch(/sysctls: \+ net\.ipv4\.ip_forward = 1/)
     expect(r.stdout).toMatch(/repaired: deleted the link mc0; deleted the nft table ip minicontainer; set net\.ipv4\.ip_forward back to 0/)
     expect(r.stdout).toMatch(/after: \["1: lo: [^"]*","\d+: up0@if\d+: [^"]*"\] ip_forward=0 nft=""/)
+  })
+
+  test('forwardLoopback: a server on the real host\'s 127.0.0.1 answers at the same address in the test network\'s host (step 09\'s registry)', async () => {
+    const server = netModule.createServer((socket) => socket.end('the real host\'s loopback\n'))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+    const port = (server.address() as netModule.AddressInfo).port
+    try {
+      // Two loopbacks: before the forward, nothing listens on the port in the test network's host.
+      expect((await net.host.connect('127.0.0.1', port)).ok).toBe(false)
+      await net.forwardLoopback(port)
+      const r = await net.host.connect('127.0.0.1', port)
+      expect(r.error).toBeUndefined()
+      expect(r.data).toBe('the real host\'s loopback\n')
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
   })
 
   test('the container reaches the bridge and a server in the outside, which sees the host\'s address (masquerade)', async () => {
