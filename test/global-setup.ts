@@ -59,8 +59,9 @@ export default async function setup(project: TestProject): Promise<(() => void) 
   const tarball: TestTarball = { file, name, version: installed.version, arch: installed.arch, sha512: pinnedSums().get(name)! }
   project.provide('alpineTarball', tarball)
   const before = snapshotHost()
-  // Step 08's engines build bridges, veths and NAT rules, always inside test worlds (checker/world.ts): the
-  // real host's links, routes, firewall and sysctls must be exactly as before the whole suite.
+  // Step 08's engines build bridges, veths and NAT rules, always inside network namespaces made for the run
+  // (checker/test-network.ts, test/helpers/engine.ts): the real host's links, routes, firewall and sysctls must be
+  // exactly as before the whole suite.
   const networkBefore = snapshotHostNetwork()
   return () => {
     assertHostNetworkUnchanged(networkBefore, 'the test suite')

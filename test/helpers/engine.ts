@@ -30,7 +30,7 @@ export function engineMain(step: string, kind: 'solutions' | 'steps' = 'solution
 /**
  * `node main.ts ARGS...`, and from step 08 on inside a network namespace made for the run that plays the host
  * (`unshare --net`, which execs the engine: same pid): its bridge, veths and NAT rules go away with it and never
- * touch the real host's network. test/network-world.test.ts tests the network itself, with an outside world.
+ * touch the real host's network. test/test-network.test.ts tests the network itself, with an outside world.
  */
 export function engineArgv(step: string, args: string[], kind: 'solutions' | 'steps' = 'solutions'): string[] {
   const argv = [process.execPath, engineMain(step, kind), ...args]
