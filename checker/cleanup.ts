@@ -4,6 +4,7 @@ import { diffAndRepair } from './host.ts'
 import { sessionSnapshot, sessionNetwork } from './harness.ts'
 import { removeHostFiles } from './probe.ts'
 import { killAllRuns, ourPids } from './runner.ts'
+import { removeAllScratch } from './scratch.ts'
 
 export function cleanUpOnExit(say: (text: string) => void): void {
   let stopping = false
@@ -16,6 +17,7 @@ export function cleanUpOnExit(say: (text: string) => void): void {
     removeHostFiles()
     const snapshot = sessionSnapshot()
     if (snapshot) for (const leak of await diffAndRepair(snapshot, ourPids)) say(`repaired: ${leak.what}`)
+    removeAllScratch() // the checks' throw-away folders, now that no mount is left in one
     process.exit(code)
   }
   process.on('SIGINT', () => void stop('Ctrl-C', 130))

@@ -18,6 +18,7 @@ import { TestNetwork } from './test-network.ts'
 export function needsTestNetwork(step: Step): boolean {
   return step.number >= 8 || process.env.MINICONTAINER_TEST_NETWORK === '1'
 }
+import { removeAllScratch } from './scratch.ts'
 
 export interface CheckResult {
   id: string
@@ -232,6 +233,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
     const killed = new Set(results.flatMap((r) => r?.runs ?? []).filter((run) => run.signal !== null && run.enginePid !== undefined).map((run) => run.enginePid!))
     leaks.push(...(await closeTestNetwork(testNetwork, networkBefore!, options.engineDir, killed)))
   }
+  removeAllScratch() // the checks' throw-away folders, now that no mount is left inside one
   // Every run is over, so anything still below the checker (a child subreaper: orphans of the engines
   // come back to it, however fast the engine exited) outlived its engine.
   for (const left of killTrees(descendants(process.pid).filter((p) => p.state !== 'Z').map((p) => p.pid))) {

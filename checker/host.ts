@@ -5,11 +5,23 @@ import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { allCgroupDirs, cgroupPids, killAndRemoveCgroup } from './cgroups.ts'
 import { allProcs, descendants, hostHostname, mountsOf, readText, type MountEntry } from './proc.ts'
+import { LAYER_NAME, layersRoot } from '../lib/layers.ts'
 
 export interface HostSnapshot {
   hostname: string
   mounts: MountEntry[]
   cgroups: Set<string>
+  /** Layer folders of step 06's containers: $MINICONTAINER_HOME/containers/mc-<engine pid>-<random>. */
+  layers: Set<string>
+}
+
+/** Step 06's layer folders, one per running container (lib/layers.ts). */
+function layerFolders(): Set<string> {
+  try {
+    return new Set(fs.readdirSync(layersRoot()).filter((name) => LAYER_NAME.test(name)).map((name) => path.join(layersRoot(), name)))
+  } catch {
+    return new Set()
+  }
 }
 
 /** Names only a container should have: the checker's random ones and the engines' default. */
@@ -27,11 +39,11 @@ function realHostname(): string {
 }
 
 export function snapshotHost(): HostSnapshot {
-  return { hostname: realHostname(), mounts: mountsOf('self') ?? [], cgroups: allCgroupDirs() }
+  return { hostname: realHostname(), mounts: mountsOf('self') ?? [], cgroups: allCgroupDirs(), layers: layerFolders() }
 }
 
 export interface Leak {
-  kind: 'hostname' | 'mount' | 'cgroup' | 'process' | 'image' | 'network'
+  kind: 'hostname' | 'mount' | 'cgroup' | 'layer' | 'process' | 'image' | 'network'
   /** What is left, e.g. "hostname is now mc-x1y2 (was vm)". */
   what: string
   /** The likely cause in the engine, phrased for the learner. */
@@ -85,6 +97,7 @@ export type Change =
   | { kind: 'hostname'; now: string; was: string }
   | { kind: 'mount'; mount: MountEntry }
   | { kind: 'cgroup'; dir: string; pids: number[] }
+  | { kind: 'layer'; dir: string }
 
 /**
  * What differs on the host since `before`: the hostname, mounts that appeared, cgroups that appeared (below
@@ -106,6 +119,7 @@ export function hostChanges(before: HostSnapshot, options: { ours?: Set<number> 
   for (const dir of newDirs.filter((d) => !newDirs.some((o) => o !== d && d.startsWith(o + '/')))) {
     changes.push({ kind: 'cgroup', dir, pids: cgroupPids(dir) })
   }
+  for (const dir of layerFolders()) if (!before.layers.has(dir) && leftByOurEngine(dir, options.ours)) changes.push({ kind: 'layer', dir })
   return changes
 }
 
@@ -115,6 +129,7 @@ export function describeChange(change: Change): string {
     case 'hostname': return `the host's hostname became "${change.now}" (was "${change.was}")`
     case 'mount': return `a ${change.mount.fsType} mount on ${change.mount.mountPoint} (source ${change.mount.source}) stayed on the host`
     case 'cgroup': return `the cgroup ${change.dir} stayed after the container exited` + (change.pids.length ? ` with ${change.pids.length} process(es) in it` : '')
+    case 'layer': return `the layer folder ${change.dir} stayed after its container exited`
   }
 }
 
@@ -145,6 +160,14 @@ export async function diffAndRepair(before: HostSnapshot, ours: Set<number> = ne
       leaks.push({
         kind: 'mount', what, repaired, text: `${m.mountPoint} ${m.source}`,
         cause: "the container's mounts reached the host: a mount namespace of its own, with every mount in it made private (recursively), before mounting anything",
+      })
+    } else if (change.kind === 'layer') {
+      // Never through a mount: the mounts were repaired first (deepest first, in hostChanges' order).
+      const mounted = (mountsOf('self') ?? []).some((m) => m.mountPoint === change.dir || m.mountPoint.startsWith(change.dir + '/'))
+      if (!mounted) fs.rmSync(change.dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 10 })
+      leaks.push({
+        kind: 'layer', what, repaired: !fs.existsSync(change.dir), text: change.dir,
+        cause: "the engine must remove the container's layer folder (upper, work, merged) when the container exits; the layers of engines killed with SIGKILL are swept when the next engine starts",
       })
     } else {
       const repaired = await killAndRemoveCgroup(change.dir)

@@ -5,6 +5,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { placement, readLimits, type CgroupLimits, type Placement } from './cgroups.ts'
 import { cwdInsideRoot, devProblems, environmentOf, extraOpenFiles, procDevice, unexpectedMounts } from './containerfs.ts'
+import { overlayLayers, type OverlayLayers } from './image.ts'
 import { allProcs, descendants, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
 import { randomToken } from './random.ts'
 import { signalsIn } from '../lib/signals.ts'
@@ -58,6 +59,13 @@ export interface HostView {
   netDev: string[]
   fibTrie: string
   hostHostname: string
+  /** /proc/<pid>/root/.. is another folder than /proc/<pid>/root: there is a tree above the container's root. */
+  rootHasParent: boolean
+  /** The container's mount table, as the kernel shows it to the container (/proc/<pid>/mountinfo). */
+  mounts: MountEntry[]
+  /** The container's root mount (the topmost at "/"), and its layers when it is an overlay. */
+  rootMount: MountEntry | undefined
+  rootOverlay: (OverlayLayers & { upperDev?: number; workDev?: number }) | undefined
 }
 
 export interface SharedProbe {
@@ -96,6 +104,10 @@ export function hostView(pid: number, runPids: number[] = [pid]): HostView {
   const ns = {} as HostView['ns']
   for (const name of ['pid', 'uts', 'ipc', 'mnt', 'net', 'cgroup'] as const) ns[name] = { inside: nsLink(pid, name) ?? '?', host: nsLink('self', name) ?? '?' }
   const pidNs = ns.pid.inside
+  const mounts = mountsOf(pid) ?? []
+  const rootMount = mounts.filter((m) => m.mountPoint === '/').at(-1)
+  const layers = rootMount?.fsType === 'overlay' ? overlayLayers(rootMount.superOptions) : undefined
+  const devOf = (dir: string | undefined) => (dir === undefined ? undefined : fs.statSync(dir, { throwIfNoEntry: false })?.dev)
   return {
     pid,
     ns,
@@ -116,6 +128,11 @@ export function hostView(pid: number, runPids: number[] = [pid]): HostView {
     netDev: interfaces(readText(`/proc/${pid}/net/dev`)),
     fibTrie: readText(`/proc/${pid}/net/fib_trie`) ?? '',
     hostHostname: hostHostname(),
+    // Walked from the host, ".." at the container's root goes up only if its mount namespace has something above it.
+    rootHasParent: !sameFile(`/proc/${pid}/root/..`, `/proc/${pid}/root`),
+    mounts,
+    rootMount,
+    rootOverlay: layers && { ...layers, upperDev: devOf(layers.upper), workDev: devOf(layers.work) },
   }
 }
 

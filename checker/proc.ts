@@ -106,9 +106,17 @@ export function pidInsideNamespace(pid: number): number | undefined {
 export interface MountEntry {
   id: string
   parent: string
+  /** The filesystem's device, "major:minor". */
+  device: string
+  /** Which folder of its filesystem the mount shows ("/" for the whole filesystem, else a bind mount's source). */
+  root: string
   mountPoint: string
+  /** Per-mount options: "rw,nosuid,relatime". */
+  options: string
   fsType: string
   source: string
+  /** The filesystem's own options (for an overlay: lowerdir=...,upperdir=...,workdir=...). */
+  superOptions: string
   /** Optional fields such as "shared:1" or "master:3". */
   optional: string[]
   line: string
@@ -125,14 +133,18 @@ export function parseMountinfo(text: string): MountEntry[] {
     if (!line.trim()) continue
     const [left, right = ''] = line.split(' - ')
     const fields = left!.split(' ')
-    const [fsType = '', source = ''] = right.split(' ')
+    const [fsType = '', source = '', superOptions = ''] = right.split(' ')
     out.push({
       id: fields[0]!,
       parent: fields[1]!,
+      device: fields[2] ?? '',
+      root: unescapeMount(fields[3] ?? ''),
       mountPoint: unescapeMount(fields[4] ?? ''),
+      options: fields[5] ?? '',
       optional: fields.slice(6),
       fsType,
       source: unescapeMount(source),
+      superOptions,
       line,
     })
   }

@@ -19,6 +19,11 @@ export class ProcessTree {
 
   readonly rootPid: number
 
+  /** The root and every process seen below it. */
+  get pids(): number[] {
+    return [this.rootPid, ...this.seen.keys()]
+  }
+
   constructor(rootPid: number) {
     this.rootPid = rootPid
     ourPids.add(rootPid)

@@ -4,7 +4,8 @@
 // A probe run is `/bin/sh -c SCRIPT TOKEN`: the script prints `@mc key=value` facts, and may pause after printing
 // `@mc ready` (probe-output.ts), so the checker can look at the live container from the host side
 // (/proc/<pid>/ns, its cgroup files, the host's mount table) before letting it finish.
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import type { Readable, Writable } from 'node:stream'
 import fs from 'node:fs'
 import path from 'node:path'
 import { formatCommandLine, shellQuote } from '../lib/shell.ts'
@@ -13,6 +14,8 @@ import { timeoutScale } from '../lib/timeouts.ts'
 import { CappedText, ReadyDetector, parseFacts } from './probe-output.ts'
 import { ProcessTree, ourPids } from './process-tree.ts'
 import { allProcs, cmdline, descendants, sleep } from './proc.ts'
+import { LAYER_NAME, layersRoot } from '../lib/layers.ts'
+import { mountsUnder } from './scratch.ts'
 import { randomToken } from './random.ts'
 import { inWorld, type MountWorld } from './worlds.ts'
 
@@ -45,6 +48,12 @@ export interface RunOptions {
   script?: string
   /** Or a plain command. */
   command?: string[]
+  /** Append the run's token to `command` as its last argument, so the runner finds its process (and onReady works). */
+  appendToken?: boolean
+  /** Descriptors of the checker handed to the engine at the given numbers ({ 40: fd }), as a leaky caller would. */
+  passFds?: Record<number, number>
+  /** Leave the engine's leftover layer folders (step 06) in place for the check to judge (it removes them itself). */
+  keepLayers?: boolean
   /** Run the engine inside a throw-away mount namespace that plays a host whose mounts are shared (worlds.ts). */
   world?: MountWorld
   /** Variables added to the engine's environment (e.g. a canary the command must not get). */
@@ -77,6 +86,8 @@ export interface RunResult {
   leftovers: string[]
   /** Cgroups of the container that were still there after the engine exited (removed by the checker). */
   leftoverCgroups: string[]
+  /** Layer folders (step 06: $MINICONTAINER_HOME/containers/mc-<engine pid>-*) still there after it exited (removed by the checker). */
+  leftoverLayers: string[]
   durationMs: number
   /** An error from the onReady hook (a failing host-side probe). */
   readyError: unknown
@@ -89,16 +100,42 @@ export async function killAllRuns(): Promise<void> {
   await Promise.all([...active].map((r) => r.kill()))
 }
 
-/** Finds the host pid of the probe: a descendant of root whose argv is exactly [/bin/sh, -c, script, token]. */
-function findContainerPid(rootPid: number, token: string): number | undefined {
+/**
+ * Finds the host pid of the container's command: a descendant of root whose argv is exactly the command given to the
+ * engine ([/bin/sh, -c, script, token] for a probe), which ends with the run's token.
+ */
+function findContainerPid(rootPid: number, command: string[]): number | undefined {
   const candidates = descendants(rootPid, allProcs()).filter((p) => {
     const argv = cmdline(p.pid)
     // Exactly that: a wrapper whose arguments end with the engine's (worlds.ts) is not it.
-    return argv !== undefined && argv.length === 4 && argv[1] === '-c' && argv.at(-1) === token && !/node/.test(path.basename(argv[0] ?? ''))
+    return argv !== undefined && argv.length === command.length && argv.every((arg, i) => arg === command[i])
   })
   // Command substitutions fork copies of the shell: take the top-most one.
   const pids = new Set(candidates.map((c) => c.pid))
   return candidates.find((c) => !pids.has(c.ppid))?.pid
+}
+
+/**
+ * The layer folders (step 06) of engines of this run that are over: the engines name them mc-<engine pid>-<random>
+ * under $MINICONTAINER_HOME/containers.
+ */
+function layersOf(pids: number[]): string[] {
+  let names: string[]
+  try {
+    names = fs.readdirSync(layersRoot())
+  } catch {
+    return []
+  }
+  const over = new Set(pids.filter((pid) => !fs.existsSync(`/proc/${pid}`)).map(String))
+  return names.filter((name) => over.has(LAYER_NAME.exec(name)?.[1] ?? '')).map((name) => path.join(layersRoot(), name))
+}
+
+/** Removes leftover layer folders, as leftover cgroups are: never through a mount (host.clean repairs that first). */
+export function removeLayers(dirs: string[]): void {
+  for (const dir of dirs) {
+    if (mountsUnder(dir).length) continue
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 10 })
+  }
 }
 
 /** A probe script in a "ran:" line: `<probe: 3 commands, --verbose shows them>` (short ones stay). */
@@ -114,7 +151,7 @@ function probePlaceholder(script: string | undefined): string | undefined {
  */
 export async function runEngine(engineDir: string, options: RunOptions, network?: NetworkHost): Promise<RunResult> {
   const token = randomToken()
-  const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : (options.command ?? ['/bin/true'])
+  const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : [...(options.command ?? ['/bin/true']), ...(options.appendToken ? [token] : [])]
   const main = path.join(engineDir, 'main.ts')
   const engineArgv = [process.execPath, main, 'run', ...(options.flags ?? []), '--', ...command]
   const wrap = (argv: string[]): string[] => (options.world ? inWorld(options.world, argv) : argv)
@@ -126,9 +163,16 @@ export async function runEngine(engineDir: string, options: RunOptions, network?
   const timeoutMs = (options.timeoutMs ?? 15_000) * timeoutScale()
   const started = Date.now()
 
-  // nsenter execs what follows (a network namespace needs no fork): the pid spawned stays the tree's root.
+  // nsenter execs what follows (a network namespace needs no fork): the pid spawned stays the tree's root, and the
+  // descriptors passed stay the engine's.
   const argv = network ? network.wrap(wrap(engineArgv)) : wrap(engineArgv)
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...network?.env(), ...options.env } })
+  const stdio: ('pipe' | 'ignore' | number)[] = ['pipe', 'pipe', 'pipe']
+  for (const [at, fd] of Object.entries(options.passFds ?? {})) {
+    while (stdio.length <= Number(at)) stdio.push('ignore')
+    stdio[Number(at)] = fd
+  }
+  // stdin, stdout and stderr are always pipes (the descriptors after them are the caller's to pass).
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio, env: { ...process.env, ...network?.env(), ...options.env } }) as ChildProcessByStdio<Writable, Readable, Readable>
   child.stdin.on('error', () => {})
   const tree = child.pid === undefined ? undefined : new ProcessTree(child.pid)
   const stdout = new CappedText()
@@ -156,8 +200,8 @@ export async function runEngine(engineDir: string, options: RunOptions, network?
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()))
 
   const findContainer = (): void => {
-    if (containerPid !== undefined || !tree || options.script === undefined) return
-    containerPid = findContainerPid(tree.rootPid, token)
+    if (containerPid !== undefined || !tree || (options.script === undefined && !options.appendToken)) return
+    containerPid = findContainerPid(tree.rootPid, command)
     if (containerPid !== undefined) tree.adopt(containerPid)
   }
 
@@ -206,6 +250,8 @@ export async function runEngine(engineDir: string, options: RunOptions, network?
   await sleep(30)
   const leftovers = (tree?.killAll() ?? []).filter((d) => !d.startsWith(`pid ${tree?.rootPid}:`))
   await tree?.removeCgroups()
+  const leftoverLayers = layersOf(tree?.pids ?? [])
+  if (!options.keepLayers) removeLayers(leftoverLayers)
   await Promise.race([closed, sleep(2000)])
   clearTimeout(timer)
   active.delete(entry)
@@ -228,6 +274,7 @@ export async function runEngine(engineDir: string, options: RunOptions, network?
     cgroupDirs: [...(tree?.cgroupDirs ?? [])],
     leftovers,
     leftoverCgroups: timedOut ? [] : stillThere,
+    leftoverLayers,
     durationMs: Date.now() - started,
     readyError,
   }

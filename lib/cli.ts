@@ -1,6 +1,9 @@
 // The engine's command line, shared by every step (CONTRIBUTING.md has the contract):
-//   main.ts run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--] CMD [ARG...]
+//   main.ts run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N]
+//               [--volume HOST_DIR:CONTAINER_DIR[:ro]]... [--publish HOST_PORT:CONTAINER_PORT]... [--] CMD [ARG...]
+import fs from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 import { parseCommandLine } from './args.ts'
 import { FriendlyError } from './errors.ts'
 
@@ -20,19 +23,35 @@ export interface RunOptions {
   cpus: number
   pids: number
   publish: Publish[]
+  /** --volume (docker's -v), in the order given; used from step 06 on. */
+  volumes: Volume[]
+}
+
+/** A host folder bind-mounted into the container: `--volume HOST_DIR:CONTAINER_DIR[:ro]`. */
+export interface Volume {
+  /** Absolute path on the host. */
+  host: string
+  /** Absolute, normalized path inside the container (never "/"). */
+  container: string
+  readOnly: boolean
+  /** As typed, for messages. */
+  spec: string
 }
 
 export const DEFAULTS = { hostname: 'container', memory: '100M', cpus: 0.5, pids: 256 } as const
 const MIN_MEMORY = 32 * 1024 ** 2
 const MIN_PIDS = 16
 
-export const USAGE = `usage: main.ts run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--] CMD [ARG...]
+export const USAGE = `usage: main.ts run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--volume HOST_DIR:CONTAINER_DIR[:ro]]... [--publish H:C]... [--] CMD [ARG...]
   --rootfs DIR     the container's root filesystem (default: the Alpine rootfs from \`npm run rootfs\`)
   --hostname NAME  the hostname inside (default: ${DEFAULTS.hostname})
   --memory SIZE    memory limit, swap included: 100M, 100MB, 1G or bytes (default: ${DEFAULTS.memory})
   --cpus N         CPU limit in CPUs, e.g. 0.5 = half of one CPU (default: ${DEFAULTS.cpus})
   --pids N         most processes at once (default: ${DEFAULTS.pids})
-  --publish H:C    from step 08: the host's port H leads to the container's port C (tcp; H:C/udp), repeatable`
+  --volume HOST_DIR:CONTAINER_DIR[:ro], -v ...
+                   bind-mount a host folder into the container, read-only with :ro (step 06; repeatable)
+  --publish H:C, -p ...
+                   the host's port H leads to the container's port C (tcp; H:C/udp) (step 08; repeatable)`
 
 function usageError(message: string): FriendlyError {
   return new FriendlyError(message, { hint: USAGE.split('\n')[0] })
@@ -45,6 +64,7 @@ const RUN_OPTIONS = {
   cpus: { type: 'string' },
   pids: { type: 'string' },
   publish: { type: 'string', short: 'p', multiple: true },
+  volume: { type: 'string', short: 'v', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -73,6 +93,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     cpus: values.cpus === undefined ? DEFAULTS.cpus : parseCpus(values.cpus),
     pids: values.pids === undefined ? DEFAULTS.pids : parsePids(values.pids),
     publish: (values.publish ?? []).reduce<Publish[]>((all, text) => [...all, parsePublish(text, all)], []),
+    volumes: (values.volume ?? []).map(parseVolume),
   }
 }
 
@@ -119,6 +140,39 @@ export function parsePublish(text: string, earlier: Publish[] = []): Publish {
     throw usageError(`--publish ${text}: host port ${publish.hostPort}/${publish.protocol} is published twice`)
   }
   return publish
+}
+
+/**
+ * `HOST_DIR:CONTAINER_DIR[:ro|:rw]` -> a Volume. HOST_DIR may be relative (to the current folder); CONTAINER_DIR
+ * must be absolute. Whether HOST_DIR exists is checked by requireVolumeSources, when the engine starts.
+ */
+export function parseVolume(spec: string): Volume {
+  const parts = spec.split(':')
+  const [host = '', container = '', mode = 'rw'] = parts
+  const bad = (why: string): FriendlyError => usageError(`--volume ${JSON.stringify(spec)}: ${why} (the form is HOST_DIR:CONTAINER_DIR or HOST_DIR:CONTAINER_DIR:ro)`)
+  if (parts.length < 2 || parts.length > 3 || !host || !container) throw bad('not a volume')
+  if (mode !== 'ro' && mode !== 'rw') throw bad(`unknown mode ${JSON.stringify(mode)}: ro or rw`)
+  if (!container.startsWith('/')) throw bad('CONTAINER_DIR must be an absolute path')
+  const inside = path.posix.normalize(container).replace(/\/+$/, '')
+  if (inside === '' || inside === '/') throw bad('a volume cannot replace the container\'s root')
+  return { host: path.resolve(host), container: inside, readOnly: mode === 'ro', spec }
+}
+
+/**
+ * The engine, before anything starts: every volume's host folder exists and is a folder. Unlike docker's -v (which
+ * creates a missing one as root, a classic surprise) and like docker's --mount, a missing folder is an error.
+ */
+export function requireVolumeSources(volumes: Volume[]): Volume[] {
+  for (const volume of volumes) {
+    const stat = fs.statSync(volume.host, { throwIfNoEntry: false })
+    if (!stat) {
+      throw new FriendlyError(`--volume ${volume.spec}: the host folder ${volume.host} does not exist`, {
+        hint: `create it first (mkdir -p ${volume.host}): minicontainer does not create it for you, like docker's --mount`,
+      })
+    }
+    if (!stat.isDirectory()) throw new FriendlyError(`--volume ${volume.spec}: ${volume.host} is not a folder`, { hint: 'a volume is a host folder' })
+  }
+  return volumes
 }
 
 /** The kernel takes up to 64 bytes; keep to what DNS and /etc/hosts accept too. */

@@ -8,7 +8,7 @@ import { PROJECT_ROOT, STEPS, type Step } from './steps.ts'
 export const MASTER_DIR = path.join(PROJECT_ROOT, 'engine', 'all-steps')
 export type Kind = 'steps' | 'solutions'
 
-const MARKER = /^\s*\/\/ @(file-since|since|todo|imports|starter|solution|end)\b\s*(\S*)/
+const MARKER = /^\s*\/\/ @(file-since|since|until|todo|imports|starter|solution|end)\b\s*(\S*)(?:\s+until\s+(\S+))?/
 
 function stepIndex(id: string, where: string): number {
   const index = STEPS.findIndex((s) => s.id === id)
@@ -25,8 +25,9 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
   const out: string[] = []
   // Which part of which region we are in: outside, a @since region, or the parts of a @todo or @imports region
   // (an @imports region is a @todo without a TODO: the names the step's solution imports, which its starter must
-  // not give away).
-  let region: { kind: 'since' | 'todo' | 'imports'; step: number; part: 'todo' | 'starter' | 'solution' | 'since' } | undefined
+  // not give away). A region with an end (`@until STEP`, `@since A until B`, `@todo A until B`) holds code that a
+  // later step replaces.
+  let region: { kind: 'since' | 'todo' | 'imports'; step: number; until: number | undefined; part: 'todo' | 'starter' | 'solution' | 'since' } | undefined
   const lines = source.split('\n')
   const fileSince = /^\/\/ @file-since (\S+)/.exec(lines[0] ?? '')?.[1]
   if (fileSince && stepIndex(fileSince, `${fileName}:1`) > target) return undefined
@@ -34,14 +35,18 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
     const where = `${fileName}:${i + 1}`
     const marker = MARKER.exec(line)
     if (marker) {
-      const [, name, arg] = marker as unknown as [string, string, string]
+      const [, name, arg, until] = marker as unknown as [string, string, string, string | undefined]
       if (name === 'file-since') {
         if (i !== 0) throw new Error(`${where}: @file-since must be the first line`)
         return
       }
-      if (name === 'since' || name === 'todo' || name === 'imports') {
+      if (name === 'since' || name === 'todo' || name === 'until' || name === 'imports') {
         if (region) throw new Error(`${where}: @${name} inside another region (regions do not nest)`)
-        region = { kind: name, step: stepIndex(arg, where), part: name === 'since' ? 'since' : 'todo' }
+        const end = name === 'until' ? stepIndex(arg, where) : until === undefined ? undefined : stepIndex(until, where)
+        const from = name === 'until' ? 0 : stepIndex(arg, where)
+        if (end !== undefined && end <= from) throw new Error(`${where}: a region cannot end (until ${STEPS[end]!.id}) before it begins`)
+        const kind = name === 'todo' || name === 'imports' ? name : 'since'
+        region = { kind, step: from, until: end, part: kind === 'since' ? 'since' : 'todo' }
         return
       }
       if (!region) throw new Error(`${where}: @${name} outside a region`)
@@ -51,14 +56,17 @@ export function deriveFile(source: string, fileName: string, step: Step, kind: K
       return
     }
     if (!region) return void out.push(line)
-    // Starter-only code is a comment in the master, so that the master is the solution and valid TypeScript.
-    const starter = region.part === 'starter' ? /^(\s*)\/\/ ?(.*)$/.exec(line) : undefined
-    if (region.part === 'starter' && !starter && line.trim()) throw new Error(`${where}: starter code must be commented out in the master (// return 0)`)
+    // Code that is not the last step's solution is a comment in the master, so that the master is the solution and
+    // valid TypeScript: starter code, and a replaced region's code (a TODO's own comment excepted).
+    const commented = region.part === 'starter' || (region.until !== undefined && region.part !== 'todo')
+    const code = commented ? /^(\s*)\/\/ ?(.*)$/.exec(line) : undefined
+    if (commented && !code && line.trim()) throw new Error(`${where}: ${region.part === 'starter' ? 'starter code' : 'code a later step replaces'} must be commented out in the master (// return 0)`)
     if (region.step > target) return // a later step's code: not there yet
+    if (region.until !== undefined && target >= region.until) return // replaced from that step on
     if (region.kind === 'imports' && region.part === 'todo' && line.trim()) throw new Error(`${where}: an @imports region has no TODO: only @starter and @solution parts`)
     const learnersTurn = region.kind !== 'since' && region.step === target && kind === 'steps'
     const keep = region.part === 'since' || (learnersTurn ? region.part !== 'solution' : region.part === 'solution')
-    if (keep) out.push(starter ? starter[1]! + starter[2]! : line)
+    if (keep) out.push(code ? code[1]! + code[2]! : line)
   })
   if (region) throw new Error(`${fileName}: a region is not closed with // @end`)
   // Dropped regions can leave two blank lines in a row.
@@ -130,19 +138,20 @@ export function todoRegions(): TodoRegion[] {
   const out: TodoRegion[] = []
   for (const name of fs.readdirSync(MASTER_DIR).filter((n) => n.endsWith('.ts')).sort()) {
     const lines = fs.readFileSync(path.join(MASTER_DIR, name), 'utf8').split('\n')
-    let current: (TodoRegion & { part: string; start: number }) | undefined
+    let current: (TodoRegion & { part: string; start: number; replaced: boolean }) | undefined
     lines.forEach((line, i) => {
       const marker = MARKER.exec(line)
       if (marker?.[1] === 'todo') {
-        const fn = lines.slice(0, i).reverse().map((l) => /^(?:export )?(?:async )?function (\w+)/.exec(l)?.[1]).find(Boolean)
-        current = { id: '', step: STEPS[stepIndex(marker[2]!, `${name}:${i + 1}`)]!, file: name, fn, comment: [], solution: [], part: 'todo', start: i + 1 }
+        // A function of code that a later step replaces is commented out in the master: `// export function changeRoot(`.
+        const fn = lines.slice(0, i).reverse().map((l) => /^(?:\/\/ )?(?:export )?(?:async )?function (\w+)/.exec(l)?.[1]).find(Boolean)
+        current = { id: '', step: STEPS[stepIndex(marker[2]!, `${name}:${i + 1}`)]!, file: name, fn, comment: [], solution: [], part: 'todo', start: i + 1, replaced: marker[3] !== undefined }
         return
       }
       if (!current) return
       if (marker) {
         if (marker[1] !== 'end') return void (current.part = marker[1]!)
         if (!current.id) throw new Error(`${name}:${current.start}: a @todo region without a TODO(NN.k) line`)
-        const { part: _part, start: _start, ...region } = current
+        const { part: _part, start: _start, replaced: _replaced, ...region } = current
         out.push(region)
         current = undefined
         return
@@ -150,7 +159,7 @@ export function todoRegions(): TodoRegion[] {
       if (current.part === 'todo') {
         current.comment.push(line)
         current.id ||= /TODO\((\d\d\.\d+)\)/.exec(line)?.[1] ?? ''
-      } else if (current.part === 'solution') current.solution.push(line)
+      } else if (current.part === 'solution') current.solution.push(current.replaced ? line.replace(/^(\s*)\/\/ ?/, '$1') : line)
     })
   }
   return out

@@ -5,6 +5,7 @@
 // Every call here is synchronous on Node's main thread, on purpose: namespaces and the root
 // directory belong to the calling thread, and async work runs on other threads that are still
 // in the host's namespaces (see CONTRIBUTING.md).
+import fs from 'node:fs'
 import os from 'node:os'
 import { FriendlyError, SyscallError } from './errors.ts'
 
@@ -25,6 +26,7 @@ export const MS_BIND = 4096
 export const MS_REC = 16384
 export const MS_PRIVATE = 1 << 18
 export const MS_SLAVE = 1 << 19
+export const MS_REMOUNT = 32
 export const MNT_DETACH = 2
 
 export const PR_SET_PDEATHSIG = 1
@@ -69,6 +71,8 @@ function bindLibc(koffi: Koffi) {
     ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
     close: libc.func('int close(int fd)'),
     closeRange: libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
+    // glibc has no pivot_root() wrapper: the raw system call, by number.
+    syscall: libc.func('long syscall(long number, ...)'),
     // Files the image store makes: overlayfs whiteouts (a 0/0 character device) and opaque folders (an xattr).
     mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
     lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
@@ -128,12 +132,58 @@ export function unshare(flags: number): void {
 }
 
 export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): void {
+  const overlay = fstype === 'overlay'
+    ? ' For overlay the kernel log says what it refused (`dmesg | tail`): upper and work on different filesystems, an upper layer on overlayfs or NFS, a bad option string; ENOENT: a layer folder is missing.'
+    : ''
   check(c.mount(source, target, fstype, flags, data), `mount(${source ?? 'NULL'}, ${target}, ${fstype ?? 'NULL'}, ${describeMountFlags(flags)})`,
-    'ENOENT: the target does not exist. EINVAL: a bad flag combination, or the target is not a mount point. EPERM: not root.')
+    'ENOENT: the target does not exist. EINVAL: a bad flag combination, or the target is not a mount point. EPERM: not root.' + overlay)
 }
 
 export function umount2(target: string, flags: number): void {
-  check(c.umount2(target, flags), `umount2(${target})`)
+  refuseInTheHostsMountNamespace(`umount2(${target})`)
+  check(c.umount2(target, flags), `umount2(${target}, ${flags & MNT_DETACH ? 'MNT_DETACH' : flags})`,
+    'EINVAL: not a mount point (or a locked one). EBUSY: still in use: MNT_DETACH detaches it now and frees it when the last user is gone.')
+}
+
+/** pivot_root's number on each architecture (asm/unistd.h): glibc has no wrapper for it. */
+const SYS_PIVOT_ROOT: Partial<Record<string, number>> = { x64: 155, arm64: 41 }
+
+/**
+ * pivot_root(2): makes `newRoot` the root mount of this mount namespace and moves the old root mount to
+ * `putOld` (which may be `newRoot` itself: then the old root is stacked on top of the new one).
+ */
+export function pivotRoot(newRoot: string, putOld: string): void {
+  const call = `pivot_root(${newRoot}, ${putOld})`
+  const number = SYS_PIVOT_ROOT[process.arch]
+  if (number === undefined) throw new FriendlyError(`${call}: no system call number known for ${process.arch}`, { hint: 'add it to SYS_PIVOT_ROOT in lib/libc.ts (see asm/unistd.h)' })
+  refuseInTheHostsMountNamespace(call)
+  check(c.syscall(number, 'str', newRoot, 'str', putOld), call,
+    'EBUSY: new_root (or put_old) is on the current root mount: a plain folder, not a mount point of its own (bind-mount it onto itself). ' +
+    'EINVAL: a shared mount in the way (make the mounts private first), put_old not at or under new_root, new_root not a mount point, ' +
+    'or the current root not a mount point (an earlier chroot). See man 2 pivot_root.')
+}
+
+// The mount namespace this process started in: the host's, for the engine and for init before it unshares.
+const startMountNamespace = readLinkOrUndefined('/proc/self/ns/mnt')
+
+/**
+ * pivot_root and unmounting the old root are meant for the container's own mount namespace. Run in the
+ * host's, pivot_root would move the root of EVERY process on the machine, and unmounting "/" would take
+ * the host's whole tree away from them: refuse, and say what is missing.
+ */
+function refuseInTheHostsMountNamespace(call: string): void {
+  if (startMountNamespace === undefined || readLinkOrUndefined('/proc/self/ns/mnt') !== startMountNamespace) return
+  throw new FriendlyError(`${call}: refused in the mount namespace the engine started in (the host's)`, {
+    hint: 'here it would change the root of every process on the machine: unshare(CLONE_NEWNS) first (step 01, enterNamespaces)',
+  })
+}
+
+function readLinkOrUndefined(file: string): string | undefined {
+  try {
+    return fs.readlinkSync(file)
+  } catch {
+    return undefined
+  }
 }
 
 export function sethostname(name: string): void {
@@ -317,7 +367,7 @@ const CLONE_FLAG_NAMES: [number, string][] = [
 ]
 const MOUNT_FLAG_NAMES: [number, string][] = [
   [MS_RDONLY, 'MS_RDONLY'], [MS_NOSUID, 'MS_NOSUID'], [MS_NODEV, 'MS_NODEV'], [MS_NOEXEC, 'MS_NOEXEC'],
-  [MS_BIND, 'MS_BIND'], [MS_REC, 'MS_REC'], [MS_PRIVATE, 'MS_PRIVATE'], [MS_SLAVE, 'MS_SLAVE'],
+  [MS_REMOUNT, 'MS_REMOUNT'], [MS_BIND, 'MS_BIND'], [MS_REC, 'MS_REC'], [MS_PRIVATE, 'MS_PRIVATE'], [MS_SLAVE, 'MS_SLAVE'],
 ]
 
 function describeFlags(flags: number, names: [number, string][]): string {

@@ -19,6 +19,8 @@ export const STEPS: readonly Step[] = [
   { id: '02-chroot', number: 2, title: 'A root filesystem', summary: 'chroot into Alpine, mount /proc and a minimal /dev' },
   { id: '03-cgroups', number: 3, title: 'cgroups', summary: 'a cgroup per container: memory (no swap), CPU and pids limits, OOM reporting' },
   { id: '04-network', number: 4, title: 'A network namespace', summary: 'a network namespace with only the loopback interface, brought up' },
+  { id: '05-pivot-root', number: 5, title: 'pivot_root', summary: "pivot_root into the rootfs, the host's tree unmounted, no inherited descriptor: a root nothing walks out of" },
+  { id: '06-overlayfs', number: 6, title: 'overlayfs', summary: 'a read-only image under a writable layer per container, and volumes (--volume)' },
   { id: '08-networking', number: 8, title: 'Networking', summary: 'a veth pair to a host bridge, an address and a default route, NAT out and published ports in' },
 ]
 

@@ -2,13 +2,14 @@
 //
 // Side by side, in ONE run, interleaved (a noisy machine slows every row alike), on the same Alpine rootfs:
 //   - step 04's solution: `node solutions/04-network/main.ts run --rootfs ROOTFS /bin/true`
+//   - step 05's (pivot_root instead of chroot) and step 06's (and an overlay with a layer of its own, made and removed)
 //   - the same, started with NODE_COMPILE_CACHE already in its environment (what a caller such as bin/node could set)
 //   - step 08's solution (veth pair, address, route, NAT rules; the bridge made once), with the compile cache, in a
 //     test network (checker/test-network.ts): never in the real host's network
 //   - util-linux `unshare --fork --pid --mount --uts --ipc --net --root=ROOTFS /bin/true`: the floor, no runtime at all
 //   - `runc run` (the reference runtime) of a generated OCI bundle whose rootfs is the same folder
 //   - `node -e 0`: ONE Node start-up, for reference (the engine needs two)
-// then the learner's check loop: `npm run check step-04 -- --solution --json` (and step 08's), whole and its slowest check.
+// then the learner's check loop: `npm run check step-04 -- --solution --json`, step 06's and step 08's, whole and their slowest check.
 // Prints a markdown table (medians, ratio to runc) with the machine it ran on.
 //
 // It is a benchmark, not a timed test: --quick (CI) does few runs and asserts nothing about times.
@@ -161,10 +162,10 @@ interface CheckTiming {
   checks: Map<string, number>
 }
 
-/** `npm run check step-NN -- --solution --json`, timed as a learner waits for it (npm and bin/node included). */
+/** `npm run check STEP -- --solution --json`, timed as a learner waits for it (npm and bin/node included). */
 function timeCheck(step: string): CheckTiming {
   const start = process.hrtime.bigint()
-  const result = spawnSync('npm', ['run', '--silent', 'check', `step-${step}`, '--', '--solution', '--json'], {
+  const result = spawnSync('npm', ['run', '--silent', 'check', step, '--', '--solution', '--json'], {
     cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 300_000, maxBuffer: 64 * 1024 * 1024,
   })
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6
@@ -196,7 +197,7 @@ async function main(): Promise<void> {
   if (problem) fail(`${problem.problem}: ${problem.fix}`)
   const rootfs = requireRootfs()
   const engine = path.join(PROJECT_ROOT, 'solutions', '04-network', 'main.ts')
-  const networking = path.join(PROJECT_ROOT, 'solutions', '08-networking', 'main.ts')
+  const engineOf = (step: string) => path.join(PROJECT_ROOT, 'solutions', step, 'main.ts')
   const testNetwork = await TestNetwork.create()
   const runc = prepareRunc(rootfs)
   const node = process.execPath
@@ -208,23 +209,25 @@ async function main(): Promise<void> {
   const contenders: Contender[] = [
     { name: 'minicontainer (step 04) `run /bin/true`', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
     { name: 'minicontainer, NODE_COMPILE_CACHE set by the caller', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: cachedEnv, wall: [], cpu: [] },
-    { name: 'minicontainer (step 08: veth, address, route, NAT), compile cache', argv: testNetwork.wrap([node, networking, 'run', '--rootfs', rootfs, '/bin/true']), env: { ...cachedEnv, ...testNetwork.env() }, wall: [], cpu: [] },
+    { name: 'minicontainer (step 05: pivot_root) `run /bin/true`', argv: [node, engineOf('05-pivot-root'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
+    { name: 'minicontainer (step 06: + overlay and its layer) `run /bin/true`', argv: [node, engineOf('06-overlayfs'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
+    { name: 'minicontainer (step 08: veth, address, route, NAT), compile cache', argv: testNetwork.wrap([node, engineOf('08-networking'), 'run', '--rootfs', rootfs, '/bin/true']), env: { ...cachedEnv, ...testNetwork.env() }, wall: [], cpu: [] },
     { name: '`unshare --fork --pid --mount --uts --ipc --net --root` (floor)', argv: ['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', `--root=${rootfs}`, '/bin/true'], wall: [], cpu: [] },
     { name: '`runc run` (reference)', argv: runc.argv, wall: [], cpu: [] },
     { name: '`node -e 0`: one Node start-up', argv: [node, '-e', '0'], env: plainEnv, wall: [], cpu: [] },
   ]
   const host = machine()
-  const check: CheckTiming[] = []
-  const checkNetworking: CheckTiming[] = []
+  const CHECKED = ['step-04', 'step-06', 'step-08'] as const
+  const check = new Map<string, CheckTiming[]>(CHECKED.map((step) => [step, []]))
   try {
     console.error(`bench: ${options.warmup} warm-up + ${options.runs} measured rounds of ${contenders.length} commands, interleaved...`)
     interleave(contenders, options.warmup, false)
     interleave(contenders, options.runs, true)
     for (let i = 0; i < options.checkRuns; i++) {
-      console.error(`bench: npm run check step-04 -- --solution (${i + 1}/${options.checkRuns})...`)
-      check.push(timeCheck('04'))
-      console.error(`bench: npm run check step-08 -- --solution (${i + 1}/${options.checkRuns})...`)
-      checkNetworking.push(timeCheck('08'))
+      for (const step of CHECKED) {
+        console.error(`bench: npm run check ${step} -- --solution (${i + 1}/${options.checkRuns})...`)
+        check.get(step)!.push(timeCheck(step))
+      }
     }
   } finally {
     runc.cleanup()
@@ -240,19 +243,19 @@ async function main(): Promise<void> {
     '|---|---:|---:|---:|',
     ...contenders.map((c) => `| ${c.name} | ${median(c.wall).toFixed(1)} ms | ${(median(c.wall) / reference).toFixed(2)}x | ${mean(c.cpu).toFixed(0)} ms |`),
   ]
-  if (check.length) {
-    lines.push('', `| learner's check loop (${check.length} run${check.length > 1 ? 's' : ''}) | median wall |`, '|---|---:|')
-    for (const [step, timings] of [['04', check], ['08', checkNetworking]] as const) {
-      const failed = timings.some((c) => c.failed > 0) ? ` (FAILED: ${timings.map((c) => c.failed).join(', ')} check(s) failed)` : ''
-      // Each check's median over the runs, then the largest.
-      const slowest = [...timings[0]!.checks.keys()]
-        .map((id) => ({ id, ms: median(timings.map((c) => c.checks.get(id) ?? 0)) }))
-        .sort((a, b) => b.ms - a.ms)[0]
-      lines.push(
-        `| \`npm run check step-${step} -- --solution\` (${timings[0]!.passed + timings[0]!.failed} checks)${failed} | ${(median(timings.map((c) => c.wallMs)) / 1000).toFixed(2)} s |`,
-        ...(slowest ? [`| its slowest single check: \`${slowest.id}\` | ${(slowest.ms / 1000).toFixed(2)} s |`] : []),
-      )
-    }
+  const runs = check.get(CHECKED[0])!.length
+  if (runs) lines.push('', `| learner's check loop (${runs} run${runs > 1 ? 's' : ''} each) | median wall |`, '|---|---:|')
+  for (const [step, timings] of check) {
+    if (!timings.length) continue
+    const failed = timings.some((c) => c.failed > 0) ? ` (FAILED: ${timings.map((c) => c.failed).join(', ')} check(s) failed)` : ''
+    // Each check's median over the runs, then the largest.
+    const slowest = [...timings[0]!.checks.keys()]
+      .map((id) => ({ id, ms: median(timings.map((c) => c.checks.get(id) ?? 0)) }))
+      .sort((a, b) => b.ms - a.ms)[0]
+    lines.push(
+      `| \`npm run check ${step} -- --solution\` (${timings[0]!.passed + timings[0]!.failed} checks)${failed} | ${(median(timings.map((c) => c.wallMs)) / 1000).toFixed(2)} s |`,
+      ...(slowest ? [`| its slowest single check: \`${slowest.id}\` | ${(slowest.ms / 1000).toFixed(2)} s |`] : []),
+    )
   }
   console.log(lines.join('\n'))
 }

@@ -23,7 +23,7 @@ describe.skipIf(skipUnlessRootOnLinux())('npm run bench', () => {
     const rows = startupRows(result.stdout)
     const row = (start: string): [number, number] | undefined => [...rows].find(([name]) => name.startsWith(start))?.[1]
     const [runcMs] = row('`runc run`') ?? [NaN]
-    for (const name of ['minicontainer (step 04)', 'minicontainer, NODE_COMPILE_CACHE', 'minicontainer (step 08', '`unshare', '`node -e 0`']) {
+    for (const name of ['minicontainer (step 04)', 'minicontainer, NODE_COMPILE_CACHE', 'minicontainer (step 05', 'minicontainer (step 06', 'minicontainer (step 08', '`unshare', '`node -e 0`']) {
       const [ms, ratio] = row(name) ?? [NaN, NaN]
       expect(ms, name).toBeGreaterThan(0)
       // The ratio column is the row's median over runc's, as printed (to the rounding of the table).
@@ -32,8 +32,10 @@ describe.skipIf(skipUnlessRootOnLinux())('npm run bench', () => {
     // A container start is two Node start-ups and more: it cannot beat one Node start-up, nor the unshare floor.
     expect(row('minicontainer (step 04)')![0]).toBeGreaterThan(row('`node -e 0`')![0])
     expect(row('minicontainer (step 04)')![0]).toBeGreaterThan(row('`unshare')![0])
+    expect(row('minicontainer (step 06')![0]).toBeGreaterThan(row('`node -e 0`')![0])
     expect(result.stdout).toMatch(/^Machine: .+, \d+ cores, Linux /m)
     expect(result.stdout).toMatch(/npm run check step-04 -- --solution.* \| [\d.]+ s \|/)
+    expect(result.stdout).toMatch(/npm run check step-06 -- --solution.* \| [\d.]+ s \|/)
     expect(result.stdout).toMatch(/npm run check step-08 -- --solution.* \| [\d.]+ s \|/)
   }, 240_000)
 })

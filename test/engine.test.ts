@@ -5,16 +5,26 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { execa } from 'execa'
-import { afterEach, beforeEach, describe, expect, test } from 'vitest'
+import { afterAll, afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { currentRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 import {
-  SOLUTIONS, cgroupDirOf, engineMain, killRunningEngines, scaled, hostCgroupVersion, nsLink, oomKills, readComm, runEngine, sleep, startEngine, type StepId,
+  SOLUTIONS, cgroupDirOf, engineMain, killRunningEngines, layersRoot, scaled, hostCgroupVersion, nsLink, oomKills, readComm, runEngine, runEngineWithDescriptor, sleep, startEngine, type StepId,
 } from './helpers/engine.ts'
 import { hostLeftovers, snapshotHost, strayProcesses, type HostSnapshot } from './helpers/host.ts'
+import { escapeProgram } from '../checker/escape.ts'
+import { copyTree, fingerprint } from '../checker/image.ts'
+import { removeAllScratch } from '../checker/scratch.ts'
 import { skipUnlessRootOnLinux } from './helpers/requirements.ts'
 
 const randomHostname = () => `mc-test-${randomBytes(4).toString('hex')}`
+const DEVICE_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty']
+/** The checker's static chroot-escape program, where this machine can compile it (the VM may have no compiler). */
+const escapeBuild = (() => {
+  const build = escapeProgram()
+  return 'binary' in build ? build.binary : undefined
+})()
+afterAll(() => removeAllScratch())
 const from = (step: StepId, first: StepId) => SOLUTIONS.indexOf(step) >= SOLUTIONS.indexOf(first)
 
 describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
@@ -87,6 +97,17 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
     test('the command gets no ignored signals and no stray file descriptors', async () => {
       const r = await runEngine(step, ['run', '/bin/sh', '-c', 'grep SigIgn /proc/self/status; ls /proc/self/fd | sort -n | tr "\\n" " "'])
       expect(r.stdout).toMatch(/SigIgn:\s*0+\n0 1 2 3 $/) // 3: ls's own listing of the folder
+    })
+
+    test('not even a descriptor the engine inherited reaches the command (CVE-2024-21626)', async () => {
+      const folder = fs.openSync(os.tmpdir(), 'r')
+      try {
+        // 40: Node itself marks inherited descriptors 3-16 close-on-exec at start-up, and passes higher ones on.
+        const r = await runEngineWithDescriptor(step, ['run', '/bin/sh', '-c', 'ls /proc/self/fd | sort -n | tr "\\n" " "'], folder, 40)
+        expect(r.stdout.trim().split(' ')).toEqual(['0', '1', '2', '3']) // 3: ls's own listing of the folder
+      } finally {
+        fs.closeSync(folder)
+      }
     })
 
     test.runIf(from(step, '02-chroot'))('Alpine rootfs: os-release, /proc of its own, /dev, cwd and environment', async () => {
@@ -182,10 +203,127 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
       expect(r.stdout).toMatch(/^inet 10\.99\.0\.\d+\/24\ndefault via 10\.99\.0\.1 dev eth0 *\ngateway-ok\n$/)
       expect(r.exitCode).toBe(0)
     })
+
+    test.runIf(from(step, '02-chroot'))(`the root: ${from(step, '05-pivot-root') ? 'the top of its mount namespace, /.. is /' : "a folder of the host's tree, with the host above it (until step 05)"}`, async () => {
+      // Inside, ".." stops at the process's root either way: only the host (or a chroot trick) sees the difference.
+      const inside = await runEngine(step, ['run', '/bin/sh', '-c', 'stat -c %i / /.. | uniq | wc -l'])
+      expect(inside.stdout.trim()).toBe('1')
+      const engine = startEngine(step, ['run', '--', 'sleep', '600']) // ended by the SIGTERM below
+      const pid = await engine.initPid()
+      const same = (a: string, b: string) => fs.statSync(a).ino === fs.statSync(b).ino && fs.statSync(a).dev === fs.statSync(b).dev
+      expect(same(`/proc/${pid}/root/..`, `/proc/${pid}/root`)).toBe(from(step, '05-pivot-root'))
+      if (from(step, '05-pivot-root')) {
+        // None of the host's mounts is in the container's mount table: its root, /dev and its nodes, /dev/shm, /proc.
+        const hostRoot = fs.readFileSync('/proc/self/mountinfo', 'utf8').trim().split('\n').map((l) => l.split(' ')).filter((f) => f[4] === '/').at(-1)!
+        const mounts = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').trim().split('\n').map((l) => l.split(' '))
+        expect(mounts.filter((f) => f[2] === hostRoot[2] && f[3] === '/')).toEqual([])
+        expect(mounts.map((f) => f[4])).toEqual(['/', '/dev', ...DEVICE_NODES.map((n) => `/dev/${n}`), '/dev/shm', '/proc'])
+      }
+      engine.process.kill('SIGTERM')
+      expect((await engine.result).exitCode).toBe(143)
+    })
+
+    test.runIf(from(step, '02-chroot') && escapeBuild !== undefined)(`the chroot escape (man 2 chroot) ${from(step, '05-pivot-root') ? 'finds no way out' : 'reads a host file (until step 05)'}`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-test-escape-'))
+      try {
+        const secret = `secret-${randomBytes(6).toString('hex')}`
+        fs.writeFileSync(path.join(dir, 'secret'), secret)
+        const rootfs = path.join(dir, 'rootfs')
+        for (const folder of ['bin', 'dev', 'proc', 'jail']) fs.mkdirSync(path.join(rootfs, folder), { recursive: true })
+        fs.copyFileSync(escapeBuild!, path.join(rootfs, 'escape'))
+        fs.chmodSync(path.join(rootfs, 'escape'), 0o755)
+        fs.symlinkSync('/escape', path.join(rootfs, 'bin/sh'))
+        const r = await runEngine(step, ['run', '--rootfs', rootfs, '--', '/escape', '/jail', path.join(dir, 'secret')], { input: '\n' })
+        expect(r.stdout).toContain('@mc escape-chroot-top=ok')
+        expect(r.stdout).toContain(from(step, '05-pivot-root') ? '@mc escape-read=error:2' : `@mc escape-read=${secret}`)
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    })
+
+    test.runIf(!from(step, '06-overlayfs'))('--volume: one line saying it comes with step 06, exit 125', async () => {
+      const r = await runEngine(step, ['run', '--volume', `${os.tmpdir()}:/data`, 'true'])
+      expect(r.exitCode).toBe(125)
+      expect(r.stderr).toContain('volumes come with step 06')
+    })
+
+    test.runIf(from(step, '06-overlayfs'))('overlay: writes land in a layer of its own, the image never changes, a second container sees none of it, the layer goes', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-test-image-'))
+      try {
+        const image = path.join(dir, 'image')
+        copyTree(currentRootfs()!.dir, image)
+        const before = fingerprint(image)
+        const writer = startEngine(step, ['run', '--rootfs', image, '--', '/bin/sh', '-c', 'echo mine > /etc/mc-new; rm /etc/motd; chmod 600 /etc/hostname; rm -r /etc/apk; exec sleep 600'])
+        const pid = await writer.initPid()
+        const root = fs.readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n')[0]!
+        const quote = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+        expect(root).toMatch(new RegExp(` / / .* - overlay overlay .*lowerdir=${quote(image)},upperdir=${quote(layersRoot())}/mc-\\d+-[0-9a-f]+/upper,workdir=`))
+        const upper = /upperdir=([^,]+)/.exec(root)![1]!
+        // Done writing when the shell has exec'd sleep: before, `rm -r /etc/apk` may be half-way, its folder copied up
+        // and not yet a whiteout (seen under the VM's emulation).
+        for (let i = 0; i < scaled(250) && readComm(pid) !== 'sleep'; i++) await sleep(20)
+        expect(readComm(pid)).toBe('sleep')
+        // The layer: the new file, whiteouts (character devices 0/0) for what was deleted, a copy of the chmodded file.
+        expect(fs.readFileSync(path.join(upper, 'etc/mc-new'), 'utf8')).toBe('mine\n')
+        for (const gone of ['etc/motd', 'etc/apk']) expect(fs.lstatSync(path.join(upper, gone)).rdev, gone).toBe(0)
+        expect(fs.lstatSync(path.join(upper, 'etc/apk')).isCharacterDevice()).toBe(true)
+        expect(fs.statSync(path.join(upper, 'etc/hostname')).mode & 0o777).toBe(0o600)
+        const other = await runEngine(step, ['run', '--rootfs', image, '--', '/bin/sh', '-c', 'cat /etc/mc-new 2>&1; ls /etc/motd; stat -c %a /etc/hostname'])
+        expect(other.stdout).toBe("cat: can't open '/etc/mc-new': No such file or directory\n/etc/motd\n644\n")
+        writer.process.kill('SIGTERM')
+        expect((await writer.result).exitCode).toBe(143)
+        expect(fs.existsSync(path.dirname(upper))).toBe(false)
+        expect(fingerprint(image).digest).toBe(before.digest)
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    })
+
+    test.runIf(from(step, '06-overlayfs'))('an engine killed with SIGKILL: its container dies with it, its layer is swept at the next start', async () => {
+      const engine = startEngine(step, ['run', '--', 'sleep', '600'])
+      await engine.initPid()
+      const layer = fs.readdirSync(layersRoot()).filter((n) => n.startsWith(`mc-${engine.process.pid}-`)).map((n) => path.join(layersRoot(), n))
+      expect(layer).toHaveLength(1)
+      engine.process.kill('SIGKILL')
+      await engine.result
+      expect(fs.existsSync(layer[0]!)).toBe(true)
+      expect((await runEngine(step, ['run', 'true'])).exitCode).toBe(0)
+      expect(fs.existsSync(layer[0]!)).toBe(false)
+    })
+
+    test.runIf(from(step, '06-overlayfs'))('volumes: a host folder inside, read-write or read-only (EROFS); a missing one is one clear line', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-test-volume-'))
+      try {
+        fs.writeFileSync(path.join(dir, 'host'), 'from the host\n')
+        const rw = await runEngine(step, ['run', '--volume', `${dir}:/srv/data`, '--', '/bin/sh', '-c', 'cat /srv/data/host; echo from the container > /srv/data/container'])
+        expect(rw).toMatchObject({ exitCode: 0, stdout: 'from the host\n' })
+        expect(fs.readFileSync(path.join(dir, 'container'), 'utf8')).toBe('from the container\n')
+        const ro = await runEngine(step, ['run', '-v', `${dir}:/srv/data:ro`, '--', '/bin/sh', '-c', 'cat /srv/data/host; rm /srv/data/host; grep " /srv/data " /proc/self/mountinfo | cut -d" " -f6'])
+        expect(ro.stdout).toMatch(/^from the host\nro,/)
+        expect(ro.stderr).toContain('Read-only file system')
+        expect(fs.existsSync(path.join(dir, 'host'))).toBe(true)
+        const missing = path.join(dir, 'no-such-folder')
+        const r = await runEngine(step, ['run', '--volume', `${missing}:/data`, 'true'])
+        expect(r.exitCode).toBe(125)
+        expect(r.stderr.split('\n')[0]).toBe(`minicontainer: --volume ${missing}:/data: the host folder ${missing} does not exist`)
+        expect(fs.existsSync(missing)).toBe(false)
+        for (const bad of ['nocolon', '/a:relative', '/a:/', '/a:/b:rx']) expect((await runEngine(step, ['run', '--volume', bad, 'true'])).exitCode, bad).toBe(125)
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true })
+      }
+    })
   })
 })
 
 describe.skipIf(skipUnlessRootOnLinux())('engine, as a learner meets it', () => {
+  test('pivot_root and umount2 refuse to run in the mount namespace the engine started in (the host\'s: they would move every process\'s root)', async () => {
+    const { pivotRoot, umount2, MNT_DETACH } = await import('../lib/libc.ts')
+    const before = fs.readFileSync('/proc/self/mountinfo', 'utf8')
+    expect(() => pivotRoot('.', '.')).toThrow(/refused in the mount namespace the engine started in/)
+    expect(() => umount2('/', MNT_DETACH)).toThrow(/umount2\(\/\): refused/)
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).toBe(before)
+  })
+
   test('a terminal stays a terminal (`run /bin/sh` is interactive)', async () => {
     // util-linux `script` gives the engine a pseudo-terminal, as a real terminal would.
     const command = `${process.execPath} ${engineMain('04-network')} run /bin/sh -c 'test -t 0 && test -t 1 && echo is-a-tty'`

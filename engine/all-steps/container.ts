@@ -3,6 +3,7 @@
 //   host (the engine, "run")                        container (init: becomes the command)
 //   ───────────────────────────────────────────     ─────────────────────────────────────────────
 //   parse flags, check the host
+//   [06] create the container's layer folders
 //   [03] create the cgroup with its limits
 // @since 08-networking
 //   [08] the bridge (once), an address (a lease)
@@ -17,10 +18,13 @@
 //        the other moved in as eth0, its address
 //        and route, the NAT rules; "go on" ───────►
 // @end
+//                                                   [06] overlay: image + layer; volumes
 //                                                   [02] /dev, chroot, /proc
+//                                                   [05]   pivot_root instead of chroot
 //                                                   [04] lo up
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
+//   [06] remove the layer
 // @since 08-networking
 //   [08] remove the veth, the NAT rules, the lease
 // @end
@@ -49,6 +53,10 @@ import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.
 // @since 04-network
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
 // @end
+// @since 06-overlayfs
+import { requireVolumeSources } from '../../lib/cli.ts'
+import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
+// @end
 // @since 08-networking
 import { waitForHost } from '../../lib/init/container.ts'
 import { connectContainer, releaseNetwork, reserveNetwork } from './bridge.ts'
@@ -72,12 +80,28 @@ export async function run(options: RunOptions): Promise<number> {
   assertHostCanRunContainers()
   trapStopSignals() // Ctrl-C from here on stops the container; the engine still cleans up
   const config: InitConfig = { command: options.command, hostname: options.hostname }
+  // @until 06-overlayfs
+  // if (options.volumes.length) throw new FriendlyError('--volume: volumes come with step 06 (overlayfs)')
+  // @end
+  // @until 08-networking
+  // if (options.publish.length) throw new FriendlyError('--publish: published ports come with step 08 (networking)')
+  // @end
   // @since 02-chroot
   config.rootfs = requireRootfs(options.rootfs)
   config.env = containerEnvironment(options.hostname)
   // @end
+  // @since 06-overlayfs
+  config.volumes = requireVolumeSources(options.volumes)
+  // @end
   const cleanups: (() => void)[] = [] // run in reverse order at the end, whatever happened
   try {
+    // @since 06-overlayfs
+    // The image stays as it is; the container's root is the overlay init mounts on layer.merged.
+    const layer = createLayer(config.rootfs!)
+    cleanups.push(() => removeLayer(layer))
+    config.layer = layer
+    config.rootfs = layer.merged
+    // @end
     // @since 03-cgroups
     const cgroup = createCgroup(options)
     cleanups.push(() => removeCgroup(cgroup))
@@ -152,8 +176,14 @@ function init(): never {
     // @since 08-networking
     waitForHost() // the engine connects the new network namespace meanwhile
     // @end
-    // @since 02-chroot
-    enterRootfs(config.rootfs!)
+    // @since 06-overlayfs
+    mountOverlay(config.layer!)
+    // @end
+    // @since 02-chroot until 06-overlayfs
+    // enterRootfs(config.rootfs!)
+    // @end
+    // @since 06-overlayfs
+    enterRootfs(config.rootfs!, config.volumes ?? [])
     // @end
     // @since 04-network
     bringUpLoopback()

@@ -1,6 +1,7 @@
 // @file-since 02-chroot
 // Step 02: a root filesystem of the container's own. chroot() changes what "/" means for this
-// process; /proc and /dev, which the minirootfs ships empty, are mounted inside.
+// process (step 05 replaces it with pivot_root, in pivot.ts); /proc and /dev, which the minirootfs
+// ships empty, are mounted inside.
 import fs from 'node:fs'
 import path from 'node:path'
 // @imports 02-chroot
@@ -8,7 +9,18 @@ import path from 'node:path'
 // // What the given code uses. Your TODOs need more of lib/libc.ts: import it here.
 // import { MS_NODEV, MS_NOEXEC, MS_NOSUID, mount } from '../../lib/libc.ts'
 // @solution
-import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, chdir, chroot, mount } from '../../lib/libc.ts'
+import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, mount } from '../../lib/libc.ts'
+// @end
+// @imports 02-chroot until 05-pivot-root
+// @solution
+// import { chdir, chroot } from '../../lib/libc.ts'
+// @end
+// @since 05-pivot-root
+import { makeMountPoint, pivotInto } from './pivot.ts'
+// @end
+// @since 06-overlayfs
+import type { Volume } from '../../lib/cli.ts'
+import { mountVolumes } from './volumes.ts'
 // @end
 
 /**
@@ -21,9 +33,25 @@ export const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as c
  * Container side, after the mount namespace exists (step 01) so nothing here reaches the host.
  * Order matters: /dev is filled from the host's device nodes, which are out of reach once inside.
  */
-export function enterRootfs(rootfs: string): void {
+// @until 06-overlayfs
+// export function enterRootfs(rootfs: string): void {
+// @end
+// @since 06-overlayfs
+export function enterRootfs(rootfs: string, volumes: Volume[]): void {
+// @end
+  // @since 05-pivot-root
+  makeMountPoint(rootfs)
+  // @end
   populateDev(rootfs)
-  changeRoot(rootfs)
+  // @since 06-overlayfs
+  mountVolumes(rootfs, volumes) // while the host's folders are still reachable
+  // @end
+  // @until 05-pivot-root
+  // changeRoot(rootfs)
+  // @end
+  // @since 05-pivot-root
+  pivotInto(rootfs)
+  // @end
   mountProc()
 }
 
@@ -64,18 +92,22 @@ function addDevLinks(dev: string): void {
   mount('shm', path.join(dev, 'shm'), 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=1777,size=64m')
 }
 
-/** From here on, "/" is the rootfs for this process and everything it execs, and nothing else is in reach by a path. */
-export function changeRoot(rootfs: string): void {
-  // @todo 02-chroot
+// @until 05-pivot-root
+// /** From here on, "/" is the rootfs for this process and everything it execs, and nothing else is in reach by a path. */
+// export function changeRoot(rootfs: string): void {
+// @end
+  // @todo 02-chroot until 05-pivot-root
   // TODO(02.2): Make `rootfs` the root directory of this process (and of the command it becomes),
   //   and leave it no way back into the host's tree through a relative path. Why: changing the
   //   root changes what "/" means, not where the process stands; `ls ..` starts where it stands.
   //   Lesson: "3. chroot". See man 2 chroot (its NOTES) and man 2 chdir.
   // @solution
-  chroot(rootfs)
-  chdir('/')
+  // chroot(rootfs)
+  // chdir('/')
   // @end
-}
+// @until 05-pivot-root
+// }
+// @end
 
 /**
  * `ps` and `top` read /proc. A proc filesystem shows the processes of the PID namespace of

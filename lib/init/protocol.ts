@@ -1,5 +1,6 @@
 // The contract between the engine (host side) and the container's init: how init is started, and what it is
 // told. init is this same engine re-run with a hidden sub-command; its configuration arrives as JSON on fd 3.
+import type { Volume } from '../cli.ts'
 
 /** The hidden sub-command with which the engine re-runs itself as the container's init. */
 export const INIT_SUBCOMMAND = '__init'
@@ -22,4 +23,23 @@ export interface InitConfig {
   rootfs?: string
   /** undefined before step 02: the engine's own environment. */
   env?: Record<string, string>
+  /** From step 06: the container's writable layer over the read-only image, mounted by init as its root. */
+  layer?: Layer
+  /** From step 06: host folders bind-mounted into the container (--volume). */
+  volumes?: Volume[]
+}
+
+/**
+ * A container's overlay (step 06): the image below (read-only, shared by every container), a layer of its own
+ * on top. All four are host paths; upper and work must be on the same filesystem.
+ */
+export interface Layer {
+  /** The read-only image: the overlay's lowerdir. */
+  image: string
+  /** Where the container's writes, whiteouts and copied-up files land: upperdir. */
+  upper: string
+  /** The overlay's scratch folder (workdir): empty, on the same filesystem as upper. */
+  work: string
+  /** Where init mounts the overlay (in its own mount namespace): the container's root. */
+  merged: string
 }

@@ -1,8 +1,10 @@
 // Step 02: a root filesystem of the container's own. chroot() changes what "/" means for this
-// process; /proc and /dev, which the minirootfs ships empty, are mounted inside.
+// process (step 05 replaces it with pivot_root, in pivot.ts); /proc and /dev, which the minirootfs
+// ships empty, are mounted inside.
 import fs from 'node:fs'
 import path from 'node:path'
-import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, chdir, chroot, mount } from '../../lib/libc.ts'
+import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, mount } from '../../lib/libc.ts'
+import { chdir, chroot } from '../../lib/libc.ts'
 
 /**
  * The device nodes a container needs, taken from the host's /dev (docker's default set without its terminal

@@ -1,8 +1,12 @@
 // Step 02: a root filesystem of the container's own. chroot() changes what "/" means for this
-// process; /proc and /dev, which the minirootfs ships empty, are mounted inside.
+// process (step 05 replaces it with pivot_root, in pivot.ts); /proc and /dev, which the minirootfs
+// ships empty, are mounted inside.
 import fs from 'node:fs'
 import path from 'node:path'
-import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, chdir, chroot, mount } from '../../lib/libc.ts'
+import { MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, mount } from '../../lib/libc.ts'
+import { makeMountPoint, pivotInto } from './pivot.ts'
+import type { Volume } from '../../lib/cli.ts'
+import { mountVolumes } from './volumes.ts'
 
 /**
  * The device nodes a container needs, taken from the host's /dev (docker's default set without its terminal
@@ -14,9 +18,11 @@ export const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'] as c
  * Container side, after the mount namespace exists (step 01) so nothing here reaches the host.
  * Order matters: /dev is filled from the host's device nodes, which are out of reach once inside.
  */
-export function enterRootfs(rootfs: string): void {
+export function enterRootfs(rootfs: string, volumes: Volume[]): void {
+  makeMountPoint(rootfs)
   populateDev(rootfs)
-  changeRoot(rootfs)
+  mountVolumes(rootfs, volumes) // while the host's folders are still reachable
+  pivotInto(rootfs)
   mountProc()
 }
 
@@ -46,12 +52,6 @@ function addDevLinks(dev: string): void {
   for (const [fd, name] of ['stdin', 'stdout', 'stderr'].entries()) fs.symlinkSync(`/proc/self/fd/${fd}`, path.join(dev, name))
   fs.mkdirSync(path.join(dev, 'shm'), { mode: 0o1777 })
   mount('shm', path.join(dev, 'shm'), 'tmpfs', MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=1777,size=64m')
-}
-
-/** From here on, "/" is the rootfs for this process and everything it execs, and nothing else is in reach by a path. */
-export function changeRoot(rootfs: string): void {
-  chroot(rootfs)
-  chdir('/')
 }
 
 /**

@@ -3,16 +3,20 @@
 //   host (the engine, "run")                        container (init: becomes the command)
 //   ───────────────────────────────────────────     ─────────────────────────────────────────────
 //   parse flags, check the host
+//   [06] create the container's layer folders
 //   [03] create the cgroup with its limits
 //   [01] a new PID namespace for the next child
 //   spawn init ──────────────────────────────────►  PID 1, waits for its configuration on fd 3
 //   [03] put init into the cgroup
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
 //                                                   [04] new network namespace
+//                                                   [06] overlay: image + layer; volumes
 //                                                   [02] /dev, chroot, /proc
+//                                                   [05]   pivot_root instead of chroot
 //                                                   [04] lo up
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
+//   [06] remove the layer
 //   [01] exit with the command's status (128 + n for signal n)
 import { parseRunArgs, type RunOptions } from '../../lib/cli.ts'
 import { EXIT, FriendlyError, formatError } from '../../lib/errors.ts'
@@ -41,6 +45,8 @@ export async function run(options: RunOptions): Promise<number> {
   assertHostCanRunContainers()
   trapStopSignals() // Ctrl-C from here on stops the container; the engine still cleans up
   const config: InitConfig = { command: options.command, hostname: options.hostname }
+  if (options.volumes.length) throw new FriendlyError('--volume: volumes come with step 06 (overlayfs)')
+  if (options.publish.length) throw new FriendlyError('--publish: published ports come with step 08 (networking)')
   const cleanups: (() => void)[] = [] // run in reverse order at the end, whatever happened
   try {
     createPidNamespace()

@@ -1,5 +1,6 @@
 // Step 02: a root filesystem of the container's own. chroot() changes what "/" means for this
-// process; /proc and /dev, which the minirootfs ships empty, are mounted inside.
+// process (step 05 replaces it with pivot_root, in pivot.ts); /proc and /dev, which the minirootfs
+// ships empty, are mounted inside.
 import fs from 'node:fs'
 import path from 'node:path'
 // What the given code uses. Your TODOs need more of lib/libc.ts: import it here.

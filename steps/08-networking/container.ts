@@ -3,6 +3,7 @@
 //   host (the engine, "run")                        container (init: becomes the command)
 //   ───────────────────────────────────────────     ─────────────────────────────────────────────
 //   parse flags, check the host
+//   [06] create the container's layer folders
 //   [03] create the cgroup with its limits
 //   [08] the bridge (once), an address (a lease)
 //   [01] a new PID namespace for the next child
@@ -13,10 +14,13 @@
 //   [08] the veth pair: one end on the bridge, ◄───── paused: "my namespaces exist"
 //        the other moved in as eth0, its address
 //        and route, the NAT rules; "go on" ───────►
+//                                                   [06] overlay: image + layer; volumes
 //                                                   [02] /dev, chroot, /proc
+//                                                   [05]   pivot_root instead of chroot
 //                                                   [04] lo up
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
+//   [06] remove the layer
 //   [08] remove the veth, the NAT rules, the lease
 //   [01] exit with the command's status (128 + n for signal n)
 import os from 'node:os'
@@ -34,6 +38,8 @@ import { enterRootfs } from './rootfs.ts'
 import { formatBytes } from '../../lib/cli.ts'
 import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.ts'
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
+import { requireVolumeSources } from '../../lib/cli.ts'
+import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
 import { waitForHost } from '../../lib/init/container.ts'
 import { connectContainer, releaseNetwork, reserveNetwork } from './bridge.ts'
 
@@ -57,8 +63,14 @@ export async function run(options: RunOptions): Promise<number> {
   const config: InitConfig = { command: options.command, hostname: options.hostname }
   config.rootfs = requireRootfs(options.rootfs)
   config.env = containerEnvironment(options.hostname)
+  config.volumes = requireVolumeSources(options.volumes)
   const cleanups: (() => void)[] = [] // run in reverse order at the end, whatever happened
   try {
+    // The image stays as it is; the container's root is the overlay init mounts on layer.merged.
+    const layer = createLayer(config.rootfs!)
+    cleanups.push(() => removeLayer(layer))
+    config.layer = layer
+    config.rootfs = layer.merged
     const cgroup = createCgroup(options)
     cleanups.push(() => removeCgroup(cgroup))
     const network = reserveNetwork(options.publish)
@@ -109,7 +121,8 @@ function init(): never {
     setHostname(config.hostname)
     enterNetworkNamespace()
     waitForHost() // the engine connects the new network namespace meanwhile
-    enterRootfs(config.rootfs!)
+    mountOverlay(config.layer!)
+    enterRootfs(config.rootfs!, config.volumes ?? [])
     bringUpLoopback()
   } catch (error) {
     console.error(formatError('minicontainer', error))

@@ -2,13 +2,14 @@
 // cgroup files, and what it left behind.
 import fs from 'node:fs'
 import path from 'node:path'
+import { spawn } from 'node:child_process'
 import { execa, type ResultPromise } from 'execa'
 import { PROJECT_ROOT } from '../../lib/steps.ts'
 import { testTimeScale } from '../../lib/timeouts.ts'
 import { cgroupDirsOf, cgroupVersion, keyedValue, readCgroupFile } from '../../checker/cgroups.ts'
 import { allProcs, descendants, readLink, readText, sleep } from '../../checker/proc.ts'
 
-export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-network', '08-networking'] as const
+export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-network', '05-pivot-root', '06-overlayfs', '08-networking'] as const
 
 /**
  * Time limits grow on slow machines: MINICONTAINER_TIMEOUT_SCALE (the checker's too) is 8 in the CI's VM,
@@ -99,8 +100,28 @@ function exeOf(pid: number): string {
 }
 
 // The host-side /proc and cgroup readers are the checker's: one implementation of each kernel fact.
+export { layersRoot } from '../../lib/layers.ts'
 export { nsLink, sleep } from '../../checker/proc.ts'
 export { cgroupVersion as hostCgroupVersion } from '../../checker/cgroups.ts'
+
+/**
+ * `main.ts run ARGS...` with one of the test's descriptors handed to the engine at number `at` (not close-on-exec),
+ * as a leaky caller (a terminal, an IDE, a CI runner) does; returns the command's stdout.
+ */
+export async function runEngineWithDescriptor(step: string, args: string[], fd: number, at: number): Promise<EngineResult> {
+  const stdio: ('pipe' | 'ignore' | number)[] = ['ignore', 'pipe', 'pipe']
+  while (stdio.length < at) stdio.push('ignore')
+  stdio.push(fd)
+  const child = spawn(process.execPath, [engineMain(step), ...args], { stdio })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (chunk: Buffer) => void (stdout += chunk))
+  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk))
+  const timer = setTimeout(() => child.kill('SIGKILL'), scaled(30_000))
+  const exitCode = await new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)))
+  clearTimeout(timer)
+  return { exitCode, stdout, stderr }
+}
 
 export function childrenOf(pid: number): number[] {
   return allProcs().filter((p) => p.ppid === pid).map((p) => p.pid)

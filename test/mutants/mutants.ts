@@ -30,6 +30,23 @@ export interface Mutant {
 
 const NET = '04-network'
 const NETWORKING = '08-networking'
+/** The last step's solution: the mutants of steps 05 and 06 (every earlier check runs on it too). */
+const OVERLAY = '06-overlayfs'
+
+/** A fake engine: prints what the probes expect and runs the command on the host, isolating nothing. */
+const FAKE_RUN: [string, string] = [
+  'export async function run(options: RunOptions): Promise<number> {\n',
+  [
+    'export async function run(options: RunOptions): Promise<number> {',
+    "  const fake = ['@mc pid=1', `@mc hostname=${options.hostname}`, '@mc mounted=yes', '@mc id=alpine', '@mc visible=no', '@mc pids=1 ', '@mc init=' + options.command.join(' '), '@mc null=char', '@mc nullwrite=ok', '@mc zero=0000000000000000', '@mc ifaces=lo ', '@mc ping=0', '@mc dd=137', '@mc bomb=2']",
+    "  process.stdout.write(fake.join('\\n') + '\\n')",
+    "  const { spawnSync } = await import('node:child_process')",
+    "  const r = spawnSync(options.command[0]!, options.command.slice(1), { stdio: 'inherit' })",
+    "  if (options.command.join(' ').includes('bs=200M')) { console.error(\"minicontainer: the kernel's OOM killer stopped the command\"); return 137 }",
+    '  if (Date.now() > 0) return r.status ?? 125',
+    '',
+  ].join('\n'),
+]
 
 export const MUTANTS: Mutant[] = [
   {
@@ -289,26 +306,108 @@ export const MUTANTS: Mutant[] = [
     id: 'fake',
     description: 'prints what the probes expect without isolating anything (runs the command on the host)',
     step: NET,
-    edits: {
-      'container.ts': [
-        [
-          'export async function run(options: RunOptions): Promise<number> {\n',
-          [
-            'export async function run(options: RunOptions): Promise<number> {',
-            "  const fake = ['@mc pid=1', `@mc hostname=${options.hostname}`, '@mc mounted=yes', '@mc id=alpine', '@mc visible=no', '@mc pids=1 ', '@mc init=' + options.command.join(' '), '@mc null=char', '@mc nullwrite=ok', '@mc zero=0000000000000000', '@mc ifaces=lo ', '@mc ping=0', '@mc dd=137', '@mc bomb=2']",
-            "  process.stdout.write(fake.join('\\n') + '\\n')",
-            "  const { spawnSync } = await import('node:child_process')",
-            "  const r = spawnSync(options.command[0]!, options.command.slice(1), { stdio: 'inherit' })",
-            "  if (options.command.join(' ').includes('bs=200M')) { console.error(\"minicontainer: the kernel's OOM killer stopped the command\"); return 137 }",
-            '  if (Date.now() > 0) return r.status ?? 125',
-            '',
-          ].join('\n'),
-        ],
-      ],
-    },
+    edits: { 'container.ts': [FAKE_RUN] },
     // Everything that needs real isolation; 01.run and 03.fits only need the command to run.
     caughtBy: ['01.pid1', '01.hostname', '01.mount', '01.ipc', '02.rootfs', '02.host-file', '02.proc', '03.oom', '03.oom-exit', '03.no-swap', '03.cpu', '03.pids', '03.cleanup', '04.netns', '04.lo-up'],
     only: ['01', '02', '03', '04'],
+  },
+  // ---- Step 05: a root nothing walks out of ---------------------------------------------------------
+  {
+    id: 'chroot-only',
+    description: "chroot instead of pivot_root: step 04's root change kept",
+    step: OVERLAY,
+    edits: { 'pivot.ts': [['pivotRoot, umount2 }', 'pivotRoot, umount2, chroot }'], ["  chdir(rootfs)\n  pivotRoot('.', '.')\n  umount2('.', MNT_DETACH)\n", '  chroot(rootfs)\n']] },
+    caughtBy: ['05.no-way-up', '05.escape'],
+    hints: { '05.no-way-up': '05.2', '05.escape': '05.2' },
+  },
+  {
+    id: 'old-root-attached',
+    description: 'pivot_root without unmounting the old root: the host\'s tree stays stacked on "/"',
+    step: OVERLAY,
+    edits: { 'pivot.ts': [["  umount2('.', MNT_DETACH)\n", '']] },
+    caughtBy: ['05.old-root-gone', '05.no-way-up', '05.escape'],
+    hints: { '05.old-root-gone': '05.3', '05.no-way-up': '05.3', '05.escape': '05.3' },
+  },
+  {
+    id: 'descriptors-passed-on',
+    description: 'a hand-written exec that skips execCommand(): the descriptors the engine inherited reach the command (CVE-2024-21626)',
+    step: OVERLAY,
+    edits: {
+      'container.ts': [
+        ["import { SIGKILL, setParentDeathSignal } from '../../lib/libc.ts'", "import { SIGKILL, execve, keepOpenAcrossExec, setParentDeathSignal } from '../../lib/libc.ts'"],
+        [
+          '  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n',
+          "  for (const fd of [0, 1, 2]) keepOpenAcrossExec(fd)\n  execve(config.command[0]!, config.command, Object.entries(config.env ?? engineEnvironment()).map(([k, v]) => `${k}=${v}`))\n  execCommand(config.command, config.env ?? engineEnvironment(), ignoredSignals)\n",
+        ],
+      ],
+    },
+    caughtBy: ['05.fds'],
+    hints: { '05.fds': '' },
+  },
+  // ---- Step 06: a read-only image, a layer per container, volumes -----------------------------------
+  {
+    id: 'image-as-root',
+    description: 'no overlay: the image itself is every container\'s writable root (step 05\'s way)',
+    step: OVERLAY,
+    edits: { 'overlay.ts': [["  mount('overlay', layer.merged, 'overlay', 0, options)\n", '  void options\n  mount(layer.image, layer.merged, null, 4096 /* MS_BIND */)\n']] },
+    caughtBy: ['06.overlay', '06.image-unchanged', '06.isolation', '06.cleanup'],
+    hints: { '06.overlay': '06.2', '06.image-unchanged': '06.2', '06.isolation': '06.2', '06.cleanup': '06.2' },
+  },
+  {
+    id: 'shared-layer',
+    description: 'every container of one caller gets the same layer folder (named after the wrong pid)',
+    step: OVERLAY,
+    edits: { 'overlay.ts': [['  const dir = newLayerFolder()\n', "  const dir = path.join(path.dirname(newLayerFolder()), `mc-${process.ppid}-000000`)\n"]] },
+    caughtBy: ['06.isolation'],
+    hints: { '06.isolation': '06.1' },
+  },
+  {
+    id: 'layer-left-behind',
+    description: 'the layer folder is never removed',
+    step: OVERLAY,
+    edits: { 'container.ts': [['cleanups.push(() => removeLayer(layer))', 'cleanups.push(() => void layer)']] },
+    caughtBy: ['06.cleanup'],
+    hints: { '06.cleanup': '06.3' },
+  },
+  {
+    id: 'no-sweep',
+    description: 'the layers of engines killed with SIGKILL are never swept',
+    step: OVERLAY,
+    edits: { 'overlay.ts': [['  removeStaleLayers() // the layers of engines killed with SIGKILL\n', '']] },
+    caughtBy: ['06.sweep'],
+    hints: { '06.sweep': '06.3' },
+  },
+  {
+    id: 'ro-on-first-bind',
+    description: 'MS_RDONLY given to the call that creates the bind mount, which ignores it',
+    step: OVERLAY,
+    edits: { 'volumes.ts': [['    mount(volume.host, target, null, MS_BIND)\n    if (volume.readOnly) mount(null, target, null, MS_REMOUNT | MS_BIND | MS_RDONLY | perMountFlags(target))\n', '    mount(volume.host, target, null, MS_BIND | (volume.readOnly ? MS_RDONLY : 0))\n']] },
+    caughtBy: ['06.volume-ro'],
+    hints: { '06.volume-ro': '06.4' },
+  },
+  {
+    id: 'no-volumes',
+    description: '--volume accepted but never mounted',
+    step: OVERLAY,
+    edits: { 'rootfs.ts': [["  mountVolumes(rootfs, volumes) // while the host's folders are still reachable\n", '  void volumes\n']] },
+    caughtBy: ['06.volume', '06.volume-ro'],
+    hints: { '06.volume': '06.4', '06.volume-ro': '06.4' },
+  },
+  {
+    id: 'volume-unchecked',
+    description: 'a missing volume folder is not checked before the container starts (the mount fails inside, unclear)',
+    step: OVERLAY,
+    edits: { 'container.ts': [['config.volumes = requireVolumeSources(options.volumes)', 'config.volumes = options.volumes']] },
+    caughtBy: ['06.volume-missing'],
+    hints: { '06.volume-missing': '06.4' },
+  },
+  {
+    id: 'fake-06',
+    description: 'the fake engine again, on step 06: every check of steps 05 and 06 must catch it (safely: the probes touch only random paths)',
+    step: OVERLAY,
+    edits: { 'container.ts': [FAKE_RUN] },
+    caughtBy: ['05.no-way-up', '05.old-root-gone', '05.escape', '05.fds', '06.overlay', '06.image-unchanged', '06.isolation', '06.cleanup', '06.sweep', '06.volume', '06.volume-ro', '06.volume-missing'],
+    only: ['05', '06'],
   },
 
   // ---- issue 16: broken engines that passed every check ----------------------------------------------------------
@@ -656,11 +755,17 @@ export function mutate(text: string, edits: [string, string][], where: string): 
 export function buildMutant(mutant: Mutant): { engineDir: string; remove: () => void } {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), `mc-mutant-${mutant.id}-`))
   for (const link of ['lib', 'node_modules', 'package.json']) fs.symlinkSync(path.join(PROJECT_ROOT, link), path.join(root, link))
+  const remove = (): void => fs.rmSync(root, { recursive: true, force: true })
   const engineDir = path.join(root, 'solutions', mutant.step)
-  fs.cpSync(path.join(PROJECT_ROOT, 'solutions', mutant.step), engineDir, { recursive: true })
-  for (const [file, edits] of Object.entries(mutant.edits)) {
-    const target = path.join(engineDir, file)
-    fs.writeFileSync(target, mutate(fs.readFileSync(target, 'utf8'), edits, `solutions/${mutant.step}/${file}`))
+  try {
+    fs.cpSync(path.join(PROJECT_ROOT, 'solutions', mutant.step), engineDir, { recursive: true })
+    for (const [file, edits] of Object.entries(mutant.edits)) {
+      const target = path.join(engineDir, file)
+      fs.writeFileSync(target, mutate(fs.readFileSync(target, 'utf8'), edits, `solutions/${mutant.step}/${file}`))
+    }
+  } catch (error) {
+    remove() // an edit that no longer matches leaves no copy behind in /tmp
+    throw error
   }
-  return { engineDir, remove: () => fs.rmSync(root, { recursive: true, force: true }) }
+  return { engineDir, remove }
 }

@@ -1,0 +1,52 @@
+// Step 06: overlayfs. The rootfs becomes a read-only image that every container shares; each
+// container gets a layer of its own, and the overlay of the two is its root: reads fall through to
+// the image, writes land in the layer, and the image never changes. Where the layers live and how
+// they are swept is lib/layers.ts: this file is about the overlay.
+import fs from 'node:fs'
+import path from 'node:path'
+// What the given code uses (the starter's step-05 root, until TODO(06.2) replaces it).
+import { MS_BIND, mount } from '../../lib/libc.ts'
+import type { Layer } from '../../lib/init/protocol.ts'
+import { newLayerFolder, removeLayerFolder, removeStaleLayers } from '../../lib/layers.ts'
+
+/** Host side, before init exists: the container's layer on top of `image`, empty. */
+export function createLayer(image: string): Layer {
+  removeStaleLayers() // the layers of engines killed with SIGKILL
+  const dir = newLayerFolder()
+  const layer: Layer = { image, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), merged: path.join(dir, 'merged') }
+  // TODO(06.1): Create the layer's folders (upper, work, merged), root's only (other users have no
+  //   business in a container's files). Why here: upper and work must be on the same filesystem
+  //   (the kernel moves copied-up files from work to upper in one rename), not inside the image, and
+  //   on one that can hold an upper layer (not an overlay itself).
+  //   Lesson: "2. A layer of its own". See man 2 mkdir.
+  fs.mkdirSync(layer.merged, { recursive: true }) // only a mount point for step 05's root, until this TODO
+  return layer
+}
+
+/**
+ * Container side, in init's own mount namespace (so the kernel unmounts it when the container's
+ * last process is gone): the overlay of the image and the layer, on layer.merged.
+ */
+export function mountOverlay(layer: Layer): void {
+  // TODO(06.2): Mount the overlay on layer.merged: the image as its read-only lower layer, the
+  //   container's upper and work folders on top. The filesystem takes its layers as one options
+  //   string; a path holding a comma or a colon must be escaped (overlayPath below does that).
+  //   Lesson: "3. Mount the overlay". See the kernel's Documentation/filesystems/overlayfs.rst.
+  mount(layer.image, layer.merged, null, MS_BIND) // step 05's root: the image itself, writable, until this TODO
+}
+
+/** overlayfs splits its options at commas and lowerdir at colons: a path holding one escapes it with "\". */
+export function overlayPath(folder: string): string {
+  return folder.replace(/[\\,:]/g, (c) => `\\${c}`)
+}
+
+/**
+ * Host side, when the container is over. Its mount namespace is gone with its last process, and the
+ * overlay with it: only the folders are left.
+ */
+export function removeLayer(layer: Layer): void {
+  // TODO(06.3): Remove the container's layer: the folder that holds upper, work and merged, all of
+  //   it (the container's writes go with it). Not the image! removeLayerFolder (lib/layers.ts)
+  //   refuses anything but a layer's folder and never walks into a mount.
+  //   Lesson: "5. When the container is over". See man 2 umount (when a mount goes away).
+}
