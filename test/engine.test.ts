@@ -247,6 +247,12 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
       expect(r.stderr).toContain('volumes come with step 06')
     })
 
+    test.runIf(!from(step, '08-networking'))('--publish: one line saying it comes with step 08, exit 125', async () => {
+      const r = await runEngine(step, ['run', '--publish', '8080:80', 'true'])
+      expect(r.exitCode).toBe(125)
+      expect(r.stderr).toContain('published ports come with step 08')
+    })
+
     test.runIf(from(step, '06-overlayfs'))('overlay: writes land in a layer of its own, the image never changes, a second container sees none of it, the layer goes', async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-test-image-'))
       try {
