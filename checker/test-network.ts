@@ -193,6 +193,10 @@ export class TestNetwork {
     try {
       // The cable between the two, made inside the host namespace with its other end put straight into the
       // outside one (never in the real host's namespace, not even for a moment).
+      // A new network namespace copies its IPv4 settings from the machine's (net.core.devconf_inherit_init_net 0):
+      // a machine that forwards (a VM's NAT network, docker) would hand ip_forward=1 to "the host". Start it as a
+      // fresh host starts, not forwarding: the engine must turn it on, and net:reset must put 0 back.
+      host.exec(['sh', '-c', 'echo 0 > /proc/sys/net/ipv4/ip_forward'])
       host.exec(['ip', '-batch', '-'], [
         'link set lo up',
         `link add ${TEST_NET.uplink} type veth peer name wan0 netns ${outside.pid}`,
