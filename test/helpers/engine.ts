@@ -112,7 +112,8 @@ export async function runEngineWithDescriptor(step: string, args: string[], fd: 
   const stdio: ('pipe' | 'ignore' | number)[] = ['ignore', 'pipe', 'pipe']
   while (stdio.length < at) stdio.push('ignore')
   stdio.push(fd)
-  const child = spawn(process.execPath, [engineMain(step), ...args], { stdio })
+  const [file, ...rest] = engineArgv(step, args) // from step 08 in a network namespace of its own, like every run
+  const child = spawn(file!, rest, { stdio })
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk: Buffer) => void (stdout += chunk))
