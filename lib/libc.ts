@@ -82,7 +82,7 @@ function bindLibc(koffi: Koffi) {
     setns: libc.func('int setns(int fd, int nstype)'),
     flock: libc.func('int flock(int fd, int operation)'),
     setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
-    bind: libc.func('int bind(int fd, const void *addr, uint32_t len)'),
+    bindSocket: libc.func('int bind(int fd, const void *addr, uint32_t len)'),
   }
 }
 type Libc = ReturnType<typeof bindLibc>
@@ -333,7 +333,7 @@ export function bindIPv4(fd: number, address: string, port: number): void {
   sockaddr.writeUInt16LE(AF_INET, 0)
   sockaddr.writeUInt16BE(port, 2)
   address.split('.').forEach((byte, i) => sockaddr.writeUInt8(Number(byte), 4 + i))
-  check(c.bind(fd, sockaddr, sockaddr.length), `bind(${address}:${port})`, 'EADDRINUSE: something listens there already. EADDRNOTAVAIL: no interface of this network namespace has that address.')
+  check(c.bindSocket(fd, sockaddr, sockaddr.length), `bind(${address}:${port})`, 'EADDRINUSE: something listens there already. EADDRNOTAVAIL: no interface of this network namespace has that address.')
 }
 
 /** send(2) the whole buffer (a datagram socket: one message, sent whole or not at all). */
