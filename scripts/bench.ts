@@ -3,6 +3,7 @@
 // Side by side, in ONE run, interleaved (a noisy machine slows every row alike), on the same Alpine rootfs:
 //   - step 04's solution: `node solutions/04-network/main.ts run --rootfs ROOTFS /bin/true`
 //   - step 05's (pivot_root instead of chroot) and step 06's (and an overlay with a layer of its own, made and removed)
+//   - step 07's (and a cgroup namespace, read-only /sys and cgroupfs, masked /proc, capabilities dropped, seccomp)
 //   - the same, started with NODE_COMPILE_CACHE already in its environment (what a caller such as bin/node could set)
 //   - step 08's solution (veth pair, address, route, NAT rules; the bridge made once), with the compile cache, in a
 //     test network (checker/test-network.ts): never in the real host's network
@@ -211,6 +212,7 @@ async function main(): Promise<void> {
     { name: 'minicontainer, NODE_COMPILE_CACHE set by the caller', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: cachedEnv, wall: [], cpu: [] },
     { name: 'minicontainer (step 05: pivot_root) `run /bin/true`', argv: [node, engineOf('05-pivot-root'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
     { name: 'minicontainer (step 06: + overlay and its layer) `run /bin/true`', argv: [node, engineOf('06-overlayfs'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
+    { name: 'minicontainer (step 07: + capabilities, seccomp, cgroupns, /proc /sys locked) `run /bin/true`', argv: [node, engineOf('07-security'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
     { name: 'minicontainer (step 08: veth, address, route, NAT), compile cache', argv: testNetwork.wrap([node, engineOf('08-networking'), 'run', '--rootfs', rootfs, '/bin/true']), env: { ...cachedEnv, ...testNetwork.env() }, wall: [], cpu: [] },
     { name: '`unshare --fork --pid --mount --uts --ipc --net --root` (floor)', argv: ['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', `--root=${rootfs}`, '/bin/true'], wall: [], cpu: [] },
     { name: '`runc run` (reference)', argv: runc.argv, wall: [], cpu: [] },

@@ -18,10 +18,13 @@
 //        the other moved in as eth0, its address
 //        and route, the NAT rules; "go on" ───────►
 // @end
+//                                                   [07] cgroup namespace
 //                                                   [06] overlay: image + layer; volumes
 //                                                   [02] /dev, chroot, /proc
 //                                                   [05]   pivot_root instead of chroot
+//                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
+//                                                   [07] capabilities dropped, seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
 //   [06] remove the layer
@@ -56,6 +59,11 @@ import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
 // @since 06-overlayfs
 import { requireVolumeSources } from '../../lib/cli.ts'
 import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
+// @end
+// @since 07-security
+import { cgroupLayout } from '../../lib/cgroup-layout.ts'
+import { enterCgroupNamespace, mountCgroups, protectKernelFiles } from './kernelfs.ts'
+import { dropCapabilities, installSyscallFilter } from './security.ts'
 // @end
 // @since 08-networking
 import { waitForHost } from '../../lib/init/container.ts'
@@ -176,6 +184,10 @@ function init(): never {
     // @since 08-networking
     waitForHost() // the engine connects the new network namespace meanwhile
     // @end
+    // @since 07-security
+    const cgroups = cgroupLayout() // read while the host's mounts are still in view: the new root hides them
+    enterCgroupNamespace()
+    // @end
     // @since 06-overlayfs
     mountOverlay(config.layer!)
     // @end
@@ -185,8 +197,16 @@ function init(): never {
     // @since 06-overlayfs
     enterRootfs(config.rootfs!, config.volumes ?? [])
     // @end
+    // @since 07-security
+    protectKernelFiles()
+    mountCgroups(cgroups)
+    // @end
     // @since 04-network
     bringUpLoopback()
+    // @end
+    // @since 07-security
+    dropCapabilities() // after the last mount and after lo is up: both needed what this takes away
+    installSyscallFilter() // the very last: from here on mount, unshare... fail for init too
     // @end
   } catch (error) {
     console.error(formatError('minicontainer', error))

@@ -65,5 +65,12 @@ export const hints: StepHints = {
       predict: 'Is any process on the host listening on port 8080?',
       answer: 'No: `ss` shows nothing on 8080. The DNAT rule rewrites the destination of packets to the host\'s port 8080 into 10.99.0.x:80 before routing, in prerouting (from outside) and in output (from the host itself; for 127.0.0.1 the bridge needs route_localnet, and the source is masqueraded to the bridge\'s address). Docker does the same with iptables rules, and by default also runs docker-proxy, a process that listens on 8080 and copies bytes: that is what a 127.0.0.1 connection hits there. After the container stops the rule is gone: bash says `Connection refused`.',
     },
+    {
+      id: '08.x5',
+      title: 'Who may change the container\'s network?',
+      try: 'Run `sudo sh bin/node solutions/08-networking/main.ts run /bin/sh` and inside: `ip addr add 10.99.0.200/24 dev eth0; ip link set eth0 down; ip route del default; ip route`. In a second terminal on the host: `P=$(pgrep -n -x sh)`, `grep CapEff /proc/$P/status`, `capsh --decode=HEX` with the number it printed, then `sudo nsenter -t $P -n ip addr add 10.99.0.200/24 dev eth0`, and `ip addr show eth0` again inside.',
+      predict: 'The shell inside is root (uid 0). Which of the three changes does the kernel let it make, and does the same command from the host with nsenter fare any better?',
+      answer: 'None: `RTNETLINK answers: Operation not permitted` for the address and the route, `ioctl 0x8914 failed: Operation not permitted` for the link (busybox sets flags with SIOCSIFFLAGS). Changing a network namespace needs CAP_NET_ADMIN in it, and step 7 dropped it from every set (capsh lists no cap_net_admin): uid 0 alone is not enough. From the host, `nsenter -n` joins only the network namespace and keeps the host root\'s capabilities, so the address appears inside. The engine configures eth0 the same way: as the host, before the command starts.',
+    },
   ],
 }

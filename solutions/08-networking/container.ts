@@ -14,10 +14,13 @@
 //   [08] the veth pair: one end on the bridge, ◄───── paused: "my namespaces exist"
 //        the other moved in as eth0, its address
 //        and route, the NAT rules; "go on" ───────►
+//                                                   [07] cgroup namespace
 //                                                   [06] overlay: image + layer; volumes
 //                                                   [02] /dev, chroot, /proc
 //                                                   [05]   pivot_root instead of chroot
+//                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
+//                                                   [07] capabilities dropped, seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
 //   [06] remove the layer
@@ -40,6 +43,9 @@ import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
 import { requireVolumeSources } from '../../lib/cli.ts'
 import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
+import { cgroupLayout } from '../../lib/cgroup-layout.ts'
+import { enterCgroupNamespace, mountCgroups, protectKernelFiles } from './kernelfs.ts'
+import { dropCapabilities, installSyscallFilter } from './security.ts'
 import { waitForHost } from '../../lib/init/container.ts'
 import { connectContainer, releaseNetwork, reserveNetwork } from './bridge.ts'
 
@@ -121,9 +127,15 @@ function init(): never {
     setHostname(config.hostname)
     enterNetworkNamespace()
     waitForHost() // the engine connects the new network namespace meanwhile
+    const cgroups = cgroupLayout() // read while the host's mounts are still in view: the new root hides them
+    enterCgroupNamespace()
     mountOverlay(config.layer!)
     enterRootfs(config.rootfs!, config.volumes ?? [])
+    protectKernelFiles()
+    mountCgroups(cgroups)
     bringUpLoopback()
+    dropCapabilities() // after the last mount and after lo is up: both needed what this takes away
+    installSyscallFilter() // the very last: from here on mount, unshare... fail for init too
   } catch (error) {
     console.error(formatError('minicontainer', error))
     process.exit(EXIT.ENGINE_FAILED)
