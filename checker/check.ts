@@ -5,6 +5,7 @@ import { findTodo } from '../learner/course.ts'
 import { projectPath } from '../lib/steps.ts'
 import type { RunOptions, RunResult } from './runner.ts'
 import type { HostView, SharedProbe } from './probe.ts'
+import type { TestNetwork } from './test-network.ts'
 
 export interface CheckContext {
   step: Step
@@ -12,6 +13,8 @@ export interface CheckContext {
   engineDir: string
   /** The installed rootfs (from step 02 on), for checks that look at it from the host. */
   rootfs: string | undefined
+  /** From step 08 on: the test network the engine runs in (checker/test-network.ts); undefined before. */
+  network: TestNetwork | undefined
   /** Runs the engine once; every run is remembered for the report. */
   run(options: RunOptions): Promise<RunResult>
   /** The session's shared probe run (made once, judged by many checks). */

@@ -1,7 +1,7 @@
 // Whatever way the checker ends (Ctrl-C, SIGTERM, a closed terminal, a bug in the checker itself), every engine it
 // started is stopped and the host is repaired before it exits.
 import { diffAndRepair } from './host.ts'
-import { sessionSnapshot } from './harness.ts'
+import { sessionSnapshot, sessionNetwork } from './harness.ts'
 import { removeHostFiles } from './probe.ts'
 import { removeLoopDisksNow } from './security-escapes.ts'
 import { killAllRuns, ourPids } from './runner.ts'
@@ -14,6 +14,7 @@ export function cleanUpOnExit(say: (text: string) => void): void {
     stopping = true
     say(`${why}: stopping the engine and cleaning up...`)
     await killAllRuns()
+    await sessionNetwork()?.close() // its namespaces would go with the checker anyway: their agents read our pipe
     removeHostFiles()
     removeLoopDisksNow()
     const snapshot = sessionSnapshot()

@@ -7,6 +7,17 @@ import { descendants } from './proc.ts'
 import { ourPids, runEngine, type RunOptions, type RunResult } from './runner.ts'
 import { runSharedProbe, type SharedProbe } from './probe.ts'
 import { engineFailure, failureKey, type EngineFailure } from './rootcause.ts'
+import { assertHostNetworkUnchanged, snapshotHostNetwork } from './host-network.ts'
+import { TestNetwork } from './test-network.ts'
+
+/**
+ * From step 08 on the engine builds a bridge, veths and NAT rules: every run of the session happens in a test
+ * test network (checker/test-network.ts), never in the real host's network. MINICONTAINER_TEST_NETWORK=1 puts earlier
+ * steps' runs there too (the project's tests use it to show the wrapper changes nothing else).
+ */
+export function needsTestNetwork(step: Step): boolean {
+  return step.number >= 8 || process.env.MINICONTAINER_TEST_NETWORK === '1'
+}
 import { removeAllScratch } from './scratch.ts'
 
 export interface CheckResult {
@@ -97,6 +108,37 @@ export interface HarnessOptions {
 }
 
 let currentSnapshot: HostSnapshot | undefined
+let currentNetwork: TestNetwork | undefined
+/** The session's test network, if any (for Ctrl-C: close it). */
+export function sessionNetwork(): TestNetwork | undefined {
+  return currentNetwork
+}
+
+/**
+ * What the containers left in the test network's host (veths, leases, rules: reported, then gone with it), and
+ * whether the REAL host's network changed at all (it must not: loudly, repaired where it is minicontainer's).
+ */
+async function closeTestNetwork(testNetwork: TestNetwork, networkBefore: ReturnType<typeof snapshotHostNetwork>, engineDir: string, killedEngines: Set<number>): Promise<Leak[]> {
+  const leaks: Leak[] = []
+  let left = testNetwork.leftovers()
+  if (testNetwork.leasesOf(killedEngines).length) {
+    // Engines that were killed (01.engine-killed kills one with SIGKILL) had no chance to release their network:
+    // the next engine to start removes what they left, as it does with cgroups. Start one, then look.
+    await runEngine(engineDir, { command: ['/bin/true'] }, testNetwork)
+    left = testNetwork.leftovers()
+  }
+  for (const link of left.links) leaks.push({ kind: 'network', what: `the link ${link} stayed in the host's network after every container exited`, cause: "the engine must delete the host end of the container's veth pair when the container ends (deleting one end deletes both)", text: link, repaired: true })
+  for (const lease of left.leases) leaks.push({ kind: 'network', what: `the address lease ${lease} stayed after every container exited`, cause: "the engine must release the container's address (remove its lease file) when the container ends", text: lease, repaired: true })
+  for (const rule of left.rules) leaks.push({ kind: 'network', what: `the firewall rule "${rule}" stayed after every container exited`, cause: "the engine must remove the container's NAT rules (they carry its lease's tag as their comment) when the container ends", text: rule, repaired: true })
+  await testNetwork.close()
+  currentNetwork = undefined
+  try {
+    assertHostNetworkUnchanged(networkBefore, 'the check')
+  } catch (error) {
+    leaks.push({ kind: 'network', what: (error as Error).message, cause: "the engine changed the real host's network although it ran in a test network: does it enter another network namespace (setns, nsenter -t 1)?", text: '', repaired: /repaired:/.test((error as Error).message) })
+  }
+  return leaks
+}
 /** The snapshot taken before the current check session (for Ctrl-C repair). */
 export function sessionSnapshot(): HostSnapshot | undefined {
   return currentSnapshot
@@ -109,6 +151,9 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   const swept = sweepImage(options.rootfs)
   const image = snapshotImage(options.rootfs)
   currentSnapshot = before
+  const networkBefore = needsTestNetwork(options.step) ? snapshotHostNetwork() : undefined
+  const testNetwork = networkBefore ? await TestNetwork.create() : undefined
+  currentNetwork = testNetwork
   const marks = new Map<string, Set<string>>()
   let shared: Promise<SharedProbe> | undefined
   const results: (CheckResult | undefined)[] = list.map(() => undefined)
@@ -127,14 +172,15 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       step: options.step,
       engineDir: options.engineDir,
       rootfs: options.rootfs,
+      network: testNetwork,
       run: async (runOptions: RunOptions) => {
-        const r = await runEngine(options.engineDir, runOptions)
+        const r = await runEngine(options.engineDir, runOptions, testNetwork)
         runs.push(r)
         tokens.add(r.token)
         return r
       },
       shared: async () => {
-        shared ??= runSharedProbe(options.engineDir)
+        shared ??= runSharedProbe(options.engineDir, testNetwork)
         const p = await shared
         if (!runs.includes(p.run)) runs.push(p.run)
         for (const t of [p.run.token, p.hostname, p.secret]) tokens.add(t)
@@ -192,6 +238,10 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
 
   // The host, after everything: what leaked, and which check's random names it carries.
   const leaks: Leak[] = [...(await diffAndRepair(before, ourPids)), ...imageLeaks(image)]
+  if (testNetwork) {
+    const killed = new Set(results.flatMap((r) => r?.runs ?? []).filter((run) => run.signal !== null && run.enginePid !== undefined).map((run) => run.enginePid!))
+    leaks.push(...(await closeTestNetwork(testNetwork, networkBefore!, options.engineDir, killed)))
+  }
   removeAllScratch() // the checks' throw-away folders, now that no mount is left inside one
   // Every run is over, so anything still below the checker (a child subreaper: orphans of the engines
   // come back to it, however fast the engine exited) outlived its engine.
@@ -227,7 +277,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
     const clean: CheckResult = {
       id: 'host.clean',
       step: options.step.id,
-      title: 'the host is left as it was (hostname, mounts, cgroups, processes, the rootfs image)',
+      title: `the host is left as it was (hostname, mounts, cgroups, processes, the rootfs image${testNetwork ? ', network' : ''})`,
       passed: leaks.length === 0,
       why: "a broken run must not leave the learner's machine broken: leaked mounts, cgroups and processes pile up with every run.",
       hint: leaks.length ? [...new Set(leaks.map((l) => l.cause))].join('\n') : '',
@@ -236,7 +286,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
       durationMs: 0,
       ...(leaks.length
         ? {
-            expected: 'the same hostname, mount table, cgroups, rootfs image and no process left behind',
+            expected: `the same hostname, mount table, cgroups, rootfs image${testNetwork ? ', network' : ''} and no process left behind`,
             got: leaks.map((l) => `${l.what}${blame(l)}${l.repaired ? ' [repaired]' : ' [COULD NOT REPAIR]'}`).join('\n'),
           }
         : {}),

@@ -43,7 +43,7 @@ export function snapshotHost(): HostSnapshot {
 }
 
 export interface Leak {
-  kind: 'hostname' | 'mount' | 'cgroup' | 'layer' | 'process' | 'image'
+  kind: 'hostname' | 'mount' | 'cgroup' | 'layer' | 'process' | 'image' | 'network'
   /** What is left, e.g. "hostname is now mc-x1y2 (was vm)". */
   what: string
   /** The likely cause in the engine, phrased for the learner. */

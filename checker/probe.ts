@@ -9,7 +9,7 @@ import { overlayLayers, type OverlayLayers } from './image.ts'
 import { allProcs, descendants, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
 import { randomToken } from './random.ts'
 import { signalsIn } from '../lib/signals.ts'
-import { runEngine, type RunResult } from './runner.ts'
+import { runEngine, type NetworkHost, type RunResult } from './runner.ts'
 
 /** The probe pauses here until the checker has looked at it from the host. */
 export const PAUSE = 'echo "@mc ready"; read _ignored'
@@ -154,7 +154,7 @@ export function sharedProbeScript(secret: string): string {
 }
 
 /** Runs the shared probe once: a random hostname, a random file on the host that must stay invisible. */
-export async function runSharedProbe(engineDir: string): Promise<SharedProbe> {
+export async function runSharedProbe(engineDir: string, network?: NetworkHost): Promise<SharedProbe> {
   const hostname = randomToken('host')
   const secret = `.${randomToken('secret')}`
   const secretPath = path.join('/', secret)
@@ -169,7 +169,7 @@ export async function runSharedProbe(engineDir: string): Promise<SharedProbe> {
       script: sharedProbeScript(secret),
       env: { [canary.name]: canary.value },
       onReady: ({ pid, rootPid }) => void (pid !== undefined && (host = hostView(pid, [rootPid, ...descendants(rootPid).map((p) => p.pid)]))),
-    })
+    }, network)
     return { run, host, hostname, secret, hostHostnameBefore, hostHostnameAfter: hostHostname(), canary }
   } finally {
     fs.rmSync(secretPath, { force: true })

@@ -21,6 +21,14 @@ import { inWorld, type MountWorld } from './worlds.ts'
 
 export { ourPids, parseFacts }
 
+/** The test network an engine of step 08 on runs in (checker/test-network.ts): never the real host's network. */
+export interface NetworkHost {
+  /** argv that runs argv inside the test network's host namespace. */
+  wrap(argv: string[]): string[]
+  /** The environment of engines there (MINICONTAINER_NET_DIR: a network state folder of their own, for the leases). */
+  env(): Record<string, string>
+}
+
 export interface ReadyContext {
   /** The run's random token (the probe's $0). */
   token: string
@@ -72,6 +80,8 @@ export interface RunResult {
   /** Whether the script reached `@mc ready` and the checker looked at the live container. */
   sawReady: boolean
   containerPid: number | undefined
+  /** The engine's own pid (the process spawned: wrappers exec it). */
+  enginePid: number | undefined
   /** The container's cgroup directories, as seen while it ran. */
   cgroupDirs: string[]
   /** Processes still alive after the engine exited (killed by the checker). */
@@ -137,7 +147,11 @@ function probePlaceholder(script: string | undefined): string | undefined {
   return `<probe: ${count} commands, --verbose shows them>`
 }
 
-export async function runEngine(engineDir: string, options: RunOptions): Promise<RunResult> {
+/**
+ * Runs the engine once. With a `network` (step 08 on), inside the test network's host namespace: its bridge, veths
+ * and NAT rules never touch the real host's network.
+ */
+export async function runEngine(engineDir: string, options: RunOptions, network?: NetworkHost): Promise<RunResult> {
   const token = randomToken()
   const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : [...(options.command ?? ['/bin/true']), ...(options.appendToken ? [token] : [])]
   const main = path.join(engineDir, 'main.js')
@@ -149,19 +163,21 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   const shown = (placeholder?: string): string => {
     let line = formatCommandLine(wrap(['node', projectPath(main), 'run', ...(options.flags ?? []), '--', ...command]))
     if (placeholder && options.script !== undefined) line = line.replace(shellQuote(options.script), placeholder)
-    return line
+    return network ? `[in the test network] ${line}` : line
   }
   const timeoutMs = (options.timeoutMs ?? 15_000) * timeoutScale()
   const started = Date.now()
 
-  const argv = wrap(engineArgv)
+  // nsenter execs what follows (a network namespace needs no fork): the pid spawned stays the tree's root, and the
+  // descriptors passed stay the engine's.
+  const argv = network ? network.wrap(wrap(engineArgv)) : wrap(engineArgv)
   const stdio: ('pipe' | 'ignore' | number)[] = ['pipe', 'pipe', 'pipe']
   for (const [at, fd] of Object.entries(options.passFds ?? {})) {
     while (stdio.length <= Number(at)) stdio.push('ignore')
     stdio[Number(at)] = fd
   }
   // stdin, stdout and stderr are always pipes (the descriptors after them are the caller's to pass).
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio, env: { ...process.env, ...options.env } }) as ChildProcessByStdio<Writable, Readable, Readable>
+  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio, env: { ...process.env, ...network?.env(), ...options.env } }) as ChildProcessByStdio<Writable, Readable, Readable>
   child.stdin.on('error', () => {})
   const tree = child.pid === undefined ? undefined : new ProcessTree(child.pid)
   const stdout = new CappedText()
@@ -259,6 +275,7 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
     facts: parseFacts(out),
     sawReady: ready.seen,
     containerPid,
+    enginePid: child.pid,
     cgroupDirs: [...(tree?.cgroupDirs ?? [])],
     leftovers,
     leftoverCgroups: timedOut ? [] : stillThere,

@@ -1,11 +1,18 @@
 // The engine's command line, shared by every step (CONTRIBUTING.md has the contract):
 //   main.js run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N]
-//               [--volume HOST_DIR:CONTAINER_DIR[:ro]]... [--] CMD [ARG...]
+//               [--volume HOST_DIR:CONTAINER_DIR[:ro]]... [--publish HOST_PORT:CONTAINER_PORT]... [--] CMD [ARG...]
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { parseCommandLine } from './args.ts'
 import { FriendlyError } from './errors.ts'
+
+/** `--publish 8080:80[/tcp|/udp]`: connections to the host's port 8080 go to the container's port 80 (from step 08). */
+export interface Publish {
+  hostPort: number
+  containerPort: number
+  protocol: 'tcp' | 'udp'
+}
 
 export interface RunOptions {
   command: string[]
@@ -15,6 +22,7 @@ export interface RunOptions {
   memoryBytes: number
   cpus: number
   pids: number
+  publish: Publish[]
   /** --volume (docker's -v), in the order given; used from step 06 on. */
   volumes: Volume[]
 }
@@ -34,14 +42,16 @@ export const DEFAULTS = { hostname: 'container', memory: '100M', cpus: 0.5, pids
 const MIN_MEMORY = 32 * 1024 ** 2
 const MIN_PIDS = 16
 
-export const USAGE = `usage: main.js run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--volume HOST_DIR:CONTAINER_DIR[:ro]]... [--] CMD [ARG...]
+export const USAGE = `usage: main.js run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--volume HOST_DIR:CONTAINER_DIR[:ro]]... [--publish H:C]... [--] CMD [ARG...]
   --rootfs DIR     the container's root filesystem (default: the Alpine rootfs from \`npm run rootfs\`)
   --hostname NAME  the hostname inside (default: ${DEFAULTS.hostname})
   --memory SIZE    memory limit, swap included: 100M, 100MB, 1G or bytes (default: ${DEFAULTS.memory})
   --cpus N         CPU limit in CPUs, e.g. 0.5 = half of one CPU (default: ${DEFAULTS.cpus})
   --pids N         most processes at once (default: ${DEFAULTS.pids})
   --volume HOST_DIR:CONTAINER_DIR[:ro], -v ...
-                   bind-mount a host folder into the container, read-only with :ro (step 06; repeatable)`
+                   bind-mount a host folder into the container, read-only with :ro (step 06; repeatable)
+  --publish H:C, -p ...
+                   the host's port H leads to the container's port C (tcp; H:C/udp) (step 08; repeatable)`
 
 function usageError(message: string): FriendlyError {
   return new FriendlyError(message, { hint: USAGE.split('\n')[0] })
@@ -53,6 +63,7 @@ const RUN_OPTIONS = {
   memory: { type: 'string' },
   cpus: { type: 'string' },
   pids: { type: 'string' },
+  publish: { type: 'string', short: 'p', multiple: true },
   volume: { type: 'string', short: 'v', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const
@@ -81,6 +92,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     memoryBytes: parseSize(values.memory ?? DEFAULTS.memory),
     cpus: values.cpus === undefined ? DEFAULTS.cpus : parseCpus(values.cpus),
     pids: values.pids === undefined ? DEFAULTS.pids : parsePids(values.pids),
+    publish: (values.publish ?? []).reduce<Publish[]>((all, text) => [...all, parsePublish(text, all)], []),
     volumes: (values.volume ?? []).map(parseVolume),
   }
 }
@@ -114,6 +126,20 @@ function parsePids(text: string): number {
   // pids.max counts threads too, and init is a Node process with ~8 threads until it execs the command.
   if (Number(text) < MIN_PIDS) throw usageError(`--pids ${text}: too small (at least ${MIN_PIDS}): the limit counts threads, and the container's init is a Node process with about 8 until it starts the command`)
   return Number(text)
+}
+
+/** "8080:80", "5353:53/udp" -> a Publish. A host port can be published once. */
+export function parsePublish(text: string, earlier: Publish[] = []): Publish {
+  const match = /^(\d{1,5}):(\d{1,5})(?:\/(tcp|udp))?$/.exec(text.trim())
+  const ports = match ? [Number(match[1]), Number(match[2])] : []
+  if (!match || ports.some((p) => p < 1 || p > 65535)) {
+    throw usageError(`--publish ${JSON.stringify(text)}: use HOST_PORT:CONTAINER_PORT, ports 1-65535, optionally /tcp or /udp (example: 8080:80)`)
+  }
+  const publish: Publish = { hostPort: ports[0]!, containerPort: ports[1]!, protocol: (match[3] ?? 'tcp') as 'tcp' | 'udp' }
+  if (earlier.some((p) => p.hostPort === publish.hostPort && p.protocol === publish.protocol)) {
+    throw usageError(`--publish ${text}: host port ${publish.hostPort}/${publish.protocol} is published twice`)
+  }
+  return publish
 }
 
 /**

@@ -140,6 +140,13 @@ function checkContainerHost(inVm: boolean): void {
     else report('ok', 'Alpine rootfs', `Alpine ${rootfs.version} ${rootfs.arch}, sha512 ${rootfs.sha512.slice(0, 16)}... matches the pinned sum`)
   }
   checkDisk(minicontainerHome(), 'the rootfs and containers', 1)
+
+  // Step 08: the engine speaks rtnetlink itself, but its NAT rules go through the nft program, and the checker
+  // builds its test network with ip and nsenter.
+  const nft = output('nft', ['--version'])
+  const ip = output('ip', ['-V'])
+  if (nft && ip) report('ok', 'networking tools', `${nft.split('\n')[0]}; ${ip.split('\n')[0]}`)
+  else report('warn', 'networking tools', `${nft ? '' : 'nft (nftables) is missing'}${!nft && !ip ? '; ' : ''}${ip ? '' : 'ip (iproute2) is missing'}: step 08 needs them`, 'sudo apt-get install nftables iproute2')
 }
 
 // --- a laptop that needs the VM ------------------------------------------------------------------------------

@@ -79,6 +79,12 @@ function bindLibc(koffi: Koffi) {
     mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
     lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
     lgetxattr: libc.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
+    send: libc.func('long send(int fd, const void *buf, size_t len, int flags)'),
+    recv: libc.func('long recv(int fd, void *buf, size_t len, int flags)'),
+    setns: libc.func('int setns(int fd, int nstype)'),
+    flock: libc.func('int flock(int fd, int operation)'),
+    setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
+    bindSocket: libc.func('int bind(int fd, const void *addr, uint32_t len)'),
   }
 }
 type Libc = ReturnType<typeof bindLibc>
@@ -252,9 +258,12 @@ export function execve(path: string, argv: string[], env: string[]): SyscallErro
   return new SyscallError(`execve(${path})`, c.errno())
 }
 
-/** A socket (man 2 socket); the network-interface ioctls need one, of any kind: AF_INET + SOCK_DGRAM is usual. */
-export function socket(domain: number, type: number): number {
-  return check(c.socket(domain, type, 0), `socket(${domain === AF_INET ? 'AF_INET' : domain}, ${type === SOCK_DGRAM ? 'SOCK_DGRAM' : type})`)
+/**
+ * A socket (man 2 socket); the network-interface ioctls need one, of any kind: AF_INET + SOCK_DGRAM is usual.
+ * `what` names it in errors when the defaults do not ("socket(AF_NETLINK, NETLINK_ROUTE)", step 08's lib/net).
+ */
+export function socket(domain: number, type: number, protocol = 0, what?: string): number {
+  return check(c.socket(domain, type, protocol), what ?? `socket(${domain === AF_INET ? 'AF_INET' : domain}, ${type === SOCK_DGRAM ? 'SOCK_DGRAM' : type})`)
 }
 
 export function close(fd: number): void {
@@ -314,6 +323,54 @@ export function getxattr(path: string, name: string): string | undefined {
     throw new SyscallError(`lgetxattr(${path}, ${name})`, errno)
   }
   return value.subarray(0, length).toString()
+}
+
+// ---- Step 08 (networking): sockets, namespaces by file descriptor, file locks (lib/net/ and the test network) --
+export const AF_NETLINK = 16
+export const SOCK_RAW = 3
+export const SOCK_CLOEXEC = 0o2000000
+export const SOCK_STREAM = 1
+export const NETLINK_ROUTE = 0
+export const LOCK_EX = 2
+export const LOCK_UN = 8
+
+/** setsockopt(2) with an int value. */
+export function setSocketOption(fd: number, level: number, name: number, value: number, what: string): void {
+  const data = Buffer.alloc(4)
+  data.writeInt32LE(value)
+  check(c.setsockopt(fd, level, name, data, 4), what)
+}
+
+/** bind(2) an AF_INET socket to an IPv4 address and port (a struct sockaddr_in: family, port and address in network order). */
+export function bindIPv4(fd: number, address: string, port: number): void {
+  const sockaddr = Buffer.alloc(16)
+  sockaddr.writeUInt16LE(AF_INET, 0)
+  sockaddr.writeUInt16BE(port, 2)
+  address.split('.').forEach((byte, i) => sockaddr.writeUInt8(Number(byte), 4 + i))
+  check(c.bindSocket(fd, sockaddr, sockaddr.length), `bind(${address}:${port})`, 'EADDRINUSE: something listens there already. EADDRNOTAVAIL: no interface of this network namespace has that address.')
+}
+
+/** send(2) the whole buffer (a datagram socket: one message, sent whole or not at all). */
+export function send(fd: number, data: Buffer, what: string): void {
+  check(Number(c.send(fd, data, data.length, 0)), what)
+}
+
+/** recv(2) into `buffer`; returns the number of bytes received (a blocking call). */
+export function recv(fd: number, buffer: Buffer, what: string): number {
+  return check(Number(c.recv(fd, buffer, buffer.length, 0)), what)
+}
+
+/**
+ * setns(2): moves the calling THREAD (Node's main thread) into the namespace `fd` refers to
+ * (an open /proc/PID/ns/TYPE). Sockets made meanwhile stay in that namespace for good.
+ */
+export function setns(fd: number, nstype: number, what: string): void {
+  check(c.setns(fd, nstype), what, 'EINVAL: not a namespace of that type, or a user/mount namespace in a multi-threaded process. EPERM: not root.')
+}
+
+/** flock(2): LOCK_EX waits until no other process holds the lock; it ends with the fd (or the process). */
+export function flock(fd: number, operation: number, what: string): void {
+  check(c.flock(fd, operation), what)
 }
 
 // ---- Readable flag names, for error messages ---------------------------------------------------

@@ -22,6 +22,7 @@ export const STEPS: readonly Step[] = [
   { id: '05-pivot-root', number: 5, title: 'pivot_root', summary: "pivot_root into the rootfs, the host's tree unmounted, no inherited descriptor: a root nothing walks out of" },
   { id: '06-overlayfs', number: 6, title: 'overlayfs', summary: 'a read-only image under a writable layer per container, and volumes (--volume)' },
   { id: '07-security', number: 7, title: 'Security', summary: "capabilities dropped to docker's set minus MKNOD, a seccomp filter, a cgroup namespace, /proc, /sys and cgroupfs locked: the escapes of step 06 refused" },
+  { id: '08-networking', number: 8, title: 'Networking', summary: 'a veth pair to a host bridge, an address and a default route, NAT out and published ports in' },
 ]
 
 /** The repository's root folder. */

@@ -5,10 +5,13 @@
 //   - the same through the npm scripts' way in: `node bin/launch.mjs solutions/04-network/main.js run ...`
 //   - step 05's (pivot_root instead of chroot) and step 06's (and an overlay with a layer of its own, made and removed)
 //   - step 07's (and a cgroup namespace, read-only /sys and cgroupfs, masked /proc, capabilities dropped, seccomp)
+//   - step 08's solution (veth pair, address, route, NAT rules; the bridge made once), in a
+//     test network (checker/test-network.ts): never in the real host's network
 //   - util-linux `unshare --fork --pid --mount --uts --ipc --net --root=ROOTFS /bin/true`: the floor, no runtime at all
 //   - `runc run` (the reference runtime) of a generated OCI bundle whose rootfs is the same folder
 //   - `node -e 0`: ONE Node start-up, for reference (the engine needs two)
-// then the learner's check loop: `npm run check step-04 -- --solution --json` and step 06's, whole and their slowest check.
+// then the learner's check loop: `npm run check step-04 -- --solution --json`, step 06's and step 08's, whole and
+// their slowest check.
 // Prints a markdown table (medians, ratio to runc) with the machine it ran on.
 //
 // It is a benchmark, not a timed test: --quick (CI) does few runs and asserts nothing about times.
@@ -22,6 +25,7 @@ import { cgroupVersion } from '../lib/cgroupfs.ts'
 import { containerHostProblem } from '../lib/host-requirements.ts'
 import { requireRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
+import { TestNetwork } from '../checker/test-network.ts'
 
 interface Options {
   quick: boolean
@@ -189,38 +193,40 @@ function machine(): string {
 
 // ---- Main ------------------------------------------------------------------------------------------
 
-function main(): void {
+async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2))
   const problem = containerHostProblem()
   if (problem) fail(`${problem.problem}: ${problem.fix}`)
   const rootfs = requireRootfs()
   const engine = path.join(PROJECT_ROOT, 'solutions', '04-network', 'main.js')
   const engineOf = (step: string) => path.join(PROJECT_ROOT, 'solutions', step, 'main.js')
+  const testNetwork = await TestNetwork.create()
   const runc = prepareRunc(rootfs)
   const node = process.execPath
-  // The bare row runs as a learner types it: no compile cache in the environment, so the engine's JavaScript
+  // The bare rows run as a learner types them: no compile cache in the environment, so the engine's JavaScript
   // entry turns it on itself before its first .ts file (lib/compile-cache.js). The npm row goes through the
   // launcher every npm script uses, which sets the cache up before it runs the entry in its own process.
   const { NODE_COMPILE_CACHE: _ignored, ...plainEnv } = process.env
   const launcher = path.join(PROJECT_ROOT, 'bin', 'launch.mjs')
+  const run = (main: string) => [node, main, 'run', '--rootfs', rootfs, '/bin/true']
+  const row = (name: string, argv: string[], env?: NodeJS.ProcessEnv): Contender => ({ name, argv, env, wall: [], cpu: [] })
   const contenders: Contender[] = [
-    {
-      name: 'minicontainer (step 04), bare: `node main.js run /bin/true`',
-      argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [],
-    },
-    {
-      name: 'minicontainer, npm path: `node bin/launch.mjs main.js run ...`',
-      argv: [node, launcher, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: { ...plainEnv, MINICONTAINER_SKIP_NPM_CI: '1' }, wall: [], cpu: [],
-    },
-    { name: 'minicontainer (step 05: pivot_root) `run /bin/true`', argv: [node, engineOf('05-pivot-root'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
-    { name: 'minicontainer (step 06: + overlay and its layer) `run /bin/true`', argv: [node, engineOf('06-overlayfs'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
-    { name: 'minicontainer (step 07: + capabilities, seccomp, cgroupns, /proc /sys locked) `run /bin/true`', argv: [node, engineOf('07-security'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
-    { name: '`unshare --fork --pid --mount --uts --ipc --net --root` (floor)', argv: ['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', `--root=${rootfs}`, '/bin/true'], wall: [], cpu: [] },
-    { name: '`runc run` (reference)', argv: runc.argv, wall: [], cpu: [] },
-    { name: '`node -e 0`: one Node start-up', argv: [node, '-e', '0'], env: plainEnv, wall: [], cpu: [] },
+    row('minicontainer (step 04), bare: `node main.js run /bin/true`', run(engine), plainEnv),
+    row('minicontainer, npm path: `node bin/launch.mjs main.js run ...`', [node, launcher, ...run(engine).slice(1)], {
+      ...plainEnv, MINICONTAINER_SKIP_NPM_CI: '1',
+    }),
+    row('minicontainer (step 05: pivot_root) `run /bin/true`', run(engineOf('05-pivot-root')), plainEnv),
+    row('minicontainer (step 06: + overlay and its layer) `run /bin/true`', run(engineOf('06-overlayfs')), plainEnv),
+    row('minicontainer (step 07: + capabilities, seccomp, cgroupns, /proc /sys locked) `run /bin/true`', run(engineOf('07-security')), plainEnv),
+    row('minicontainer (step 08: + veth, address, route, NAT; in a test network)', testNetwork.wrap(run(engineOf('08-networking'))), {
+      ...plainEnv, ...testNetwork.env(),
+    }),
+    row('`unshare --fork --pid --mount --uts --ipc --net --root` (floor)', ['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', `--root=${rootfs}`, '/bin/true']),
+    row('`runc run` (reference)', runc.argv),
+    row('`node -e 0`: one Node start-up', [node, '-e', '0'], plainEnv),
   ]
   const host = machine()
-  const CHECKED = ['step-04', 'step-06'] as const
+  const CHECKED = ['step-04', 'step-06', 'step-08'] as const
   const check = new Map<string, CheckTiming[]>(CHECKED.map((step) => [step, []]))
   try {
     console.error(`bench: ${options.warmup} warm-up + ${options.runs} measured rounds of ${contenders.length} commands, interleaved...`)
@@ -234,6 +240,7 @@ function main(): void {
     }
   } finally {
     runc.cleanup()
+    await testNetwork.close()
   }
 
   const reference = median(contenders.find((c) => c.argv === runc.argv)!.wall)
@@ -263,7 +270,7 @@ function main(): void {
 }
 
 try {
-  main()
+  await main()
 } catch (error) {
   if (!(error instanceof FriendlyError)) throw error
   console.error(formatError('bench', error).split('\n')[0])

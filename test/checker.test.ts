@@ -119,6 +119,7 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       '06-overlayfs': ['06.overlay', '06.image-unchanged', '06.isolation', '06.cleanup', '06.sweep', '06.volume', '06.volume-ro'],
       // Every door of step 06 still open: no check of step 07 passes.
       '07-security': ['07.capabilities', '07.seccomp', '07.refused', '07.cgroup-escape', '07.cgroupns', '07.disk', '07.proc', '07.sys', '07.dev-nodev'],
+      '08-networking': ['08.veth', '08.eth0', '08.address', '08.neighbours', '08.route', '08.masquerade', '08.publish', '08.cleanup'],
     }
     for (const step of STEPS) {
       const starter = path.join(PROJECT_ROOT, 'steps', step.id, 'main.js')

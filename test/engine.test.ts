@@ -194,9 +194,15 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
       expect(results.map((r) => r.exitCode)).toEqual([0, 0])
     })
 
-    test.runIf(from(step, '04-network'))('network: only lo, up, 127.0.0.1 answers', async () => {
-      const r = await runEngine(step, ['run', '/bin/sh', '-c', 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " "; ip -o link show lo | grep -c "state UNKNOWN\\|UP"; ping -c1 -W2 127.0.0.1 >/dev/null && echo ping-ok'])
-      expect(r.stdout).toBe('lo\n1\nping-ok\n')
+    test.runIf(from(step, '04-network'))('network: only lo (and from step 08 eth0), up, 127.0.0.1 answers', async () => {
+      const r = await runEngine(step, ['run', '/bin/sh', '-c', 'tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d " " | sort | tr "\\n" " "; echo; ip -o link show lo | grep -c "state UNKNOWN\\|UP"; ping -c1 -W2 127.0.0.1 >/dev/null && echo ping-ok'])
+      expect(r.stdout).toBe(`${from(step, '08-networking') ? 'eth0 lo ' : 'lo '}\n1\nping-ok\n`)
+    })
+
+    test.runIf(from(step, '08-networking'))('network: eth0 with an address of 10.99.0.0/24, a default route, the bridge answers', async () => {
+      const r = await runEngine(step, ['run', '/bin/sh', '-c', 'ip -4 addr show eth0 | grep -o "inet [0-9./]*"; ip route | grep default; ping -c1 -W2 10.99.0.1 >/dev/null && echo gateway-ok'])
+      expect(r.stdout).toMatch(/^inet 10\.99\.0\.\d+\/24\ndefault via 10\.99\.0\.1 dev eth0 *\ngateway-ok\n$/)
+      expect(r.exitCode).toBe(0)
     })
 
     test.runIf(from(step, '02-chroot'))(`the root: ${from(step, '05-pivot-root') ? 'the top of its mount namespace, /.. is /' : "a folder of the host's tree, with the host above it (until step 05)"}`, async () => {
@@ -243,6 +249,12 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
       const r = await runEngine(step, ['run', '--volume', `${os.tmpdir()}:/data`, 'true'])
       expect(r.exitCode).toBe(125)
       expect(r.stderr).toContain('volumes come with step 06')
+    })
+
+    test.runIf(!from(step, '08-networking'))('--publish: one line saying it comes with step 08, exit 125', async () => {
+      const r = await runEngine(step, ['run', '--publish', '8080:80', 'true'])
+      expect(r.exitCode).toBe(125)
+      expect(r.stderr).toContain('published ports come with step 08')
     })
 
     test.runIf(from(step, '06-overlayfs'))('overlay: writes land in a layer of its own, the image never changes, a second container sees none of it, the layer goes', async () => {

@@ -6,6 +6,7 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import type { TestProject } from 'vitest/node'
+import { assertHostNetworkUnchanged, snapshotHostNetwork } from '../checker/host-network.ts'
 import { formatError } from '../lib/errors.ts'
 import { DEFAULT_VERSION, cacheDirs, findPinnedTarball, installRootfs, machineArch, pinnedSums } from '../lib/rootfs/install.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
@@ -58,7 +59,12 @@ export default async function setup(project: TestProject): Promise<(() => void) 
   const tarball: TestTarball = { file, name, version: installed.version, arch: installed.arch, sha512: pinnedSums().get(name)! }
   project.provide('alpineTarball', tarball)
   const before = snapshotHost()
+  // Step 08's engines build bridges, veths and NAT rules, always inside network namespaces made for the run
+  // (checker/test-network.ts, test/helpers/engine.ts): the real host's links, routes, firewall and sysctls must be
+  // exactly as before the whole suite.
+  const networkBefore = snapshotHostNetwork()
   return () => {
+    assertHostNetworkUnchanged(networkBefore, 'the test suite')
     // After the whole suite: nothing any engine, starter or mutant ran may be left on the host.
     const leftovers = hostLeftovers(before)
     if (leftovers.length) throw new Error(`the tests left this on the host:\n  ${leftovers.join('\n  ')}`)

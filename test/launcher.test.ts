@@ -89,6 +89,7 @@ describe('every npm script runs with no shell', () => {
     reset: { args: [], answer: /^reset: .*step/m },
     solution: { args: [], answer: /^solution: .*step/m },
     doctor: { args: [], answer: /^minicontainer doctor: /m },
+    'net:reset': { args: ['--help'], answer: /usage: npm run net:reset/ },
   }
   // Maintainers' scripts that run a bash script on a Linux CI machine, never on a learner's laptop. bash's -n
   // (read the script, run nothing) shows that the command line starts it.

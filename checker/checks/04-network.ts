@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process'
 import { fail, requireFact, requireHost, requireLive, type Check } from '../check.ts'
 import { readText } from '../proc.ts'
-import { PAUSE, interfaces } from '../probe.ts'
+import { PAUSE, interfaces, type HostView } from '../probe.ts'
 
 /**
  * The fallback tunnel devices the kernel puts into EVERY new network namespace when the module that makes them is
@@ -49,20 +49,42 @@ function words(text: string): string[] {
   return text.trim().split(/\s+/).filter(Boolean)
 }
 
+/**
+ * The interfaces a container may have (besides the fallback tunnels): lo, and from step 08 on eth0 too, the veth end
+ * the engine plugs in (08's checks judge whether it is there and what it is; here it only must be nothing of the host's).
+ */
+function allowedInterfaces(step: number): string[] {
+  return step >= 8 ? ['lo', 'eth0'] : ['lo']
+}
+
+type NetworkView = { network: { host: { netnsId: string; exec(argv: string[]): string } } | undefined }
+
+/** The interfaces of the host the engine ran in (lo aside): the real one, or from step 08 on the test network's "host". */
+function hostInterfaces(ctx: NetworkView): string[] {
+  if (!ctx.network) return interfaces(readText('/proc/net/dev')).filter((i) => i !== 'lo')
+  return (JSON.parse(ctx.network.host.exec(['ip', '-j', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname).filter((i) => i !== 'lo')
+}
+
+/** The network namespace of the host the engine ran in. */
+function hostNetns(ctx: NetworkView, h: HostView): string {
+  return ctx.network ? ctx.network.host.netnsId : h.ns.net.host
+}
+
 export const checks: Check[] = [
   {
     id: '04.netns',
-    title: 'a network namespace of its own: only lo exists',
+    title: 'a network namespace of its own: only lo exists (from step 08 on, lo and eth0)',
     why: "in the host's network namespace a container can listen on the host's ports, reach its private services and sniff its traffic.",
     hint: '04.1',
     async run(ctx) {
       const p = await ctx.shared()
       const h = requireHost(p)
       const inside = words(requireFact(p.run, 'ifaces'))
-      if (h.ns.net.inside === h.ns.net.host) fail("the container's network namespace (/proc/<pid>/ns/net) to differ from the host's", 'the same one', p.run)
-      const extra = [...new Set([...inside, ...h.netDev])].filter((i) => i !== 'lo')
-      const onlyLo = inside.includes('lo') && h.netDev.includes('lo') && extra.every((i) => FALLBACK_TUNNELS.includes(i))
-      if (!onlyLo) fail('only "lo" in /proc/net/dev (inside, and in /proc/<pid>/net/dev on the host), besides the kernel\'s fallback tunnel devices (sit0, tunl0...)', `inside: ${inside.join(' ') || 'nothing'}; from the host: ${h.netDev.join(' ') || 'nothing'}`, p.run)
+      if (h.ns.net.inside === hostNetns(ctx, h)) fail("the container's network namespace (/proc/<pid>/ns/net) to differ from the host's", 'the same one', p.run)
+      const own = allowedInterfaces(ctx.step.number)
+      const extra = [...new Set([...inside, ...h.netDev])].filter((i) => !own.includes(i))
+      const expected = inside.includes('lo') && h.netDev.includes('lo') && extra.every((i) => FALLBACK_TUNNELS.includes(i))
+      if (!expected) fail(`only ${own.map((i) => `"${i}"`).join(' and ')} in /proc/net/dev (inside, and in /proc/<pid>/net/dev on the host), besides the kernel's fallback tunnel devices (sit0, tunl0...)`, `inside: ${inside.join(' ') || 'nothing'}; from the host: ${h.netDev.join(' ') || 'nothing'}`, p.run)
       if (extra.length === 0) return
       // Fallback tunnel devices: this host loaded tunnel modules. Accepted only down and without addresses, as
       // the kernel makes them; read from the host, in a run of its own (the shared probe has ended by now).
@@ -70,7 +92,7 @@ export const checks: Check[] = [
       const r = await ctx.run({ script: PAUSE, onReady: ({ pid }) => void (pid !== undefined && (links = linkStatesOf(pid))) })
       requireLive(r)
       if (typeof links === 'string') fail(`to read the fallback tunnel devices (${extra.join(', ')}) of the container's namespace with \`nsenter --net=/proc/PID/ns/net ip -o link\``, links, r)
-      const changed = links.filter((l) => l.name !== 'lo' && (l.up || l.addresses.length > 0 || !FALLBACK_TUNNELS.includes(l.name)))
+      const changed = links.filter((l) => !own.includes(l.name) && (l.up || l.addresses.length > 0 || !FALLBACK_TUNNELS.includes(l.name)))
       if (changed.length) fail('the fallback tunnel devices of the new namespace as the kernel made them: down, without an address', changed.map((l) => `${l.name} ${l.up ? 'UP' : 'down'} ${l.addresses.join(' ') || 'no address'}`).join('; '), r)
       ctx.note(`fallback tunnel devices in the new namespace (down, no address): ${extra.join(', ')}`)
     },
@@ -84,7 +106,7 @@ export const checks: Check[] = [
       const p = await ctx.shared()
       const h = requireHost(p)
       const ping = requireFact(p.run, 'ping')
-      if (h.ns.net.inside === h.ns.net.host) fail("a network namespace of the container's own (where lo starts down)", "the host's network namespace", p.run, NETNS_HINT)
+      if (h.ns.net.inside === hostNetns(ctx, h)) fail("a network namespace of the container's own (where lo starts down)", "the host's network namespace", p.run, NETNS_HINT)
       if (ping !== '0') fail('ping -c 1 127.0.0.1 to succeed inside (status 0)', `status ${ping}`, p.run)
       if (!/127\.0\.0\.1/.test(h.fibTrie)) fail("127.0.0.1 among the local addresses of the container's network namespace (/proc/<pid>/net/fib_trie)", 'not there: lo is down', p.run)
     },
@@ -96,13 +118,13 @@ export const checks: Check[] = [
     hint: '04.1',
     async run(ctx) {
       // Fallback tunnel devices have the same names in every namespace: a container's own sit0 is not the host's.
-      const hostIfaces = interfaces(readText('/proc/net/dev')).filter((i) => i !== 'lo' && !FALLBACK_TUNNELS.includes(i))
+      const hostIfaces = hostInterfaces(ctx).filter((i) => !FALLBACK_TUNNELS.includes(i))
       const p = await ctx.shared()
       const h = requireHost(p)
       const inside = words(requireFact(p.run, 'ifaces'))
       const seen = [...new Set([...inside, ...h.netDev])].filter((i) => hostIfaces.includes(i))
       if (seen.length) fail(`none of the host's interfaces (${hostIfaces.join(', ')}) inside`, `the container sees ${seen.join(', ')}`, p.run)
-      if (hostIfaces.length === 0 && h.ns.net.inside === h.ns.net.host) fail("a network namespace of the container's own", "the host's", p.run)
+      if (hostIfaces.length === 0 && h.ns.net.inside === hostNetns(ctx, h)) fail("a network namespace of the container's own", "the host's", p.run)
     },
   },
 ]

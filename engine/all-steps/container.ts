@@ -5,11 +5,19 @@
 //   parse flags, check the host
 //   [06] create the container's layer folders
 //   [03] create the cgroup with its limits
+// @since 08-networking
+//   [08] the bridge (once), an address (a lease)
+// @end
 //   [01] a new PID namespace for the next child
 //   spawn init ──────────────────────────────────►  PID 1, waits for its configuration on fd 3
 //   [03] put init into the cgroup
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
 //                                                   [04] new network namespace
+// @since 08-networking
+//   [08] the veth pair: one end on the bridge, ◄───── paused: "my namespaces exist"
+//        the other moved in as eth0, its address
+//        and route, the NAT rules; "go on" ───────►
+// @end
 //                                                   [07] cgroup namespace
 //                                                   [06] overlay: image + layer; volumes
 //                                                   [02] /dev, chroot, /proc
@@ -20,6 +28,9 @@
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
 //   [06] remove the layer
+// @since 08-networking
+//   [08] remove the veth, the NAT rules, the lease
+// @end
 //   [01] exit with the command's status (128 + n for signal n)
 // @imports 01-namespaces
 // @solution
@@ -54,6 +65,10 @@ import { cgroupLayout } from '../../lib/cgroup-layout.ts'
 import { enterCgroupNamespace, mountCgroups, protectKernelFiles } from './kernelfs.ts'
 import { dropCapabilities, installSyscallFilter } from './security.ts'
 // @end
+// @since 08-networking
+import { waitForHost } from '../../lib/init/container.ts'
+import { connectContainer, releaseNetwork, reserveNetwork } from './bridge.ts'
+// @end
 
 /** The entry point: `main.js run ...` on the host, `main.js __init` inside the container. */
 export async function main(argv: string[]): Promise<void> {
@@ -76,6 +91,9 @@ export async function run(options: RunOptions): Promise<number> {
   // @until 06-overlayfs
   // if (options.volumes.length) throw new FriendlyError('--volume: volumes come with step 06 (overlayfs)')
   // @end
+  // @until 08-networking
+  // if (options.publish.length) throw new FriendlyError('--publish: published ports come with step 08 (networking)')
+  // @end
   // @since 02-chroot
   config.rootfs = requireRootfs(options.rootfs)
   config.env = containerEnvironment(options.hostname)
@@ -96,12 +114,23 @@ export async function run(options: RunOptions): Promise<number> {
     const cgroup = createCgroup(options)
     cleanups.push(() => removeCgroup(cgroup))
     // @end
+    // @since 08-networking
+    const network = reserveNetwork(options.publish)
+    if (network) cleanups.push(() => releaseNetwork(network))
+    // @end
     createPidNamespace()
     const init = await spawnInit()
     // @since 03-cgroups
     joinCgroup(cgroup, init.pid)
     // @end
     init.start(config)
+    // @since 08-networking
+    // init pauses once its network namespace exists: plug the cable in, then let it go on.
+    if (await init.paused()) {
+      if (network) connectContainer(init.pid, network)
+      init.resume()
+    }
+    // @end
     const status = exitStatus(await init.exited)
     // @since 03-cgroups
     const oomKills = oomKillCount(cgroup)
@@ -151,6 +180,9 @@ function init(): never {
     setHostname(config.hostname)
     // @since 04-network
     enterNetworkNamespace()
+    // @end
+    // @since 08-networking
+    waitForHost() // the engine connects the new network namespace meanwhile
     // @end
     // @since 07-security
     const cgroups = cgroupLayout() // read while the host's mounts are still in view: the new root hides them

@@ -6,7 +6,7 @@ import path from 'node:path'
 import { EXIT } from '../errors.ts'
 import { closeOnExecFrom, execve, keepOpenAcrossExec, restoreDefaultSignals } from '../libc.ts'
 import { signalsIn } from '../signals.ts'
-import { CONFIG_FD, type InitConfig } from './protocol.ts'
+import { CONFIG_FD, PAUSED, RESUME, SYNC_FD, type InitConfig } from './protocol.ts'
 
 export interface Received {
   config: InitConfig
@@ -25,6 +25,23 @@ export function receiveConfig(): Received {
   fs.closeSync(CONFIG_FD) // the command must not inherit it
   if (!text) process.exit(EXIT.ENGINE_FAILED)
   return { config: JSON.parse(text) as InitConfig, ignoredSignals }
+}
+
+/**
+ * Tells the engine that init's namespaces exist, and waits (blocking: nothing else may run meanwhile) until the
+ * engine has done its part with them, e.g. plugged a network cable into the new network namespace. If the
+ * engine is gone instead, there is nothing left to wait for: exit.
+ */
+export function waitForHost(): void {
+  fs.writeSync(SYNC_FD, PAUSED)
+  const buffer = Buffer.alloc(64)
+  let received = ''
+  while (!received.includes(RESUME)) {
+    const n = fs.readSync(SYNC_FD, buffer)
+    if (n === 0) process.exit(EXIT.ENGINE_FAILED)
+    received += buffer.toString('utf8', 0, n)
+  }
+  fs.closeSync(SYNC_FD)
 }
 
 /**

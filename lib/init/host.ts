@@ -3,11 +3,13 @@
 // container rather than killing the engine halfway. How init ended (a code or a signal) is reported as it is: the
 // engine turns it into its exit status (engine/all-steps/container.ts, exitStatus()).
 import { spawn, type ChildProcess } from 'node:child_process'
+import fs from 'node:fs'
 import os from 'node:os'
 import { FriendlyError } from '../errors.ts'
 import { containerHostProblem } from '../host-requirements.ts'
+import { CLONE_NEWPID, setns } from '../libc.ts'
 import { signalsIn } from '../signals.ts'
-import { CONFIG_FD, INIT_SUBCOMMAND, type InitConfig } from './protocol.ts'
+import { CONFIG_FD, INIT_SUBCOMMAND, PAUSED, RESUME, SYNC_FD, type InitConfig } from './protocol.ts'
 
 /** Fails early, with what to do, where containers cannot run (not Linux, not root). */
 export function assertHostCanRunContainers(): void {
@@ -31,6 +33,13 @@ export interface Init {
    * reported as that signal: the container ended as the signal's default action would have ended it.
    */
   exited: Promise<InitEnd>
+  /**
+   * Resolves true once init has paused in waitForHost() (its namespaces exist, its command has not
+   * started), false if it exited before that.
+   */
+  paused(): Promise<boolean>
+  /** Lets a paused init go on. */
+  resume(): void
 }
 
 // The init process once spawned, and a stop signal that came before it existed.
@@ -74,7 +83,7 @@ function onStopSignal(signal: NodeJS.Signals): void {
 export async function spawnInit(): Promise<Init> {
   const entry = process.argv[1]!
   const child = spawn(process.execPath, [...process.execArgv, entry, INIT_SUBCOMMAND], {
-    stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+    stdio: ['inherit', 'inherit', 'inherit', 'pipe', 'pipe'],
   })
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve)
@@ -83,10 +92,24 @@ export async function spawnInit(): Promise<Init> {
       { hint: error.code === 'ENOMEM' ? 'a new PID namespace takes only ONE first process (its PID 1): spawn init once, right after the unshare' : undefined })))
   })
   currentInit = child
+  // After unshare(CLONE_NEWPID), every later child of this thread would be born into the container's PID
+  // namespace too (and fail with ENOMEM once init is gone). Init is born: later helpers (nft) belong to the
+  // host, so point this thread's pid_for_children back at its own PID namespace.
+  restoreChildPidNamespace()
   const exited = new Promise<InitEnd>((resolve) => {
     child.once('exit', (code, signal) => resolve(emulatedSignal ?? signal ? { code: null, signal: emulatedSignal ?? signal } : { code, signal: null }))
   })
   if (stopRequested) onStopSignal(stopRequested)
+  const sync = child.stdio[SYNC_FD] as unknown as NodeJS.ReadWriteStream
+  sync.on('error', () => {}) // init is gone: `exited` tells the story
+  const pausedOnce = new Promise<boolean>((resolve) => {
+    let received = ''
+    sync.on('data', (chunk: Buffer) => {
+      received += chunk.toString('utf8')
+      if (received.includes(PAUSED)) resolve(true)
+    })
+    void exited.then(() => resolve(false))
+  })
   return {
     pid: child.pid!,
     start(config) {
@@ -95,6 +118,19 @@ export async function spawnInit(): Promise<Init> {
       pipe.end(JSON.stringify(config))
     },
     exited,
+    paused: () => pausedOnce,
+    resume() {
+      sync.write(RESUME)
+    },
+  }
+}
+
+function restoreChildPidNamespace(): void {
+  const own = fs.openSync('/proc/thread-self/ns/pid', 'r') // the PID namespace this thread itself is in
+  try {
+    setns(own, CLONE_NEWPID, 'setns(own PID namespace, CLONE_NEWPID)')
+  } finally {
+    fs.closeSync(own)
   }
 }
 

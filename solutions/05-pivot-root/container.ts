@@ -56,6 +56,7 @@ export async function run(options: RunOptions): Promise<number> {
   trapStopSignals() // Ctrl-C from here on stops the container; the engine still cleans up
   const config: InitConfig = { command: options.command, hostname: options.hostname }
   if (options.volumes.length) throw new FriendlyError('--volume: volumes come with step 06 (overlayfs)')
+  if (options.publish.length) throw new FriendlyError('--publish: published ports come with step 08 (networking)')
   config.rootfs = requireRootfs(options.rootfs)
   config.env = containerEnvironment(options.hostname)
   const cleanups: (() => void)[] = [] // run in reverse order at the end, whatever happened

@@ -57,6 +57,7 @@ export async function run(options: RunOptions): Promise<number> {
   assertHostCanRunContainers()
   trapStopSignals() // Ctrl-C from here on stops the container; the engine still cleans up
   const config: InitConfig = { command: options.command, hostname: options.hostname }
+  if (options.publish.length) throw new FriendlyError('--publish: published ports come with step 08 (networking)')
   config.rootfs = requireRootfs(options.rootfs)
   config.env = containerEnvironment(options.hostname)
   config.volumes = requireVolumeSources(options.volumes)

@@ -9,7 +9,7 @@ import { testTimeScale } from '../../lib/timeouts.ts'
 import { cgroupDirsOf, cgroupVersion, keyedValue, readCgroupFile } from '../../checker/cgroups.ts'
 import { allProcs, descendants, readLink, readText, sleep } from '../../checker/proc.ts'
 
-export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-network', '05-pivot-root', '06-overlayfs', '07-security'] as const
+export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-network', '05-pivot-root', '06-overlayfs', '07-security', '08-networking'] as const
 
 /**
  * Time limits grow on slow machines: MINICONTAINER_TIMEOUT_SCALE (the checker's too) is 8 in the CI's VM,
@@ -28,6 +28,16 @@ export function engineMain(step: string, kind: 'solutions' | 'steps' = 'solution
   return path.join(PROJECT_ROOT, kind, step, 'main.js')
 }
 
+/**
+ * `node main.js ARGS...`, and from step 08 on inside a network namespace made for the run that plays the host
+ * (`unshare --net`, which execs the engine: same pid): its bridge, veths and NAT rules go away with it and never
+ * touch the real host's network. test/test-network.test.ts tests the network itself, with an outside world.
+ */
+export function engineArgv(step: string, args: string[], kind: 'solutions' | 'steps' = 'solutions'): string[] {
+  const argv = [process.execPath, engineMain(step, kind), ...args]
+  return Number(step.slice(0, 2)) >= 8 ? ['unshare', '--net', '--', ...argv] : argv
+}
+
 export interface EngineResult {
   exitCode: number
   stdout: string
@@ -36,7 +46,8 @@ export interface EngineResult {
 
 /** `main.js run ARGS...`, to the end. */
 export async function runEngine(step: string, args: string[], options: { input?: string; timeout?: number } = {}): Promise<EngineResult> {
-  const child = execa(process.execPath, [engineMain(step), ...args], {
+  const [file, ...rest] = engineArgv(step, args)
+  const child = execa(file!, rest, {
     reject: false, input: options.input ?? '', timeout: scaled(options.timeout ?? 30_000), stripFinalNewline: false,
     forceKillAfterDelay: FORCE_KILL_AFTER,
   })
@@ -53,13 +64,18 @@ export interface RunningEngine {
 
 /** Starts `main.js run ARGS...` without waiting; the command should run for a while. */
 export function startEngine(step: string, args: string[]): RunningEngine {
-  const child = execa(process.execPath, [engineMain(step), ...args], { reject: false, timeout: scaled(60_000), forceKillAfterDelay: FORCE_KILL_AFTER, stdin: 'ignore' })
+  const [file, ...rest] = engineArgv(step, args)
+  const child = execa(file!, rest, { reject: false, timeout: scaled(60_000), forceKillAfterDelay: FORCE_KILL_AFTER, stdin: 'ignore' })
   const result = child.then((r) => ({ exitCode: r.exitCode ?? -1, stdout: String(r.stdout), stderr: String(r.stderr) }))
   // init is a Node process until it execve()s the command: wait for that.
   const node = fs.realpathSync(process.execPath)
+  // The engine's other children (from step 08, `nft`) are not the container: init is the one in a PID namespace of
+  // its own (every solution makes one).
+  const ownPidNs = (pid: number): boolean => Boolean(readLink(`/proc/${pid}/ns/pid`)) && readLink(`/proc/${pid}/ns/pid`) !== readLink(`/proc/${child.pid}/ns/pid`)
   const initPid = async () => {
     for (let i = 0; i < scaled(500); i++) {
-      const pid = childrenOf(child.pid!)[0]
+      const children = childrenOf(child.pid!)
+      const pid = children.find(ownPidNs)
       if (pid && exeOf(pid) !== node && exeOf(pid) !== '') return pid
       await sleep(10)
     }
@@ -96,7 +112,8 @@ export async function runEngineWithDescriptor(step: string, args: string[], fd: 
   const stdio: ('pipe' | 'ignore' | number)[] = ['ignore', 'pipe', 'pipe']
   while (stdio.length < at) stdio.push('ignore')
   stdio.push(fd)
-  const child = spawn(process.execPath, [engineMain(step), ...args], { stdio })
+  const [file, ...rest] = engineArgv(step, args) // from step 08 in a network namespace of its own, like every run
+  const child = spawn(file!, rest, { stdio })
   let stdout = ''
   let stderr = ''
   child.stdout!.on('data', (chunk: Buffer) => void (stdout += chunk))

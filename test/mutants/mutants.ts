@@ -29,6 +29,7 @@ export interface Mutant {
 }
 
 const NET = '04-network'
+const NETWORKING = '08-networking'
 /** The last step's solution: the mutants of steps 05 and 06 (every earlier check runs on it too). */
 const OVERLAY = '06-overlayfs'
 const SECURITY = '07-security'
@@ -657,6 +658,89 @@ export const MUTANTS: Mutant[] = [
     caughtBy: ['03.cleanup'],
     hints: { '03.cleanup': '03.5' },
     cgroupVersion: 1,
+  },
+  {
+    id: 'no-veth-pair',
+    description: 'no veth pair made: nothing to plug in or move',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['  host.createVethPair(lease.veth, peerName(lease), { peerMac: macForAddress(lease.address) })\n', '']] },
+    caughtBy: ['08.veth'],
+    hints: { '08.veth': '08.2' },
+    rootCause: '08.2',
+  },
+  {
+    id: 'veth-off-the-bridge',
+    description: 'the host end of the veth pair is up but plugged into no bridge',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['host.setLink(lease.veth, { master: BRIDGE, up: true })', 'host.setLink(lease.veth, { up: true })']] },
+    caughtBy: ['08.veth'],
+    hints: { '08.veth': '08.2' },
+  },
+  {
+    id: 'veth-not-moved',
+    description: 'the container end of the pair stays on the host: no eth0 inside',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [["host.setLink(peerName(lease), { netnsPid: pid, name: 'eth0' })", 'void pid']] },
+    caughtBy: ['08.eth0'],
+    hints: { '08.eth0': '08.3' },
+    rootCause: '08.3',
+  },
+  {
+    id: 'gateway-address-for-a-container',
+    description: 'the allocator hands out the bridge\'s own address 10.99.0.1',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['if (address !== GATEWAY && !taken.has(address)) return address', 'if (!taken.has(address)) return address']] },
+    caughtBy: ['08.address'],
+    hints: { '08.address': '08.1' },
+  },
+  {
+    id: 'one-address-for-all',
+    description: 'the allocator ignores the leases: every container gets the same address',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['if (address !== GATEWAY && !taken.has(address)) return address', 'if (address !== GATEWAY) return address']] },
+    caughtBy: ['08.neighbours'],
+    hints: { '08.neighbours': '08.1' },
+  },
+  {
+    id: 'no-default-route',
+    description: 'eth0 gets its address but no default route',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['  inside.addDefaultRoute(GATEWAY)\n', '']] },
+    caughtBy: ['08.route', '08.masquerade'],
+    hints: { '08.route': '08.4', '08.masquerade': '08.4' },
+  },
+  {
+    id: 'eth0-down',
+    description: 'eth0 gets its address but is never brought up',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [["  inside.setLink('eth0', { up: true })\n", '']] },
+    caughtBy: ['08.route'],
+    hints: { '08.route': '08.4' },
+    rootCause: '08.4',
+  },
+  {
+    id: 'no-masquerade',
+    description: 'no masquerade rule: the container\'s packets leave with its own address',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['const lines = [`add rule ip ${NAT_TABLE} outbound ip saddr ${lease.address} oifname != "${BRIDGE}" masquerade comment "${lease.tag}"`]', 'const lines: string[] = []']] },
+    caughtBy: ['08.masquerade'],
+    hints: { '08.masquerade': '08.5' },
+  },
+  {
+    id: 'publish-to-the-host-port',
+    description: 'published ports DNATed to the host port number instead of the container\'s',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [['dnat to ${lease.address}:${p.containerPort}', 'dnat to ${lease.address}:${p.hostPort}']] },
+    caughtBy: ['08.publish'],
+    hints: { '08.publish': '08.5' },
+  },
+  {
+    id: 'rules-untagged',
+    description: 'the NAT rules carry no comment: the engine cannot find them to delete them',
+    step: NETWORKING,
+    edits: { 'bridge.ts': [[' masquerade comment "${lease.tag}"`', ' masquerade`'], [':${p.containerPort} comment "${lease.tag}"`', ':${p.containerPort}`']] },
+    caughtBy: ['08.cleanup', 'host.clean'],
+    hints: { '08.cleanup': '08.5' },
   },
   {
     id: 'keep-mknod',
