@@ -69,7 +69,9 @@ export function connectionsOf(pid: number): Connection[] {
   try {
     // struct nfgenmsg: family, version (NFNETLINK_V0), resource id (big-endian u16)
     const nfgenmsg = Buffer.from([AF_INET, 0, 0, 0])
-    const replies = socket.request((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, NLM_F_DUMP, 'IPCTNL_MSG_CT_GET (the conntrack table)', [nfgenmsg])
+    const replies = socket.request(
+      (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET, NLM_F_DUMP, 'IPCTNL_MSG_CT_GET (the conntrack table)', [nfgenmsg],
+    )
     const out: Connection[] = []
     for (const message of replies) {
       const parts = attributes(message.subarray(16 + 4))

@@ -52,7 +52,9 @@ function sysctls(): string[] {
   read('/proc/sys/net/ipv6/conf/all/forwarding')
   read('/proc/sys/net/bridge/bridge-nf-call-iptables')
   const conf = '/proc/sys/net/ipv4/conf'
-  for (const iface of fs.readdirSync(conf).sort()) for (const key of ['forwarding', 'route_localnet', 'proxy_arp']) read(path.join(conf, iface, key))
+  for (const iface of fs.readdirSync(conf).sort()) {
+    for (const key of ['forwarding', 'route_localnet', 'proxy_arp']) read(path.join(conf, iface, key))
+  }
   return out
 }
 
@@ -104,7 +106,9 @@ export function repairHostNetwork(before: HostNetworkSnapshot, changes: HostNetw
     if (c.section === 'links') {
       for (const line of c.added) {
         const name = /^\d+: ([^:@\s]+)/.exec(line)?.[1]
-        if (name && /^(mc0|veth[0-9a-f]{8}|tmp[0-9a-f]{8})$/.test(name) && spawnSync('ip', ['link', 'del', name]).status === 0) done.push(`deleted the link ${name}`)
+        if (name && /^(mc0|veth[0-9a-f]{8}|tmp[0-9a-f]{8})$/.test(name) && spawnSync('ip', ['link', 'del', name]).status === 0) {
+          done.push(`deleted the link ${name}`)
+        }
       }
     }
     if (c.section === 'nft list ruleset' && c.added.some((l) => /^table ip minicontainer\b/.test(l))) {

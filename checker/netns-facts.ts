@@ -60,7 +60,9 @@ export function readNetns(netns: string): NetnsFacts {
 
 /** The IPv4 addresses of an interface, "10.99.0.2/24". */
 export function ipv4Of(facts: NetnsFacts, ifname: string): string[] {
-  return (facts.addresses.find((a) => a.ifname === ifname)?.addr_info ?? []).filter((i) => i.family === 'inet').map((i) => `${i.local}/${i.prefixlen}`)
+  return (facts.addresses.find((a) => a.ifname === ifname)?.addr_info ?? [])
+    .filter((i) => i.family === 'inet')
+    .map((i) => `${i.local}/${i.prefixlen}`)
 }
 
 export function linkNamed(facts: NetnsFacts, ifname: string): Link | undefined {

@@ -6,7 +6,9 @@ import path from 'node:path'
 import { placement, readLimits, type CgroupLimits, type Placement } from './cgroups.ts'
 import { cwdInsideRoot, devProblems, environmentOf, extraOpenFiles, procDevice, unexpectedMounts } from './containerfs.ts'
 import { overlayLayers, type OverlayLayers } from './image.ts'
-import { allProcs, descendants, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace } from './proc.ts'
+import {
+  allProcs, descendants, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace,
+} from './proc.ts'
 import { randomToken } from './random.ts'
 import { signalsIn } from '../lib/signals.ts'
 import { runEngine, type NetworkHost, type RunResult } from './runner.ts'
@@ -102,7 +104,9 @@ function sameFile(a: string, b: string): boolean {
 /** Everything the host can tell about the container's process `pid` (`runPids`: every process of its run). */
 export function hostView(pid: number, runPids: number[] = [pid]): HostView {
   const ns = {} as HostView['ns']
-  for (const name of ['pid', 'uts', 'ipc', 'mnt', 'net', 'cgroup'] as const) ns[name] = { inside: nsLink(pid, name) ?? '?', host: nsLink('self', name) ?? '?' }
+  for (const name of ['pid', 'uts', 'ipc', 'mnt', 'net', 'cgroup'] as const) {
+    ns[name] = { inside: nsLink(pid, name) ?? '?', host: nsLink('self', name) ?? '?' }
+  }
   const pidNs = ns.pid.inside
   const mounts = mountsOf(pid) ?? []
   const rootMount = mounts.filter((m) => m.mountPoint === '/').at(-1)
@@ -168,7 +172,8 @@ export async function runSharedProbe(engineDir: string, network?: NetworkHost): 
       flags: ['--hostname', hostname],
       script: sharedProbeScript(secret),
       env: { [canary.name]: canary.value },
-      onReady: ({ pid, rootPid }) => void (pid !== undefined && (host = hostView(pid, [rootPid, ...descendants(rootPid).map((p) => p.pid)]))),
+      onReady: ({ pid, rootPid }) =>
+        void (pid !== undefined && (host = hostView(pid, [rootPid, ...descendants(rootPid).map((p) => p.pid)]))),
     }, network)
     return { run, host, hostname, secret, hostHostnameBefore, hostHostnameAfter: hostHostname(), canary }
   } finally {

@@ -148,7 +148,9 @@ export class Agent {
   }
 
   /** Connects to host:port, sends `send`, returns what came back before the server closed (or the error). */
-  async connect(host: string, port: number, options: { send?: string; timeoutMs?: number } = {}): Promise<{ ok: boolean; data: string; error?: string }> {
+  async connect(
+    host: string, port: number, options: { send?: string; timeoutMs?: number } = {},
+  ): Promise<{ ok: boolean; data: string; error?: string }> {
     const r = await this.#request({ op: 'connect', host, port, send: options.send ?? '', timeoutMs: options.timeoutMs ?? 3000 })
     return { ok: r.ok, data: r.data ?? '', error: r.error }
   }

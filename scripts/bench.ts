@@ -38,14 +38,17 @@ const USAGE = 'usage: npm run bench [-- --quick] [--runs N] [--warmup N] [--chec
 
 function parseOptions(argv: string[]): Options {
   const { values } = parseCommandLine(argv, {
-    quick: { type: 'boolean' }, runs: { type: 'string' }, warmup: { type: 'string' }, 'check-runs': { type: 'string' }, 'no-check': { type: 'boolean' },
+    quick: { type: 'boolean' }, runs: { type: 'string' }, warmup: { type: 'string' },
+    'check-runs': { type: 'string' }, 'no-check': { type: 'boolean' },
   }, { usage: USAGE })
   const quick = values.quick ?? false
   return {
     quick,
     warmup: values.warmup === undefined ? (quick ? 1 : 3) : positive('--warmup', values.warmup, 0),
     runs: values.runs === undefined ? (quick ? 5 : 20) : positive('--runs', values.runs),
-    checkRuns: values['no-check'] ? 0 : values['check-runs'] === undefined ? (quick ? 1 : 3) : positive('--check-runs', values['check-runs'], 0),
+    checkRuns: values['no-check'] ? 0
+      : values['check-runs'] === undefined ? (quick ? 1 : 3)
+      : positive('--check-runs', values['check-runs'], 0),
   }
 }
 
@@ -89,11 +92,14 @@ function childrenCpuMs(): number {
 function runOnce(contender: Contender, record: boolean): void {
   const cpuBefore = childrenCpuMs()
   const start = process.hrtime.bigint()
-  const result = spawnSync(contender.argv[0]!, contender.argv.slice(1), { env: contender.env ?? process.env, encoding: 'utf8', timeout: 60_000 })
+  const result = spawnSync(contender.argv[0]!, contender.argv.slice(1), {
+    env: contender.env ?? process.env, encoding: 'utf8', timeout: 60_000,
+  })
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6
   const cpuMs = childrenCpuMs() - cpuBefore
   if (result.status !== 0) {
-    fail(`${contender.name} failed (${result.error?.message ?? `exit ${result.status}, signal ${result.signal}`}): ${contender.argv.join(' ')}\n${result.stderr}`)
+    fail(`${contender.name} failed (${result.error?.message ?? `exit ${result.status}, signal ${result.signal}`}): ` +
+      `${contender.argv.join(' ')}\n${result.stderr}`)
   }
   if (record) {
     contender.wall.push(wallMs)

@@ -23,7 +23,10 @@ describe.skipIf(skipUnlessRootOnLinux())('npm run bench', () => {
     const rows = startupRows(result.stdout)
     const row = (start: string): [number, number] | undefined => [...rows].find(([name]) => name.startsWith(start))?.[1]
     const [runcMs] = row('`runc run`') ?? [NaN]
-    for (const name of ['minicontainer (step 04), bare', 'minicontainer, npm path', 'minicontainer (step 05', 'minicontainer (step 06', 'minicontainer (step 08', '`unshare', '`node -e 0`']) {
+    for (const name of [
+      'minicontainer (step 04), bare', 'minicontainer, npm path', 'minicontainer (step 05', 'minicontainer (step 06',
+      'minicontainer (step 08', '`unshare', '`node -e 0`',
+    ]) {
       const [ms, ratio] = row(name) ?? [NaN, NaN]
       expect(ms, name).toBeGreaterThan(0)
       // The ratio column is the row's median over runc's, as printed (to the rounding of the table).

@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { currentRootfs } from '../lib/rootfs/location.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 import {
-  SOLUTIONS, cgroupDirOf, engineMain, killRunningEngines, layersRoot, scaled, hostCgroupVersion, nsLink, oomKills, readComm, runEngine, runEngineWithDescriptor, sleep, startEngine, type StepId,
+  SOLUTIONS, cgroupDirOf, engineMain, killRunningEngines, layersRoot, scaled, hostCgroupVersion, nsLink, oomKills, readComm, runEngine,
+  runEngineWithDescriptor, sleep, startEngine, type StepId,
 } from './helpers/engine.ts'
 import { hostLeftovers, snapshotHost, strayProcesses, type HostSnapshot } from './helpers/host.ts'
 import { escapeProgram } from '../checker/escape.ts'
@@ -72,15 +73,20 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
       const target = from(step, '02-chroot') ? '/mnt' : fs.mkdtempSync('/tmp/mc-mount-')
       try {
         const r = await runEngine(step, ['run', '/bin/sh', '-c', `mount -t tmpfs none ${target} && grep -c " ${target} " /proc/self/mountinfo`])
-        if (from(step, '07-security')) expect(r).toMatchObject({ exitCode: 1, stdout: '', stderr: expect.stringMatching(/permission denied/) })
-        else expect(r).toMatchObject({ exitCode: 0, stdout: '1\n' })
+        if (from(step, '07-security')) {
+          expect(r).toMatchObject({ exitCode: 1, stdout: '', stderr: expect.stringMatching(/permission denied/) })
+        } else {
+          expect(r).toMatchObject({ exitCode: 0, stdout: '1\n' })
+        }
       } finally {
         if (!from(step, '02-chroot')) fs.rmdirSync(target)
       }
     })
 
     test('bad flags and a missing command: one clear line, exit 125, no stack trace', async () => {
-      for (const args of [['run', '--memory', 'lots', 'true'], ['run', '--hostname', '-bad-', 'true'], ['run'], ['jump'], ['run', '--cpus', '0', 'true']]) {
+      for (const args of [
+        ['run', '--memory', 'lots', 'true'], ['run', '--hostname', '-bad-', 'true'], ['run'], ['jump'], ['run', '--cpus', '0', 'true'],
+      ]) {
         const r = await runEngine(step, args)
         expect(r.exitCode, args.join(' ')).toBe(125)
         expect(r.stderr).toMatch(/^minicontainer: .+/)
@@ -158,7 +164,9 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
     })
 
     test.runIf(from(step, '03-cgroups'))('limits in the kernel\'s files: memory without swap, CPU quota, pids; the CPU limit holds', async () => {
-      const engine = startEngine(step, ['run', '--memory', '64MB', '--cpus', '0.5', '--pids', '42', '--', '/bin/sh', '-c', 'while :; do :; done'])
+      const engine = startEngine(step, [
+        'run', '--memory', '64MB', '--cpus', '0.5', '--pids', '42', '--', '/bin/sh', '-c', 'while :; do :; done',
+      ])
       const pid = await engine.initPid()
       const [memory, cpu, pids] = [cgroupDirOf(pid, 'memory'), cgroupDirOf(pid, 'cpu'), cgroupDirOf(pid, 'pids')]
       expect(memory).toMatch(/\/minicontainer\/mc-\d+-[0-9a-f]+$/)
@@ -189,7 +197,8 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
 
     test.runIf(from(step, '03-cgroups'))('two containers at once: both work, both clean up', async () => {
       const names = [randomHostname(), randomHostname()]
-      const results = await Promise.all(names.map((name) => runEngine(step, ['run', '--hostname', name, '--', '/bin/sh', '-c', 'sleep 0.3; hostname'])))
+      const results = await Promise.all(names.map((name) =>
+        runEngine(step, ['run', '--hostname', name, '--', '/bin/sh', '-c', 'sleep 0.3; hostname'])))
       expect(results.map((r) => r.stdout.trim())).toEqual(names)
       expect(results.map((r) => r.exitCode)).toEqual([0, 0])
     })
@@ -292,7 +301,9 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
     test.runIf(from(step, '06-overlayfs'))('an engine killed with SIGKILL: its container dies with it, its layer is swept at the next start', async () => {
       const engine = startEngine(step, ['run', '--', 'sleep', '600'])
       await engine.initPid()
-      const layer = fs.readdirSync(layersRoot()).filter((n) => n.startsWith(`mc-${engine.process.pid}-`)).map((n) => path.join(layersRoot(), n))
+      const layer = fs.readdirSync(layersRoot())
+        .filter((n) => n.startsWith(`mc-${engine.process.pid}-`))
+        .map((n) => path.join(layersRoot(), n))
       expect(layer).toHaveLength(1)
       engine.process.kill('SIGKILL')
       await engine.result
@@ -317,7 +328,9 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
         expect(r.exitCode).toBe(125)
         expect(r.stderr.split('\n')[0]).toBe(`minicontainer: --volume ${missing}:/data: the host folder ${missing} does not exist`)
         expect(fs.existsSync(missing)).toBe(false)
-        for (const bad of ['nocolon', '/a:relative', '/a:/', '/a:/b:rx']) expect((await runEngine(step, ['run', '--volume', bad, 'true'])).exitCode, bad).toBe(125)
+        for (const bad of ['nocolon', '/a:relative', '/a:/', '/a:/b:rx']) {
+          expect((await runEngine(step, ['run', '--volume', bad, 'true'])).exitCode, bad).toBe(125)
+        }
       } finally {
         fs.rmSync(dir, { recursive: true, force: true })
       }
@@ -360,7 +373,9 @@ describe.skipIf(skipUnlessRootOnLinux())('engine, as a learner meets it', () => 
   })
 
   test('no rootfs installed: says how to install it', async () => {
-    const r = await execa(process.execPath, [engineMain('02-chroot'), 'run', 'true'], { reject: false, env: { MINICONTAINER_HOME: '/var/tmp/mc-no-such-home' } })
+    const r = await execa(process.execPath, [engineMain('02-chroot'), 'run', 'true'], {
+      reject: false, env: { MINICONTAINER_HOME: '/var/tmp/mc-no-such-home' },
+    })
     expect(r.exitCode).toBe(125)
     expect(r.stderr).toContain('no Alpine rootfs installed')
     expect(r.stderr).toContain('npm run rootfs')

@@ -135,8 +135,11 @@ describe.skipIf(skipUnlessRootOnLinux())('step 08 network in a test network', ()
     expect(c.lines).toContain(`peer=${TEST_NET.hostAddress}`)
     expect(c.lines.join('\n')).toMatch(/routes=default via 10\.99\.0\.1 dev eth0/)
     // And the kernel's connection tracking in the host says the same: original source, translated reply.
-    const tracked = net.conntrack().find((c) => c.original.src === address && c.original.dst === TEST_NET.serverAddress && c.original.dport === 7000)
-    expect(tracked?.reply, JSON.stringify(net.conntrack())).toMatchObject({ src: TEST_NET.serverAddress, dst: TEST_NET.hostAddress, sport: 7000 })
+    const tracked = net.conntrack().find((c) =>
+      c.original.src === address && c.original.dst === TEST_NET.serverAddress && c.original.dport === 7000)
+    expect(tracked?.reply, JSON.stringify(net.conntrack())).toMatchObject({
+      src: TEST_NET.serverAddress, dst: TEST_NET.hostAddress, sport: 7000,
+    })
   })
 
   test('--publish: the host itself (127.0.0.1 and its own address) and the outside reach a server in the container', async () => {
@@ -256,7 +259,8 @@ describe.skipIf(skipUnlessRootOnLinux())('the checker runs engines in a test net
   const progress = path.join(os.tmpdir(), `mc-test-progress-net-${process.pid}.json`)
   async function check(args: string[]): Promise<{ id: string; passed: boolean; got?: string }[]> {
     const r = spawnSync(process.execPath, [CHECKER, '4', '--json', ...args], {
-      env: { ...process.env, MINICONTAINER_TEST_NETWORK: '1', MINICONTAINER_PROGRESS: progress }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: scaled(240_000),
+      env: { ...process.env, MINICONTAINER_TEST_NETWORK: '1', MINICONTAINER_PROGRESS: progress },
+      encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: scaled(240_000),
     })
     return (JSON.parse(r.stdout) as { checks: { id: string; passed: boolean; got?: string }[] }).checks
   }

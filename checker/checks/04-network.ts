@@ -124,7 +124,9 @@ export const checks: Check[] = [
       const inside = words(requireFact(p.run, 'ifaces'))
       const seen = [...new Set([...inside, ...h.netDev])].filter((i) => hostIfaces.includes(i))
       if (seen.length) fail(`none of the host's interfaces (${hostIfaces.join(', ')}) inside`, `the container sees ${seen.join(', ')}`, p.run)
-      if (hostIfaces.length === 0 && h.ns.net.inside === hostNetns(ctx, h)) fail("a network namespace of the container's own", "the host's", p.run)
+      if (hostIfaces.length === 0 && h.ns.net.inside === hostNetns(ctx, h)) {
+        fail("a network namespace of the container's own", "the host's", p.run)
+      }
     },
   },
 ]

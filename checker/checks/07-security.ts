@@ -7,7 +7,8 @@ import fs from 'node:fs'
 import { fail, randomInt, requireFact, requireHost, requireLive, type Check } from '../check.ts'
 import { cgroupVersion, readLimits, type CgroupLimits } from '../cgroups.ts'
 import {
-  cgroupEscapeScript, diskEscapeScript, kernelLogEnd, kernelLogSince, makeLoopDisk, removeDiskNodesOnHost, removeLoopDisk, sysrqScript, whyNoLoopDisk,
+  cgroupEscapeScript, diskEscapeScript, kernelLogEnd, kernelLogSince, makeLoopDisk, removeDiskNodesOnHost, removeLoopDisk,
+  sysrqScript, whyNoLoopDisk,
 } from '../security-escapes.ts'
 import { mountsOf, readLink, readText, type MountEntry } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
@@ -19,11 +20,17 @@ import { nativeArchitecture, syscallNumber } from '../../lib/syscalls.ts'
 const MiB = 1024 * 1024
 
 /** docker's default capabilities (moby oci/caps/defaults.go) without MKNOD: what the container keeps. */
-export const KEPT_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE']
+export const KEPT_CAPABILITIES = [
+  'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'NET_RAW', 'SETGID', 'SETUID',
+  'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
+]
 const KEPT = capabilityMask(KEPT_CAPABILITIES)
 
 /** Calls the filter must refuse with EPERM (issue 12; docker's profile refuses them too). */
-export const MUST_DENY = ['mount', 'umount2', 'unshare', 'setns', 'pivot_root', 'keyctl', 'add_key', 'init_module', 'finit_module', 'kexec_load', 'reboot', 'swapon', 'bpf', 'perf_event_open', 'ptrace']
+export const MUST_DENY = [
+  'mount', 'umount2', 'unshare', 'setns', 'pivot_root', 'keyctl', 'add_key', 'init_module',
+  'finit_module', 'kexec_load', 'reboot', 'swapon', 'bpf', 'perf_event_open', 'ptrace',
+]
 /** Calls every program makes: a filter that refuses them breaks everything. */
 const MUST_ALLOW = ['read', 'write', 'openat', 'close', 'execve', 'getpid', 'exit_group']
 const CLONE_NEWUSER = 0x10000000
@@ -43,10 +50,13 @@ const hex = (mask: bigint): string => mask.toString(16).padStart(16, '0')
 function describeSet(mask: bigint, expected: bigint): string {
   const extra = capabilityNames(mask & ~expected)
   const missing = capabilityNames(expected & ~mask)
-  return [hex(mask), extra.length ? `has ${extra.join(', ')}` : '', missing.length ? `lacks ${missing.join(', ')}` : ''].filter(Boolean).join('; ')
+  return [hex(mask), extra.length ? `has ${extra.join(', ')}` : '', missing.length ? `lacks ${missing.join(', ')}` : '']
+    .filter(Boolean)
+    .join('; ')
 }
 
-const mountAt = (mounts: readonly MountEntry[], path: string): MountEntry | undefined => mounts.filter((m) => m.mountPoint === path).at(-1) // the top one
+const mountAt = (mounts: readonly MountEntry[], path: string): MountEntry | undefined =>
+  mounts.filter((m) => m.mountPoint === path).at(-1) // the top one
 /** The per-mount options (field 6 of mountinfo): "ro,nosuid,nodev,...". */
 const mountOptions = (m: MountEntry): string[] => (m.line.split(' ')[5] ?? '').split(',')
 const isReadOnly = (m: MountEntry | undefined): boolean => m !== undefined && mountOptions(m).includes('ro')
@@ -90,7 +100,10 @@ export const checks: Check[] = [
         ['CapAmb', sets.ambient, 0n, `empty (the engine was handed ${HANDED_DOWN.join(', ')} in it by its parent)`],
       ]
       for (const [name, value, expected, note] of rows) {
-        if (value !== expected) fail(`${name} = ${hex(expected)}${expected ? ` (${KEPT_CAPABILITIES.join(' ')})` : ''}${note ? `: ${note}` : ''}`, `${name} = ${describeSet(value, expected)}`, r)
+        if (value !== expected) {
+          fail(`${name} = ${hex(expected)}${expected ? ` (${KEPT_CAPABILITIES.join(' ')})` : ''}${note ? `: ${note}` : ''}`,
+            `${name} = ${describeSet(value, expected)}`, r)
+        }
       }
       const nnp = statusField(status, 'NoNewPrivs')
       if (nnp !== '1') fail('NoNewPrivs: 1 in /proc/<pid>/status (no execve can grant privileges any more)', `NoNewPrivs: ${nnp ?? 'missing'}`, r)
@@ -162,7 +175,10 @@ export const checks: Check[] = [
       })
       requireLive(r)
       const unshare = requireFact(r, 'unshare')
-      if (!/Operation not permitted/.test(unshare)) fail('unshare -n to fail with EPERM ("Operation not permitted")', unshare.startsWith('0') ? 'it made a network namespace' : unshare, r)
+      if (!/Operation not permitted/.test(unshare)) {
+        fail('unshare -n to fail with EPERM ("Operation not permitted")',
+          unshare.startsWith('0') ? 'it made a network namespace' : unshare, r)
+      }
       const tmpfs = requireFact(r, 'tmpfs')
       if (mountAt(mounts, '/mnt')?.fsType === 'tmpfs' || tmpfs.startsWith('0')) fail('mount -t tmpfs none /mnt to be refused', 'the tmpfs is mounted (in /proc/<pid>/mountinfo)', r)
       if (!/permission denied|not permitted/i.test(tmpfs)) fail('mount to fail with EPERM (busybox says "permission denied (are you root?)")', tmpfs, r)
@@ -228,7 +244,8 @@ export const checks: Check[] = [
       const self = requireFact(r, 'self').trim().split(' ').find((l) => (version === 2 ? l.startsWith('0::') : /:memory:/.test(l))) ?? ''
       if (!self.endsWith(':/')) fail('/proc/self/cgroup inside to show the container\'s cgroup as "/"', self || 'nothing', r)
       const top = mountAt(mounts, '/sys/fs/cgroup')
-      const cgroupMounts = mounts.filter((m) => (m.fsType === 'cgroup' || m.fsType === 'cgroup2') && m.mountPoint.startsWith('/sys/fs/cgroup'))
+      const cgroupMounts = mounts.filter((m) =>
+        (m.fsType === 'cgroup' || m.fsType === 'cgroup2') && m.mountPoint.startsWith('/sys/fs/cgroup'))
       const memory = cgroupMounts.find((m) => (version === 2 ? m.mountPoint === '/sys/fs/cgroup' : (m.line.split(' - ')[1] ?? '').split(/[ ,]/).includes('memory')))
       if (!memory) fail(`the cgroup filesystem mounted at /sys/fs/cgroup inside (${version === 2 ? 'cgroup2' : 'a tmpfs with one cgroup mount per hierarchy, memory among them'})`, top ? `${top.fsType} at /sys/fs/cgroup, and no ${version === 2 ? 'cgroup2' : 'memory hierarchy'}` : 'nothing at /sys/fs/cgroup', r, '07.3')
       const writable = [top, ...cgroupMounts].filter((m): m is MountEntry => m !== undefined && !isReadOnly(m))

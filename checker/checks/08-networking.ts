@@ -221,7 +221,9 @@ export const checks: Check[] = [
       if (!isVeth(eth0)) fail('eth0 to be the veth end the host moved in', `a ${eth0.linkinfo?.info_kind ?? 'plain'} link`, p.run)
       const strays = d.host.links.filter((l) => /^peer/.test(l.ifname))
       if (strays.some((l) => l.link_index === d.hostEnd?.ifindex)) fail("nothing of the container's pair but its host end on the host", `${strays.map((l) => l.ifname).join(', ')} too`, p.run)
-      if (d.inside.links.some((l) => l.ifname !== 'eth0' && l.ifname !== 'lo')) fail('lo and eth0 only, in the container', d.inside.links.map((l) => l.ifname).join(', '), p.run)
+      if (d.inside.links.some((l) => l.ifname !== 'eth0' && l.ifname !== 'lo')) {
+        fail('lo and eth0 only, in the container', d.inside.links.map((l) => l.ifname).join(', '), p.run)
+      }
     },
   },
   {
@@ -265,11 +267,15 @@ export const checks: Check[] = [
           if (!first.address) return
           second = await ctx.run({
             script: `echo "@mc got=$(echo x | nc -w ${waitSeconds(3)} ${first.address} ${port} 2>&1 | tr '\\n' ' ')"; ${PAUSE}`,
-            onReady: ({ pid: pid2 }) => void (pid2 !== undefined && (first.secondAddress = ipv4Of(readNetns(`/proc/${pid2}/ns/net`), 'eth0')[0]?.split('/')[0])),
+            onReady: ({ pid: pid2 }) =>
+              void (pid2 !== undefined && (first.secondAddress = ipv4Of(readNetns(`/proc/${pid2}/ns/net`), 'eth0')[0]?.split('/')[0])),
           })
         },
       })
-      if (!a.sawReady) fail('the first container to start in the test network', `${howItEnded(a)}: ${a.stderr.trim().split('\n')[0] ?? ''}`, a, todoFromError(a.stderr))
+      if (!a.sawReady) {
+        fail('the first container to start in the test network', `${howItEnded(a)}: ${a.stderr.trim().split('\n')[0] ?? ''}`, a,
+          todoFromError(a.stderr))
+      }
       if (!first.address) fail('the first container to have an address on eth0', 'none', a, first.missing)
       if (!second?.sawReady) fail('a second container to start while the first runs', second ? `${howItEnded(second)}: ${second.stderr.trim().split('\n')[0] ?? ''}` : 'it never ran', second ?? a, second ? todoFromError(second.stderr) ?? TODO.address : TODO.address)
       if (!first.secondAddress) fail('the second container to have an address on eth0', 'none', second, TODO.inside)
@@ -317,7 +323,8 @@ export const checks: Check[] = [
       }
       if (p.peers.some((peer) => peer === address)) fail(`the server to see the host's address ${TEST_NET.hostAddress}`, `it saw the container's own ${address}: its packets left the host unmasqueraded`, p.run)
       if (!p.peers.includes(TEST_NET.hostAddress)) fail(`the server to see the host's address ${TEST_NET.hostAddress}`, `it saw ${p.peers.join(', ')}`, p.run)
-      const tracked = p.conntrack.find((c) => c.original.src === address && c.original.dst === TEST_NET.serverAddress && c.original.dport === p.serverPort)
+      const tracked = p.conntrack.find((c) =>
+        c.original.src === address && c.original.dst === TEST_NET.serverAddress && c.original.dport === p.serverPort)
       if (!tracked || tracked.reply.src !== TEST_NET.serverAddress || tracked.reply.dst !== TEST_NET.hostAddress) {
         fail(`the host's connection tracking to show ${address} -> ${TEST_NET.serverAddress}:${p.serverPort}, answered to ${TEST_NET.hostAddress}`, tracked ? describeConnection(tracked) : 'no such connection', p.run)
       }
@@ -352,7 +359,10 @@ export const checks: Check[] = [
           }
         },
       })
-      if (!r.sawReady) fail('the container to start with --publish', `${howItEnded(r)}: ${r.stderr.trim().split('\n')[0] ?? ''}`, r, todoFromError(r.stderr))
+      if (!r.sawReady) {
+        fail('the container to start with --publish', `${howItEnded(r)}: ${r.stderr.trim().split('\n')[0] ?? ''}`, r,
+          todoFromError(r.stderr))
+      }
       if (results.length) fail(`the container's server (port ${containerPort}) to answer ${token} through host port ${hostPort}`, results.join('; '), r, missing)
     },
   },

@@ -19,7 +19,9 @@ import type { Publish } from '../../lib/cli.ts'
 import { FriendlyError } from '../../lib/errors.ts'
 import { BRIDGE, GATEWAY, NAT_TABLE, SUBNET } from '../../lib/net/defaults.ts'
 import { macForAddress, numberToIp, parseSubnet } from '../../lib/net/ipv4.ts'
-import { isHeld, lockFile, networkStateDir, processStartTime, readLeases, removeLease, writeLease, type Lease } from '../../lib/net/leases.ts'
+import {
+  isHeld, lockFile, networkStateDir, processStartTime, readLeases, removeLease, writeLease, type Lease,
+} from '../../lib/net/leases.ts'
 import { withFileLock } from '../../lib/net/lock.ts'
 import { RouteSocket } from '../../lib/net/netlink.ts'
 import { deleteRulesWithComment, nft } from '../../lib/net/nft.ts'
@@ -46,7 +48,9 @@ export function reserveNetwork(publish: Publish[]): Lease | undefined {
     const address = chooseAddress(new Set(leases.map((l) => l.address)))
     if (address === undefined) return undefined
     const id = Math.random().toString(16).slice(2, 10).padEnd(8, '0')
-    const lease: Lease = { address, pid: process.pid, startTime: processStartTime('self')!, veth: `veth${id}`, tag: `minicontainer ${id}`, publish }
+    const lease: Lease = {
+      address, pid: process.pid, startTime: processStartTime('self')!, veth: `veth${id}`, tag: `minicontainer ${id}`, publish,
+    }
     writeLease(lease)
     return lease
   })

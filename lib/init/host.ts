@@ -97,7 +97,8 @@ export async function spawnInit(): Promise<Init> {
   // host, so point this thread's pid_for_children back at its own PID namespace.
   restoreChildPidNamespace()
   const exited = new Promise<InitEnd>((resolve) => {
-    child.once('exit', (code, signal) => resolve(emulatedSignal ?? signal ? { code: null, signal: emulatedSignal ?? signal } : { code, signal: null }))
+    child.once('exit', (code, signal) =>
+      resolve(emulatedSignal ?? signal ? { code: null, signal: emulatedSignal ?? signal } : { code, signal: null }))
   })
   if (stopRequested) onStopSignal(stopRequested)
   const sync = child.stdio[SYNC_FD] as unknown as NodeJS.ReadWriteStream

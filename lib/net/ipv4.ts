@@ -3,7 +3,9 @@
 /** "10.99.0.5" -> 174260229. Throws on anything that is not a dotted-quad address. */
 export function ipToNumber(address: string): number {
   const parts = address.split('.')
-  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw new Error(`not an IPv4 address: ${JSON.stringify(address)}`)
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) {
+    throw new Error(`not an IPv4 address: ${JSON.stringify(address)}`)
+  }
   return parts.reduce((n, p) => n * 256 + Number(p), 0)
 }
 
@@ -26,7 +28,9 @@ export interface Subnet {
 export function parseSubnet(cidr: string): Subnet {
   const [address, bits] = cidr.split('/')
   const prefixLength = Number(bits)
-  if (!Number.isInteger(prefixLength) || prefixLength < 8 || prefixLength > 30) throw new Error(`not a subnet with room for hosts: ${JSON.stringify(cidr)}`)
+  if (!Number.isInteger(prefixLength) || prefixLength < 8 || prefixLength > 30) {
+    throw new Error(`not a subnet with room for hosts: ${JSON.stringify(cidr)}`)
+  }
   const size = 2 ** (32 - prefixLength)
   const network = Math.floor(ipToNumber(address!) / size) * size
   return { cidr: `${numberToIp(network)}/${prefixLength}`, prefixLength, network, broadcast: network + size - 1 }

@@ -12,7 +12,9 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import { SyscallError, errnoName } from '../errors.ts'
-import { AF_INET, AF_NETLINK, CLONE_NEWNET, IFF_UP, NETLINK_ROUTE, SOCK_CLOEXEC, SOCK_RAW, close, recv, send, setSocketOption, setns, socket } from '../libc.ts'
+import {
+  AF_INET, AF_NETLINK, CLONE_NEWNET, IFF_UP, NETLINK_ROUTE, SOCK_CLOEXEC, SOCK_RAW, close, recv, send, setSocketOption, setns, socket,
+} from '../libc.ts'
 
 // ---- Constants from linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/veth.h ---------------------
 const NLMSG_ERROR = 2
@@ -96,14 +98,18 @@ function ifinfomsg(index = 0, flags = 0, change = 0): Buffer {
 /** "10.99.0.5" -> its 4 bytes, in network order (as the kernel keeps addresses). */
 export function ipv4Bytes(address: string): Buffer {
   const parts = address.split('.').map(Number)
-  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not an IPv4 address: ${JSON.stringify(address)}`)
+  if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+    throw new Error(`not an IPv4 address: ${JSON.stringify(address)}`)
+  }
   return Buffer.from(parts)
 }
 
 /** "02:6d:0a:63:00:05" -> 6 bytes. */
 export function macBytes(mac: string): Buffer {
   const parts = mac.split(':').map((p) => parseInt(p, 16))
-  if (parts.length !== 6 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) throw new Error(`not a MAC address: ${JSON.stringify(mac)}`)
+  if (parts.length !== 6 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+    throw new Error(`not a MAC address: ${JSON.stringify(mac)}`)
+  }
   return Buffer.from(parts)
 }
 
@@ -241,7 +247,9 @@ export class RouteSocket extends NetlinkSocket {
    * a cable; a frame sent into one comes out of the other.
    */
   createVethPair(name: string, peer: string, options: { peerMac?: string } = {}): void {
-    const peerInfo = Buffer.concat([ifinfomsg(), stringAttr(IFLA_IFNAME, peer), ...(options.peerMac ? [attr(IFLA_ADDRESS, macBytes(options.peerMac))] : [])])
+    const peerInfo = Buffer.concat([
+      ifinfomsg(), stringAttr(IFLA_IFNAME, peer), ...(options.peerMac ? [attr(IFLA_ADDRESS, macBytes(options.peerMac))] : []),
+    ])
     this.request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, `RTM_NEWLINK ${name} type veth peer ${peer}`, [
       ifinfomsg(),
       stringAttr(IFLA_IFNAME, name),
@@ -255,7 +263,9 @@ export class RouteSocket extends NetlinkSocket {
    */
   setLink(name: string, options: LinkOptions): void {
     const index = this.linkIndex(name)
-    if (index === undefined) throw new SyscallError(`RTM_NEWLINK ${name}: find the interface in ${this.where}`, 19 /* ENODEV */, HINTS.ENODEV)
+    if (index === undefined) {
+      throw new SyscallError(`RTM_NEWLINK ${name}: find the interface in ${this.where}`, 19 /* ENODEV */, HINTS.ENODEV)
+    }
     const attrs: Buffer[] = []
     if (options.master !== undefined) {
       const master = this.linkIndex(options.master)
@@ -265,7 +275,8 @@ export class RouteSocket extends NetlinkSocket {
     if (options.netnsPid !== undefined) attrs.push(u32Attr(IFLA_NET_NS_PID, options.netnsPid))
     if (options.name !== undefined) attrs.push(stringAttr(IFLA_IFNAME, options.name))
     if (options.mac !== undefined) attrs.push(attr(IFLA_ADDRESS, macBytes(options.mac)))
-    const words = Object.entries(options).map(([key, value]) => (key === 'up' ? (value ? 'up' : 'down') : `${key === 'netnsPid' ? 'netns' : key} ${value}`))
+    const words = Object.entries(options).map(([key, value]) =>
+      (key === 'up' ? (value ? 'up' : 'down') : `${key === 'netnsPid' ? 'netns' : key} ${value}`))
     this.request(RTM_NEWLINK, 0, `RTM_NEWLINK ${name} ${words.join(' ')}`, [
       ifinfomsg(index, options.up ? IFF_UP : 0, options.up === undefined ? 0 : IFF_UP),
       ...attrs,
@@ -302,18 +313,20 @@ export class RouteSocket extends NetlinkSocket {
     if (index === undefined) throw new SyscallError(`RTM_NEWADDR ${address}/${prefixLength} dev ${name}: find the interface in ${this.where}`, 19, HINTS.ENODEV)
     // struct ifaddrmsg: family, prefixlen, flags, scope, index
     const ifaddrmsg = Buffer.concat([Buffer.from([AF_INET, prefixLength, 0, RT_SCOPE_UNIVERSE]), u32(index)])
-    this.request(RTM_NEWADDR, NLM_F_CREATE | (options.replace ? NLM_F_REPLACE : NLM_F_EXCL), `RTM_NEWADDR ${address}/${prefixLength} dev ${name}`, [
-      ifaddrmsg,
-      attr(IFA_LOCAL, ipv4Bytes(address)),
-      attr(IFA_ADDRESS, ipv4Bytes(address)),
-    ])
+    this.request(
+      RTM_NEWADDR, NLM_F_CREATE | (options.replace ? NLM_F_REPLACE : NLM_F_EXCL), `RTM_NEWADDR ${address}/${prefixLength} dev ${name}`,
+      [ifaddrmsg, attr(IFA_LOCAL, ipv4Bytes(address)), attr(IFA_ADDRESS, ipv4Bytes(address))],
+    )
   }
 
   /** `ip route add default via GATEWAY`: where packets go that no more precise route claims. */
   addDefaultRoute(gateway: string): void {
     // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
     const rtmsg = Buffer.concat([Buffer.from([AF_INET, 0, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST]), u32(0)])
-    this.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, `RTM_NEWROUTE default via ${gateway}`, [rtmsg, attr(RTA_GATEWAY, ipv4Bytes(gateway))])
+    this.request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, `RTM_NEWROUTE default via ${gateway}`, [
+      rtmsg,
+      attr(RTA_GATEWAY, ipv4Bytes(gateway)),
+    ])
   }
 }
 

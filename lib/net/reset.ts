@@ -57,7 +57,9 @@ const USAGE = `usage: npm run net:reset [-- --force]
 
 if (import.meta.main) {
   try {
-    const { values } = parseCommandLine(process.argv.slice(2), { force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, { usage: USAGE })
+    const { values } = parseCommandLine(process.argv.slice(2), {
+      force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    }, { usage: USAGE })
     if (values.help) {
       console.log(USAGE)
     } else {
