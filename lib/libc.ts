@@ -77,6 +77,10 @@ function bindLibc(koffi: Koffi) {
     mknod: libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'),
     lsetxattr: libc.func('int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)'),
     lgetxattr: libc.func('intptr_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)'),
+    // Step 09: the image's User. glibc's wrappers change every thread of the process (Node has several).
+    setgroups: libc.func('int setgroups(size_t size, const uint32_t *list)'),
+    setgid: libc.func('int setgid(uint32_t gid)'),
+    setuid: libc.func('int setuid(uint32_t uid)'),
   }
 }
 type Libc = ReturnType<typeof bindLibc>
@@ -300,6 +304,20 @@ export function getxattr(path: string, name: string): string | undefined {
     throw new SyscallError(`lgetxattr(${path}, ${name})`, errno)
   }
   return value.subarray(0, length).toString()
+}
+
+// ---- Step 09: the image's user ----------------------------------------------------------------
+/** The supplementary groups: setgroups(2). Needs CAP_SETGID, so before setgid/setuid give up root. */
+export function setgroups(groups: number[]): void {
+  check(c.setgroups(groups.length, new Uint32Array(groups)), `setgroups([${groups.join(', ')}])`, 'EPERM: only root (CAP_SETGID) may set groups: call it before setuid.')
+}
+
+export function setgid(gid: number): void {
+  check(c.setgid(gid), `setgid(${gid})`, 'EPERM: only root (CAP_SETGID) may take another group: call it before setuid.')
+}
+
+export function setuid(uid: number): void {
+  check(c.setuid(uid), `setuid(${uid})`, 'EPERM: only root (CAP_SETUID) may become another user.')
 }
 
 // ---- Readable flag names, for error messages ---------------------------------------------------

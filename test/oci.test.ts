@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { getxattr } from '../lib/libc.ts'
 import { parseImageCommand } from '../lib/oci/cli.ts'
 import type { ImageIndex } from '../lib/oci/documents.ts'
-import { chooseManifest, convertWhiteouts, processSpec } from '../lib/oci/image.ts'
+import { chooseManifest, convertWhiteouts, processSpec } from '../engine/all-steps/image.ts'
 import { resolveUser } from '../lib/oci/user.ts'
 import { formatReference, familiarReference, mayUsePlainHttp, parseReference } from '../lib/oci/reference.ts'
 import { parseChallenge } from '../lib/oci/registry.ts'
@@ -172,7 +172,7 @@ describe.skipIf(skipUnlessRootOnLinux())('whiteouts: OCI\'s files become overlay
       fs.mkdirSync(path.join(dir, path.dirname(rel)), { recursive: true })
       fs.writeFileSync(path.join(dir, rel), content)
     }
-    expect(convertWhiteouts(dir)).toEqual({ whiteouts: 5, opaque: 1 })
+    convertWhiteouts(dir)
     for (const gone of ['etc/motd', 'top', 'a/b/c/deep']) {
       const st = fs.lstatSync(path.join(dir, gone))
       expect(st.isCharacterDevice() && st.rdev === 0, gone).toBe(true)

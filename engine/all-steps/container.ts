@@ -3,6 +3,7 @@
 //   host (the engine, "run")                        container (init: becomes the command)
 //   ───────────────────────────────────────────     ─────────────────────────────────────────────
 //   parse flags, check the host
+//   [09] the image: pulled if missing, its config
 //   [06] create the container's layer folders
 //   [03] create the cgroup with its limits
 //   [01] a new PID namespace for the next child
@@ -10,10 +11,11 @@
 //   [03] put init into the cgroup
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
 //                                                   [04] new network namespace
-//                                                   [06] overlay: image + layer; volumes
+//                                                   [06] overlay: image + layer; volumes ([09] layers)
 //                                                   [02] /dev, chroot, /proc
 //                                                   [05]   pivot_root instead of chroot
 //                                                   [04] lo up
+//                                                   [09] the image's WorkingDir and User
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
 //   [06] remove the layer
@@ -46,11 +48,19 @@ import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
 import { requireVolumeSources } from '../../lib/cli.ts'
 import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
 // @end
+// @since 09-images
+import { IMAGE_COMMANDS } from '../../lib/oci/cli.ts'
+import { enterImageProcess } from '../../lib/oci/user.ts'
+import { imageCommand, prepareImage, type ImageRun } from './image.ts'
+// @end
 
 /** The entry point: `main.ts run ...` on the host, `main.ts __init` inside the container. */
 export async function main(argv: string[]): Promise<void> {
   try {
     if (argv[0] === INIT_SUBCOMMAND) init()
+    // @since 09-images
+    else if ((IMAGE_COMMANDS as readonly string[]).includes(argv[0] ?? '')) process.exitCode = await imageCommand(argv)
+    // @end
     else process.exitCode = await run(parseRunArgs(argv))
   } catch (error) {
     const status = error instanceof FriendlyError ? error.exitCode : EXIT.ENGINE_FAILED
@@ -68,9 +78,23 @@ export async function run(options: RunOptions): Promise<number> {
   // @until 06-overlayfs
   // if (options.volumes.length) throw new FriendlyError('--volume: volumes come with step 06 (overlayfs)')
   // @end
-  // @since 02-chroot
-  config.rootfs = requireRootfs(options.rootfs)
-  config.env = containerEnvironment(options.hostname)
+  // @until 09-images
+  // if (options.image) throw new FriendlyError(`${options.image}: images come with step 09 (give the command after --)`)
+  // @end
+  // @since 02-chroot until 09-images
+  // config.rootfs = requireRootfs(options.rootfs)
+  // config.env = containerEnvironment(options.hostname)
+  // @end
+  // @since 09-images
+  // An image: its layers (the bottom one stands in for step 06's image), its config; else the rootfs as before.
+  let image: ImageRun | undefined
+  if (options.image) {
+    image = await prepareImage(options, containerEnvironment(options.hostname))
+    Object.assign(config, { rootfs: image.layers[0], command: image.command, env: image.env, workingDir: image.workingDir, user: image.user })
+  } else {
+    config.rootfs = requireRootfs(options.rootfs)
+    config.env = containerEnvironment(options.hostname)
+  }
   // @end
   // @since 06-overlayfs
   config.volumes = requireVolumeSources(options.volumes)
@@ -83,6 +107,10 @@ export async function run(options: RunOptions): Promise<number> {
     cleanups.push(() => removeLayer(layer))
     config.layer = layer
     config.rootfs = layer.merged
+    // @end
+    // @since 09-images
+    layer.lowerDirs = image?.layers ?? [layer.image]
+    if (image) cleanups.push(image.unpin)
     // @end
     // @since 03-cgroups
     const cgroup = createCgroup(options)
@@ -155,6 +183,10 @@ function init(): never {
     // @end
     // @since 04-network
     bringUpLoopback()
+    // @end
+    // @since 09-images
+    // The image's WorkingDir and User, last: what comes before needs root.
+    if (config.workingDir !== undefined) enterImageProcess(config.workingDir, config.user ?? '')
     // @end
   } catch (error) {
     console.error(formatError('minicontainer', error))
