@@ -5,6 +5,7 @@ import { sessionSnapshot } from './harness.ts'
 import { removeHostFiles } from './probe.ts'
 import { killAllRuns, ourPids } from './runner.ts'
 import { removeAllScratch } from './scratch.ts'
+import { endSession } from './session.ts'
 
 export function cleanUpOnExit(say: (text: string) => void): void {
   let stopping = false
@@ -13,6 +14,7 @@ export function cleanUpOnExit(say: (text: string) => void): void {
     stopping = true
     say(`${why}: stopping the engine and cleaning up...`)
     await killAllRuns()
+    await endSession()
     removeHostFiles()
     const snapshot = sessionSnapshot()
     if (snapshot) for (const leak of await diffAndRepair(snapshot, ourPids)) say(`repaired: ${leak.what}`)

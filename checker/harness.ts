@@ -6,6 +6,7 @@ import { diffAndRepair, imageLeaks, killTrees, snapshotHost, snapshotImage, swee
 import { descendants } from './proc.ts'
 import { ourPids, runEngine, type RunOptions, type RunResult } from './runner.ts'
 import { runSharedProbe, type SharedProbe } from './probe.ts'
+import { endSession } from './session.ts'
 import { engineFailure, failureKey, type EngineFailure } from './rootcause.ts'
 import { removeAllScratch } from './scratch.ts'
 
@@ -182,6 +183,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   )
 
   // The host, after everything: what leaked, and which check's random names it carries.
+  await endSession() // what the checks shared (step 09's registry): gone before the host is compared
   const leaks: Leak[] = [...(await diffAndRepair(before, ourPids)), ...imageLeaks(image)]
   removeAllScratch() // the checks' throw-away folders, now that no mount is left inside one
   // Every run is over, so anything still below the checker (a child subreaper: orphans of the engines

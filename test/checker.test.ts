@@ -117,6 +117,7 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       '05-pivot-root': ['05.no-way-up', '05.escape'],
       // The starter's root is the image itself, as in step 05; the missing-volume error is given code.
       '06-overlayfs': ['06.overlay', '06.image-unchanged', '06.isolation', '06.cleanup', '06.sweep', '06.volume', '06.volume-ro'],
+      '09-images': ['09.pull', '09.verify', '09.reuse', '09.layers', '09.whiteouts', '09.config', '09.entrypoint'],
     }
     for (const step of STEPS) {
       const starter = path.join(PROJECT_ROOT, 'steps', step.id, 'main.ts')
@@ -231,9 +232,9 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       expect(r.stdout).toMatch(/^01\.run /m)
       expect(r.stdout).not.toMatch(/^04\./m)
     }
-    const bad = await execa(process.execPath, [CHECKER, '9'], { reject: false })
+    const bad = await execa(process.execPath, [CHECKER, '10'], { reject: false })
     expect(bad.exitCode).toBe(2)
-    expect(bad.stderr).toMatch(/no step "9"/)
+    expect(bad.stderr).toMatch(/no step "10"/)
   })
 
   test('progress: the learner\'s own step is recorded (passed, or the TODO it fails at), --solution is not; status shows it', async () => {
