@@ -182,7 +182,7 @@ export const layerFolder = (home: Home, diffId: string): string => path.join(hom
 export function blobDownloads(world: ImageWorld, repo: string, since: number): string[] {
   const name = repo.replace(/^[^/]+\//, '').replace(/[@:].*$/, '')
   return world.registry.accessLog().slice(since)
-    .filter((e) => e.method === 'GET' && e.path.startsWith(`/v2/${name}/blobs/`))
+    .filter((e) => e.method === 'GET' && e.status < 400 && e.path.startsWith(`/v2/${name}/blobs/`)) // not the 401 before a token
     .map((e) => e.path.split('/').pop()!)
 }
 
