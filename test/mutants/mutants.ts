@@ -316,7 +316,7 @@ export const MUTANTS: Mutant[] = [
     id: 'chroot-only',
     description: "chroot instead of pivot_root: step 04's root change kept",
     step: OVERLAY,
-    edits: { 'pivot.ts': [['pivotRoot, umount2,', 'pivotRoot, umount2, chroot,'], ["  chdir(rootfs)\n  pivotRoot('.', '.')\n  umount2('.', MNT_DETACH)\n", '  chroot(rootfs)\n']] },
+    edits: { 'pivot.ts': [['pivotRoot, umount2 }', 'pivotRoot, umount2, chroot }'], ["  chdir(rootfs)\n  pivotRoot('.', '.')\n  umount2('.', MNT_DETACH)\n", '  chroot(rootfs)\n']] },
     caughtBy: ['05.no-way-up', '05.escape'],
     hints: { '05.no-way-up': '05.2', '05.escape': '05.2' },
   },
