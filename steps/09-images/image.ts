@@ -3,16 +3,12 @@
 // this machine, unpacks each layer once; `main.ts run alpine:3.20 sh` makes the layers the overlay's lower layers
 // (overlay.ts) and runs the command the way the image's config says. The HTTP, the store's files, tar and the
 // progress bars are lib/oci's; the decisions are here.
-import { createHash } from 'node:crypto'
-import fs from 'node:fs'
-import path from 'node:path'
-import { FriendlyError } from '../../lib/errors.ts'
+// What the given code uses. Your TODOs need more (node:crypto, node:fs, node:path, lib/errors.ts, lib/libc.ts,
+// lib/oci/registry.ts): import it here.
 import type { RunOptions } from '../../lib/cli.ts'
-import { S_IFCHR, makedev, mknod, setxattr } from '../../lib/libc.ts'
 import { IMAGE_USAGE, formatImages, parseImageCommand, removeImages } from '../../lib/oci/cli.ts'
 import { findImage, type Descriptor, type ImageConfig, type ImageIndex, type Platform } from '../../lib/oci/documents.ts'
 import { pullImage, type Download, type PullOptions, type PullResult } from '../../lib/oci/pull.ts'
-import { MANIFEST_TYPES } from '../../lib/oci/registry.ts'
 import { ImageStore } from '../../lib/oci/store.ts'
 
 // ---- 1. The index: one manifest per platform ----------------------------------------------------------------------
