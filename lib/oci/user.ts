@@ -51,7 +51,7 @@ export function resolveUser(user: string, passwd: string | undefined, group: str
 /**
  * Container side, in the container's root, last before the command (step 09): the image's WorkingDir (made when
  * the image lacks it, as docker does, while still root), then its User: supplementary groups, group, user, in that
- * order (each call needs the privilege the next one gives up). Returns the user's home, for HOME.
+ * order (the group calls need CAP_SETGID, which setuid to a user other than root takes away). Returns the user's home.
  */
 export function enterImageProcess(workingDir: string, user: string): string | undefined {
   fs.mkdirSync(workingDir, { recursive: true, mode: 0o755 })
