@@ -180,11 +180,32 @@ export const layerFolder = (home: Home, diffId: string): string => path.join(hom
 
 /** The registry's blob downloads of `repo` (host/name...) since `since` entries of its access log. */
 export function blobDownloads(world: ImageWorld, repo: string, since: number): string[] {
-  const name = repo.replace(/^[^/]+\//, '').replace(/[@:].*$/, '')
+  const name = repoName(repo)
   return world.registry.accessLog().slice(since)
     .filter((e) => e.method === 'GET' && e.status < 400 && e.path.startsWith(`/v2/${name}/blobs/`)) // not the 401 before a token
     .map((e) => e.path.split('/').pop()!)
 }
+
+/**
+ * Waits until the registry's access log has no new line for `repo` (host/name...) for 150 ms (at most 3 s): the
+ * registry logs a request after answering it, so its line may come after the client is done. Returns the log's
+ * length then.
+ */
+export async function logSettled(world: ImageWorld, repo: string): Promise<number> {
+  const name = repoName(repo)
+  const count = () => world.registry.accessLog().filter((e) => e.path.startsWith(`/v2/${name}/`)).length
+  const deadline = Date.now() + 3000
+  let seen = count()
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const now = count()
+    if (now === seen || Date.now() > deadline) return world.registry.accessLog().length
+    seen = now
+  }
+}
+
+/** test/alpine of 127.0.0.1:5000/test/alpine:1 or ...@sha256:... */
+const repoName = (repo: string): string => repo.replace(/^[^/]+\//, '').replace(/[@:].*$/, '')
 
 /** The engine's `pull IMAGE` with a private home. */
 export function pull(ctx: CheckContext, home: Home, ref: string): Promise<RunResult> {

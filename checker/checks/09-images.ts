@@ -6,7 +6,7 @@ import path from 'node:path'
 import { getxattr } from '../../lib/libc.ts'
 import { fail, howItEnded, requireFact, requireLive, type Check, type CheckContext } from '../check.ts'
 import {
-  blobDownloads, imageWorld, layerFolder, listDir, misnamedBlobs, privateHome, pull, records, runMainImage, stagingLeftovers, type Home,
+  blobDownloads, imageWorld, layerFolder, listDir, logSettled, misnamedBlobs, privateHome, pull, records, runMainImage, stagingLeftovers, type Home,
 } from '../images.ts'
 import type { RunResult } from '../runner.ts'
 
@@ -38,6 +38,7 @@ export const checks: Check[] = [
       const { main } = w
       const since = w.registry.accessLog().length
       const r = await pull(ctx, home, `${w.mainRepo}:1`)
+      await logSettled(w, w.mainRepo)
       const stored = listDir(home.blobs)
       const other = [main.otherManifest.digest].filter((d) => stored.includes(d.slice(7)))
       if (other.length) fail(`the manifest for this machine (${main.spec.architecture}, ${short(main.manifest.digest)})`, `the index's first entry, the other platform's manifest ${short(main.otherManifest.digest)} (listed first on purpose)`, r, '09.1')
@@ -115,18 +116,20 @@ export const checks: Check[] = [
       const repo = `test/reuse-${path.basename(home.dir).slice(-8).toLowerCase().replace(/[^a-z0-9]/g, 'x')}`
       const mainRef = await w.pushAs(w.main, repo)
       const entryRef = await w.pushAs(w.entry, `${repo}-entry`)
-      let since = w.registry.accessLog().length
+      const before = await logSettled(w, mainRef)
       requirePulled(await pull(ctx, home, mainRef))
-      const cold = blobDownloads(w, mainRef, since)
-      since = w.registry.accessLog().length
+      const afterCold = await logSettled(w, mainRef)
+      const cold = blobDownloads(w, mainRef, before)
       const again = await pull(ctx, home, mainRef)
       requirePulled(again)
-      const warm = blobDownloads(w, mainRef, since)
+      await logSettled(w, mainRef)
+      const warm = blobDownloads(w, mainRef, afterCold)
       if (warm.length) fail('the second pull of the same image to download no blob', `it downloaded ${warm.map(short).join(', ')} again (the first: ${cold.length})`, again)
-      since = w.registry.accessLog().length
+      const beforeEntry = await logSettled(w, entryRef)
       const entry = await pull(ctx, home, entryRef)
       requirePulled(entry)
-      const fetched = blobDownloads(w, entryRef, since).sort()
+      await logSettled(w, entryRef)
+      const fetched = blobDownloads(w, entryRef, beforeEntry).sort()
       const needed = [w.entry.config, w.entry.layers[1]!].map((d) => d.digest).sort()
       if (fetched.join() !== needed.join()) fail(`only what the store lacks downloaded for an image on the same base: its config and top layer (${needed.map(short).join(', ')})`, fetched.map(short).join(', ') || 'nothing', entry)
       const layers = listDir(home.layers)
