@@ -253,7 +253,8 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
         const quote = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
         expect(root).toMatch(new RegExp(` / / .* - overlay overlay .*lowerdir=${quote(image)},upperdir=${quote(layersRoot())}/mc-\\d+-[0-9a-f]+/upper,workdir=`))
         const upper = /upperdir=([^,]+)/.exec(root)![1]!
-        for (let i = 0; i < scaled(200) && !fs.existsSync(path.join(upper, 'etc/apk')); i++) await sleep(10)
+        // rm -r empties the copied-up folder before it becomes a whiteout: wait for the whiteout, not the folder.
+        for (let i = 0; i < scaled(200) && !fs.lstatSync(path.join(upper, 'etc/apk'), { throwIfNoEntry: false })?.isCharacterDevice(); i++) await sleep(10)
         // The layer: the new file, whiteouts (character devices 0/0) for what was deleted, a copy of the chmodded file.
         expect(fs.readFileSync(path.join(upper, 'etc/mc-new'), 'utf8')).toBe('mine\n')
         for (const gone of ['etc/motd', 'etc/apk']) expect(fs.lstatSync(path.join(upper, gone)).rdev, gone).toBe(0)
