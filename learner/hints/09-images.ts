@@ -54,19 +54,19 @@ export const hints: StepHints = {
       try: [
         'With the registry of 09.x1 running: `sudo find /tmp/mc-registry-*/data -path "*blobs*" -name data -size -4k` lists the small blobs (manifests and configs).',
         'Pick the config (`grep -l MC_IMAGE` on them), change one letter of its MC_IMAGE value with `sudo sed -i`, then `sudo MINICONTAINER_HOME=/tmp/h1 sh bin/node solutions/09-images/main.ts pull HOST/test/alpine:1` and `ls /tmp/h1/images/blobs/sha256/`.',
-        'Then the same with your starter, or with `skopeo copy --src-tls-verify=false docker://HOST/test/alpine:1 oci:/tmp/sk`.',
+        'Then with skopeo: `skopeo copy --src-tls-verify=false docker://HOST/test/alpine:1 oci:/tmp/sk:1`; and with your starter, by the manifest\'s digest (npm run registry prints it; by tag the starter takes the wrong platform first): `sudo MINICONTAINER_HOME=/tmp/h1s sh bin/node steps/09-images/main.ts pull HOST/test/alpine@MANIFEST_DIGEST; ls /tmp/h1s/images/blobs/sha256/`. Put the letter back afterwards.',
       ].join('\n'),
       predict: 'The damaged config is still valid JSON and has the same size. Which pull notices, where in the transfer, and what is in the store afterwards?',
-      answer: 'The solution refuses it after the last byte ("sha256 mismatch: the registry sent N bytes whose sha256 is ..."), and blobs/sha256 holds only the manifest: the config\'s staging file was discarded, and no record was written, so `run` cannot use half an image. skopeo refuses too ("Digest did not match"). A client that does not hash stores the altered config under the original digest, and every later run gets the attacker\'s value: the name no longer means the content, which is the whole point of content addressing. The registry itself does not re-hash what it serves.',
+      answer: 'The solution refuses it after the last byte ("refused sha256:7c5a...: sha256 mismatch: the registry sent 549 bytes whose sha256 is sha256:0e8e..."), exit 125, and blobs/sha256 holds only the index and the manifest: the config\'s staging file was discarded, no record was written, so `run` cannot use half an image. skopeo refuses too ("Download config.json digest sha256:0e8e... does not match expected sha256:7c5a..."). The starter stores the altered config under the original digest and reports success, and every later run would get the changed value: the name no longer means the content, which is the whole point of content addressing. The registry itself does not re-hash what it serves.',
     },
     {
       id: '09.x3',
       title: 'Whiteouts, both forms',
       try: [
         'Pull the image of 09.x1: `sudo MINICONTAINER_HOME=/tmp/h2 sh bin/node solutions/09-images/main.ts pull HOST/test/alpine:1`.',
-        'The layer as the registry has it: `sudo tar -tzvf $(ls -S /tmp/h2/images/blobs/sha256/* | tail -3 | head -1) | grep wh`.',
+        'The top layer as the registry has it (the second-largest blob; the largest is Alpine): `sudo tar -tzvf $(ls -S /tmp/h2/images/blobs/sha256/* | sed -n 2p) | grep wh`.',
         'The layer as the store has it: `sudo ls -la /tmp/h2/images/layers/*/fs/etc | grep motd` and `sudo getfattr -d -m trusted /tmp/h2/images/layers/*/fs/etc/apk/keys` (getfattr: `apt-get install attr`).',
-        'Then `sudo MINICONTAINER_HOME=/tmp/h2 sh bin/node solutions/09-images/main.ts run HOST/test/alpine:1 -- /bin/sh -c \'ls /etc/motd; ls /etc/apk/keys; sleep 30\' &` and on the host `findmnt -N $(pgrep -n sleep) -o TARGET,FSTYPE,OPTIONS /`.',
+        'Then `sudo MINICONTAINER_HOME=/tmp/h2 sh bin/node solutions/09-images/main.ts run HOST/test/alpine:1 -- /bin/sh -c \'ls /etc/motd; ls /etc/apk/keys; sleep 30\' &` and on the host `findmnt -N $(pgrep -n -f \'sleep 30\') -o TARGET,FSTYPE,OPTIONS /` (compare the folder names with `ls /tmp/h2/images/layers` and the config\'s diff_ids: `skopeo inspect --tls-verify=false --config docker://HOST/test/alpine:1`).',
       ].join('\n'),
       predict: 'Which names does the tar of the top layer hold for the deleted /etc/motd and the emptied /etc/apk/keys? What sits at those places in the unpacked layer? And in what order does findmnt list the lowerdirs?',
       answer: 'The tar holds `etc/.wh.motd` and `etc/apk/keys/.wh..wh..opq`, empty regular files: OCI\'s portable markers. The unpacked layer has `etc/motd` as `c---------` with device 0, 0 (overlayfs\' whiteout) and `trusted.overlay.opaque="y"` on `etc/apk/keys` (overlayfs\' opaque folder), and no `.wh.` file left. Inside, /etc/motd does not exist and /etc/apk/keys holds only the new key. findmnt shows `lowerdir=.../layers/<top>/fs:.../layers/<base>/fs`: the top layer first. Swap them and the base\'s /etc/motd wins again.',
