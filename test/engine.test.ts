@@ -253,8 +253,10 @@ describe.skipIf(skipUnlessRootOnLinux())('engine', () => {
         const quote = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
         expect(root).toMatch(new RegExp(` / / .* - overlay overlay .*lowerdir=${quote(image)},upperdir=${quote(layersRoot())}/mc-\\d+-[0-9a-f]+/upper,workdir=`))
         const upper = /upperdir=([^,]+)/.exec(root)![1]!
-        // rm -r empties the copied-up folder before it becomes a whiteout: wait for the whiteout, not the folder.
-        for (let i = 0; i < scaled(200) && !fs.lstatSync(path.join(upper, 'etc/apk'), { throwIfNoEntry: false })?.isCharacterDevice(); i++) await sleep(10)
+        // Done writing when the shell has exec'd sleep: before, `rm -r /etc/apk` may be half-way, its folder copied up
+        // and not yet a whiteout (seen under the VM's emulation).
+        for (let i = 0; i < scaled(250) && readComm(pid) !== 'sleep'; i++) await sleep(20)
+        expect(readComm(pid)).toBe('sleep')
         // The layer: the new file, whiteouts (character devices 0/0) for what was deleted, a copy of the chmodded file.
         expect(fs.readFileSync(path.join(upper, 'etc/mc-new'), 'utf8')).toBe('mine\n')
         for (const gone of ['etc/motd', 'etc/apk']) expect(fs.lstatSync(path.join(upper, gone)).rdev, gone).toBe(0)
