@@ -199,6 +199,7 @@ export const checks: Check[] = [
       const [name, value] = w.variable
       if (env.get(name) !== value) fail(`${name}=${value} (the image's Env) in /proc/PID/environ`, env.has(name) ? `${name}=${env.get(name)}` : 'no such variable', r)
       if (env.get('PATH') !== w.path) fail(`PATH=${w.path} (the image's, over the default)`, `PATH=${env.get('PATH')}`, r)
+      if (env.get('HOME') !== `/home/${w.user.name}`) fail(`HOME=/home/${w.user.name} (the image's User's home in its /etc/passwd, as docker sets it)`, `HOME=${env.get('HOME')}`, r)
       if (!view.cwdIsWorkingDir) fail(`/proc/PID/cwd = the image's WorkingDir /${w.main.spec.workingDir}`, view.cwd ?? 'unknown', r)
       const { uid, gid, name: user } = w.user
       if (view.uids.some((u) => u !== uid) || view.uids.length === 0) fail(`Uid: ${uid} in /proc/PID/status (the image's User ${user}, from its own /etc/passwd)`, `Uid: ${view.uids.join(' ')}`, r)

@@ -190,7 +190,10 @@ function init(): never {
     // @end
     // @since 09-images
     // The image's WorkingDir and User, last: what comes before needs root.
-    if (config.workingDir !== undefined) enterImageProcess(config.workingDir, config.user ?? '')
+    if (config.workingDir !== undefined) {
+      const home = enterImageProcess(config.workingDir, config.user ?? '')
+      config.env!.HOME ??= home ?? '/'
+    }
     // @end
   } catch (error) {
     console.error(formatError('minicontainer', error))

@@ -129,7 +129,10 @@ function init(): never {
     enterRootfs(config.rootfs!, config.volumes ?? [])
     bringUpLoopback()
     // The image's WorkingDir and User, last: what comes before needs root.
-    if (config.workingDir !== undefined) enterImageProcess(config.workingDir, config.user ?? '')
+    if (config.workingDir !== undefined) {
+      const home = enterImageProcess(config.workingDir, config.user ?? '')
+      config.env!.HOME ??= home ?? '/'
+    }
   } catch (error) {
     console.error(formatError('minicontainer', error))
     process.exit(EXIT.ENGINE_FAILED)

@@ -154,5 +154,7 @@ export async function prepareImage(options: RunOptions, defaults: Record<string,
   }
   const unpin = store.pin(found.record)
   const spec = processSpec(found.config, options.command, defaults)
+  // Like docker: HOME is the user's home from the image's /etc/passwd (init sets it), unless the image's Env says.
+  if (!(found.config.config?.Env ?? []).some((e) => e.startsWith('HOME='))) delete spec.env.HOME
   return { ...spec, layers: found.record.layers.map((l) => store.layerFs(l.diffId)), unpin }
 }
