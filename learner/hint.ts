@@ -32,10 +32,16 @@ export interface HintAnswer {
 
 const two = (step: Step) => String(step.number).padStart(2, '0')
 
-/** The step to help with: the one named, the one of the TODO named, or the first one not passed yet. */
+/**
+ * The step to help with: the one named, the one of the TODO named, the one the learner checked last when it does
+ * not pass yet (a learner who skipped ahead is helped where they are), else the first one not passed yet.
+ */
 function chooseStep(request: HintRequest, progress: Progress): Step {
   if (request.step) return request.step
   if (request.todo) return findTodo(request.todo)!.step
+  const lastChecked = STEPS.filter((s) => progress.steps[s.id]?.checkedAt)
+    .sort((a, b) => progress.steps[b.id]!.checkedAt!.localeCompare(progress.steps[a.id]!.checkedAt!))[0]
+  if (lastChecked && !progress.steps[lastChecked.id]!.passed) return lastChecked
   return STEPS.find((s) => !progress.steps[s.id]?.passed) ?? STEPS.at(-1)!
 }
 

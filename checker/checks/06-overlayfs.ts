@@ -98,6 +98,34 @@ export const checks: Check[] = [
     },
   },
   {
+    id: '06.root-mode',
+    title: "the container's / has the image's mode and owner, and a user other than root can run a program in it",
+    why: "the overlay's root takes its mode from the upper layer: a root-only upper makes `/` drwx------ inside, and every non-root user of the container (an image's `User`, a daemon dropping root) fails with Permission denied.",
+    hint: '06.1',
+    async run(ctx) {
+      if (!ctx.rootfs) fail('the Alpine rootfs installed (npm run rootfs)', 'none')
+      const image = fs.statSync(ctx.rootfs)
+      const shown = (mode: number, uid: number, gid: number) => `${(mode & 0o7777).toString(8).padStart(4, '0')} ${uid}:${gid}`
+      let inside: fs.Stats | undefined
+      const r = await ctx.run({
+        // busybox su as root asks no password; `id -u` as nobody proves that the shell itself could be started.
+        script: `echo "@mc as-nobody=$(su -s /bin/sh nobody -c 'id -u' 2>&1 | tr '\\n' ' ')"; ${PAUSE}`,
+        onReady: async ({ pid }) => {
+          if (pid !== undefined) inside = fs.statSync(`/proc/${pid}/root/`) // the container's `/`, from the host
+        },
+      })
+      requireLive(r)
+      if (!inside) fail("the container's / seen from the host (/proc/<pid>/root)", 'the container was gone', r)
+      const host = fs.statSync('/')
+      if (inside.dev === host.dev && inside.ino === host.ino) fail("the container's / a root of its own", "the host's / itself", r, '06.2')
+      if ((inside.mode & 0o7777) !== (image.mode & 0o7777) || inside.uid !== image.uid || inside.gid !== image.gid) {
+        fail(`the container's / as the image's: ${shown(image.mode, image.uid, image.gid)}`, shown(inside.mode, inside.uid, inside.gid), r)
+      }
+      const nobody = requireFact(r, 'as-nobody').trim()
+      if (nobody !== '65534') fail('`su -s /bin/sh nobody -c "id -u"` inside to print 65534', `"${nobody}"`, r)
+    },
+  },
+  {
     id: '06.image-unchanged',
     title: 'the image is byte-identical after a container wrote, deleted, chmodded and replaced files in it',
     why: 'an image is shared by every container started from it, and by the next run: what one container does must land in its own layer only.',

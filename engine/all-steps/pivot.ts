@@ -18,7 +18,7 @@ import { MNT_DETACH, MS_BIND, MS_REC, chdir, mount, pivotRoot, umount2 } from '.
 export function makeMountPoint(rootfs: string): void {
   // @todo 05-pivot-root
   // TODO(05.1): Make `rootfs` a mount point of its own, showing the same files (and the mounts
-  //   already under it). Why: pivot_root refuses a new root that is a plain folder (EINVAL). It stays
+  //   already under it). Why: pivot_root refuses a new root that is a plain folder (EBUSY). It stays
   //   private like every mount of this namespace (step 01), so nothing propagates to the host.
   //   Lesson: "2. A mount point of its own". See man 2 mount (bind mounts), man 2 pivot_root.
   // @solution

@@ -21,7 +21,7 @@ export const hints: StepHints = {
       id: '05.3',
       concept: 'the host\'s old root detached from the container\'s mount namespace',
       nudge: 'After pivot_root the host\'s whole tree is still mounted, stacked on "/". Every host process uses it: a plain unmount would fail with EBUSY. Which kind of unmount detaches it now and frees it later? And where is the current directory afterwards?',
-      api: '`umount2(target, flags)` (lib/libc.ts) with `MNT_DETACH` ("lazy unmount": gone from the namespace at once, freed when unused), on the stacked old root: the path "." reaches it (man 2 pivot_root explains why), then `chdir(2)` to "/". `man 2 umount`.',
+      api: '`umount2(target, flags)` (lib/libc.ts); its flags are in `man 2 umount`: which one removes a mount that processes still use, at once? After a `pivot_root(".", ".")` the old root is stacked on the new one: which path names the topmost mount there (man 2 pivot_root, NOTES)? And where is the working directory afterwards (`man 2 chdir`)?',
     },
   ],
   experiments: [

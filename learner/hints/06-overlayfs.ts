@@ -8,8 +8,8 @@ export const hints: StepHints = {
     {
       id: '06.1',
       concept: 'a layer of the container\'s own: upper and work folders',
-      nudge: 'An overlay needs somewhere to put the container\'s changes, and a scratch folder next to it. Why must both be on the same filesystem, and why not inside the image? Who else should be able to read a container\'s files?',
-      api: '`fs.mkdirSync(folder, { recursive: true, mode })` for each of the layer\'s three folders (`layer.upper`, `layer.work`, `layer.merged`), all under one folder per container; mode 0o700: root\'s only. `man 2 mkdir`; the kernel\'s overlayfs.rst, "workdir ... needs to be an empty directory on the same filesystem as upperdir".',
+      nudge: 'An overlay needs somewhere to put the container\'s changes, and a scratch folder next to it. Why must both be on the same filesystem, and why not inside the image? Who else should be able to read a container\'s files from the host, and what must the container\'s own users (not root) be able to do with its `/`?',
+      api: 'Node\'s `fs.mkdirSync` (its `recursive` and `mode` options) makes the three folders under the container\'s folder; `fs.statSync(...).mode` reads a mode, `fs.chmodSync` sets one without the umask. Which mode for `upper`: the overlay\'s `/` shows upper\'s own, so compare `stat -c %a` of the image\'s `/` with the container\'s (`/proc/PID/root/` from the host). `man 2 mkdir`, `man 2 chmod`; the kernel\'s overlayfs.rst, "workdir ... needs to be an empty directory on the same filesystem as upperdir".',
     },
     {
       id: '06.2',

@@ -14,11 +14,13 @@ export function createLayer(image: string): Layer {
   removeStaleLayers() // the layers of engines killed with SIGKILL
   const dir = newLayerFolder()
   const layer: Layer = { image, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), merged: path.join(dir, 'merged') }
-  // TODO(06.1): Create the layer's folders (upper, work, merged), root's only (other users have no
-  //   business in a container's files). Why here: upper and work must be on the same filesystem
-  //   (the kernel moves copied-up files from work to upper in one rename), not inside the image, and
-  //   on one that can hold an upper layer (not an overlay itself).
-  //   Lesson: "2. A layer of its own". See man 2 mkdir.
+  // TODO(06.1): Create the layer's folders (upper, work, merged) in the container's folder. Why here:
+  //   upper and work must be on the same filesystem (the kernel moves copied-up files from work to upper
+  //   in one rename), not inside the image, and on one that can hold an upper layer (not an overlay itself).
+  //   Decide their modes: the overlay's root directory takes its owner and mode from upper, so the
+  //   container's `/` is what upper is; the image's `/` lets every user in, and the container's non-root
+  //   users need that too. The host's other users stay out by the folders above (layersRoot() is root's).
+  //   Lesson: "2. A layer of its own". See man 2 mkdir, man 2 chmod (mkdir's mode passes through the umask).
   fs.mkdirSync(layer.merged, { recursive: true }) // only a mount point for step 05's root, until this TODO
   return layer
 }

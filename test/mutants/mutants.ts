@@ -354,6 +354,14 @@ export const MUTANTS: Mutant[] = [
     hints: { '06.overlay': '06.2', '06.image-unchanged': '06.2', '06.isolation': '06.2', '06.cleanup': '06.2' },
   },
   {
+    id: 'root-only-upper',
+    description: "the upper layer root's only (0700): the container's / is drwx------ and no user but root can run anything",
+    step: OVERLAY,
+    edits: { 'overlay.ts': [['  fs.chmodSync(layer.upper, fs.statSync(image).mode & 0o7777)\n', '']] },
+    caughtBy: ['06.root-mode'],
+    hints: { '06.root-mode': '06.1' },
+  },
+  {
     id: 'shared-layer',
     description: 'every container of one caller gets the same layer folder (named after the wrong pid)',
     step: OVERLAY,
@@ -406,7 +414,7 @@ export const MUTANTS: Mutant[] = [
     description: 'the fake engine again, on step 06: every check of steps 05 and 06 must catch it (safely: the probes touch only random paths)',
     step: OVERLAY,
     edits: { 'container.ts': [FAKE_RUN] },
-    caughtBy: ['05.no-way-up', '05.old-root-gone', '05.escape', '05.fds', '06.overlay', '06.image-unchanged', '06.isolation', '06.cleanup', '06.sweep', '06.volume', '06.volume-ro', '06.volume-missing'],
+    caughtBy: ['05.no-way-up', '05.old-root-gone', '05.escape', '05.fds', '06.overlay', '06.root-mode', '06.image-unchanged', '06.isolation', '06.cleanup', '06.sweep', '06.volume', '06.volume-ro', '06.volume-missing'],
     only: ['05', '06'],
   },
 

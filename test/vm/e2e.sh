@@ -9,7 +9,7 @@
 #
 # Usage (root, Debian 12): test/vm/e2e.sh
 # Env:
-#   E2E_CHECK         the host command that must pass (default: npm run check step-04 -- --solution)
+#   E2E_CHECK         the host command that must pass (default: the last step's solution, every check of every step)
 #   E2E_ALPINE        the Alpine tarball baked into the box (default: cache/, else ../shared/fixtures/alpine/)
 #   E2E_KEEP_STATE=1  keep the state folder (logs, console) after the run
 #   E2E_ENGINE_TESTS=0 skip the engine's test suite inside the VM (cgroup v2; about 4 minutes under emulation)
@@ -28,7 +28,8 @@ prefix=minicontainer-e2e-
 ns=minicontainer-e2e-$$
 state=$(mktemp -d /var/tmp/minicontainer-e2e.XXXXXX)
 qemu_conf=/etc/libvirt/qemu.conf
-check_cmd=${E2E_CHECK:-npm run check step-04 -- --solution}
+last_step=$(basename "$(find "$repo/steps" -mindepth 1 -maxdepth 1 -type d -name '[0-9][0-9]-*' | sort | tail -n1)")
+check_cmd=${E2E_CHECK:-npm run check $last_step -- --solution}
 
 export VAGRANT_HOME=$state/vagrant-home
 export VAGRANT_DOTFILE_PATH=$state/dot-vagrant
