@@ -49,7 +49,6 @@ import { requireVolumeSources } from '../../lib/cli.ts'
 import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
 // @end
 // @since 09-images
-import fs from 'node:fs'
 import { IMAGE_COMMANDS } from '../../lib/oci/cli.ts'
 import { enterImageProcess } from '../../lib/oci/user.ts'
 import { imageCommand, prepareImage, type ImageRun } from './image.ts'
@@ -111,9 +110,6 @@ export async function run(options: RunOptions): Promise<number> {
     // @end
     // @since 09-images
     layer.lowerDirs = image?.layers ?? [layer.image]
-    // upper/'s own mode is the mode of the container's "/": an image's User must get through it (the layer's folder
-    // above it stays root's only).
-    fs.chmodSync(layer.upper, 0o755)
     if (image) cleanups.push(image.unpin)
     // @end
     // @since 03-cgroups

@@ -37,7 +37,6 @@ import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
 import { requireVolumeSources } from '../../lib/cli.ts'
 import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
-import fs from 'node:fs'
 import { IMAGE_COMMANDS } from '../../lib/oci/cli.ts'
 import { enterImageProcess } from '../../lib/oci/user.ts'
 import { imageCommand, prepareImage, type ImageRun } from './image.ts'
@@ -79,9 +78,6 @@ export async function run(options: RunOptions): Promise<number> {
     config.layer = layer
     config.rootfs = layer.merged
     layer.lowerDirs = image?.layers ?? [layer.image]
-    // upper/'s own mode is the mode of the container's "/": an image's User must get through it (the layer's folder
-    // above it stays root's only).
-    fs.chmodSync(layer.upper, 0o755)
     if (image) cleanups.push(image.unpin)
     const cgroup = createCgroup(options)
     cleanups.push(() => removeCgroup(cgroup))

@@ -14,6 +14,7 @@ export function createLayer(image: string): Layer {
   const dir = newLayerFolder()
   const layer: Layer = { image, upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), merged: path.join(dir, 'merged') }
   for (const folder of [layer.upper, layer.work, layer.merged]) fs.mkdirSync(folder, { recursive: true, mode: 0o700 })
+  fs.chmodSync(layer.upper, fs.statSync(image).mode & 0o7777)
   return layer
 }
 
