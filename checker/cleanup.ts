@@ -3,6 +3,7 @@
 import { diffAndRepair } from './host.ts'
 import { sessionSnapshot } from './harness.ts'
 import { removeHostFiles } from './probe.ts'
+import { removeLoopDisksNow } from './security-escapes.ts'
 import { killAllRuns, ourPids } from './runner.ts'
 import { removeAllScratch } from './scratch.ts'
 import { endSession } from './session.ts'
@@ -16,6 +17,7 @@ export function cleanUpOnExit(say: (text: string) => void): void {
     await killAllRuns()
     await endSession()
     removeHostFiles()
+    removeLoopDisksNow()
     const snapshot = sessionSnapshot()
     if (snapshot) for (const leak of await diffAndRepair(snapshot, ourPids)) say(`repaired: ${leak.what}`)
     removeAllScratch() // the checks' throw-away folders, now that no mount is left in one

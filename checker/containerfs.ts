@@ -69,7 +69,7 @@ export function devProblems(pid: number): string[] {
   if (!devMount) problems.push('/dev is not a mount of its own: the device nodes are written into the rootfs itself')
   else if (devMount.fsType === 'devtmpfs') problems.push(`/dev is the host's devtmpfs (source ${devMount.source}, root ${rootOf(devMount)}): every device of the machine is inside`)
   for (const m of mounts) {
-    if (m === devMount || m.fsType !== 'devtmpfs') continue
+    if (m === devMount || m.fsType !== 'devtmpfs' || isLockdownMount(m, mounts)) continue
     const name = m.mountPoint.replace(/^\/dev\//, '')
     if (!m.mountPoint.startsWith('/dev/') || rootOf(m) !== `/${name}` || !(name in ALLOWED_DEVICES)) problems.push(`the host's devtmpfs (its ${rootOf(m)}) is mounted on ${m.mountPoint}`)
   }
@@ -121,8 +121,10 @@ export function rootOf(m: MountEntry): string {
  * /dev/pts, /dev/mqueue. (/proc/PID/mountinfo lists only the mounts reachable from the process's root.)
  */
 export function unexpectedMounts(pid: number): MountEntry[] {
-  return (mountsOf(pid) ?? []).filter((m) => {
+  const mounts = mountsOf(pid) ?? []
+  return mounts.filter((m) => {
     if (m.mountPoint === '/') return false
+    if (isLockdownMount(m, mounts)) return false // step 07's: each one hides or narrows, 07.* judge them
     if (m.mountPoint === '/proc' && m.fsType === 'proc') return false
     if (m.mountPoint === '/dev' && m.fsType === 'tmpfs') return false
     if (m.fsType === 'devtmpfs' && m.mountPoint.startsWith('/dev/') && rootOf(m) === m.mountPoint.slice(4)) return false // judged by devProblems
@@ -131,6 +133,29 @@ export function unexpectedMounts(pid: number): MountEntry[] {
     if (m.mountPoint === '/dev/mqueue' && m.fsType === 'mqueue') return false
     return true
   })
+}
+
+/**
+ * The mounts step 07 adds, each of which takes something away and none of which brings a host folder in: a
+ * read-only sysfs on /sys; read-only cgroup filesystems (and the read-only tmpfs holding v1's) under
+ * /sys/fs/cgroup; masks over /proc and /sys paths (the host's /dev/null bound over a file, an empty read-only
+ * tmpfs over a folder); read-only binds of the container's own proc onto parts of itself. The 07.* checks judge
+ * whether the right ones are there; here they only must not count as doors.
+ */
+export function isLockdownMount(m: MountEntry, mounts: MountEntry[]): boolean {
+  const readOnly = (m.line.split(' ')[5] ?? '').split(',').includes('ro')
+  const under = (dir: string): boolean => m.mountPoint.startsWith(dir + '/')
+  if (m.mountPoint === '/sys' && m.fsType === 'sysfs') return readOnly
+  if ((m.mountPoint === '/sys/fs/cgroup' || under('/sys/fs/cgroup')) && ['tmpfs', 'cgroup', 'cgroup2'].includes(m.fsType)) return readOnly
+  if (!under('/proc') && !under('/sys')) return false
+  if (m.fsType === 'devtmpfs') return rootOf(m) === '/null'
+  if (m.fsType === 'tmpfs') return readOnly
+  if (m.fsType === 'proc') return readOnly && m.line.split(' ')[2] === procOf(mounts)
+  return false
+}
+
+function procOf(mounts: MountEntry[]): string | undefined {
+  return mounts.filter((m) => m.mountPoint === '/proc' && m.fsType === 'proc').at(-1)?.line.split(' ')[2]
 }
 
 /** The device number ("0:21") of the proc filesystem on /proc of a process, to tell a fresh proc from the host's. */

@@ -147,6 +147,7 @@ export function sharedProbeScript(secret: string): string {
     'if [ -c /dev/null ]; then echo "@mc null=char"; echo probe > /dev/null && echo "@mc nullwrite=ok"; else echo "@mc null=missing"; fi',
     `if [ -c /dev/zero ]; then echo "@mc zero=$(head -c 8 /dev/zero | od -An -tx1 | tr -d ' \\n')"; else echo "@mc zero=missing"; fi`,
     LIST_INTERFACES,
+    `echo "@mc sysnet=$(ls /sys/class/net 2>/dev/null | tr '\\n' ' ')"`,
     'ping -c 1 -W 2 127.0.0.1 >/dev/null 2>&1; echo "@mc ping=$?"',
     PAUSE,
   ].join('; ')

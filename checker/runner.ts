@@ -55,6 +55,8 @@ export interface RunOptions {
   world?: MountWorld
   /** Variables added to the engine's environment (e.g. a canary the command must not get). */
   env?: Record<string, string>
+  /** A program that starts the engine (it execs it), e.g. setpriv to hand the engine an inheritable capability set. */
+  launcher?: string[]
   timeoutMs?: number
   /** Called when the probe printed `@mc ready`; the container waits until this returns. */
   onReady?: (ctx: ReadyContext) => Promise<void> | void
@@ -151,7 +153,10 @@ export async function runEngine(engineDir: string, options: RunOptions): Promise
   const main = path.join(engineDir, 'main.ts')
   const engineCommand = options.engineArgs ?? ['run', ...(options.flags ?? []), '--', ...command]
   const engineArgv = [process.execPath, main, ...engineCommand]
-  const wrap = (argv: string[]): string[] => (options.world ? inWorld(options.world, argv) : argv)
+  const wrap = (engine: string[]): string[] => {
+    const argv = [...(options.launcher ?? []), ...engine]
+    return options.world ? inWorld(options.world, argv) : argv
+  }
   const shown = (placeholder?: string): string => {
     let line = formatCommandLine(wrap(['node', projectPath(main), ...engineCommand]))
     if (placeholder && options.script !== undefined) line = line.replace(shellQuote(options.script), placeholder)

@@ -143,7 +143,8 @@ export function todoRegions(): TodoRegion[] {
       const marker = MARKER.exec(line)
       if (marker?.[1] === 'todo') {
         // A function of code that a later step replaces is commented out in the master: `// export function changeRoot(`.
-        const fn = lines.slice(0, i).reverse().map((l) => /^(?:\/\/ )?(?:export )?(?:async )?function (\w+)/.exec(l)?.[1]).find(Boolean)
+        // A region at the top level (not indented: a list, a constant) is in no function.
+        const fn = /^\s/.test(line) ? lines.slice(0, i).reverse().map((l) => /^(?:\/\/ )?(?:export )?(?:async )?function (\w+)/.exec(l)?.[1]).find(Boolean) : undefined
         current = { id: '', step: STEPS[stepIndex(marker[2]!, `${name}:${i + 1}`)]!, file: name, fn, comment: [], solution: [], part: 'todo', start: i + 1, replaced: marker[3] !== undefined }
         return
       }

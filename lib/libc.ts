@@ -71,6 +71,8 @@ function bindLibc(koffi: Koffi) {
     ioctl: libc.func('int ioctl(int fd, unsigned long request, void *arg)'),
     close: libc.func('int close(int fd)'),
     closeRange: libc.func('int close_range(unsigned int first, unsigned int last, int flags)'),
+    /** For lib modules with calls of their own (lib/capabilities.ts, lib/seccomp.ts): binds one more function. */
+    bind: (prototype: string) => libc.func(prototype),
     // glibc has no pivot_root() wrapper: the raw system call, by number.
     syscall: libc.func('long syscall(long number, ...)'),
     // Files the image store makes: overlayfs whiteouts (a 0/0 character device) and opaque folders (an xattr).
@@ -119,6 +121,18 @@ function check(result: number, call: string, hint?: string): number {
   if (result === -1) throw new SyscallError(call, c.errno(), hint)
   return result
 }
+
+/**
+ * One more libc function for a lib module that owns its concept (lib/capabilities.ts, lib/seccomp.ts), bound
+ * on first use; its result goes through `checkCall`. Pointers are passed as Buffers (`void *` in the prototype).
+ */
+export function libcFunction(prototype: string): (...args: unknown[]) => number {
+  let bound: ((...args: unknown[]) => number) | undefined
+  return (...args) => (bound ??= c.bind(prototype) as (...args: unknown[]) => number)(...args)
+}
+
+/** `check` for lib modules: throws a SyscallError with the errno name when a call returned -1. */
+export const checkCall = (result: number, call: string, hint?: string): number => check(result, call, hint)
 
 /** Hints for the errno values a learner meets most, by call. */
 const NEED_ROOT = 'run as root (sudo), inside the workshop VM if your laptop is not Linux'

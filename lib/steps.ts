@@ -21,6 +21,7 @@ export const STEPS: readonly Step[] = [
   { id: '04-network', number: 4, title: 'A network namespace', summary: 'a network namespace with only the loopback interface, brought up' },
   { id: '05-pivot-root', number: 5, title: 'pivot_root', summary: "pivot_root into the rootfs, the host's tree unmounted, no inherited descriptor: a root nothing walks out of" },
   { id: '06-overlayfs', number: 6, title: 'overlayfs', summary: 'a read-only image under a writable layer per container, and volumes (--volume)' },
+  { id: '07-security', number: 7, title: 'Security', summary: "capabilities dropped to docker's set minus MKNOD, a seccomp filter, a cgroup namespace, /proc, /sys and cgroupfs locked: the escapes of step 06 refused" },
   { id: '09-images', number: 9, title: 'Images', summary: "pull an OCI image from a registry: this machine's manifest, every blob verified, its layers as the overlay's lower layers, its config applied" },
 ]
 

@@ -3,6 +3,7 @@
 // Side by side, in ONE run, interleaved (a noisy machine slows every row alike), on the same Alpine rootfs:
 //   - step 04's solution: `node solutions/04-network/main.ts run --rootfs ROOTFS /bin/true`
 //   - step 05's (pivot_root instead of chroot) and step 06's (and an overlay with a layer of its own, made and removed)
+//   - step 07's (and a cgroup namespace, read-only /sys and cgroupfs, masked /proc, capabilities dropped, seccomp)
 //   - the same, started with NODE_COMPILE_CACHE already in its environment (what a caller such as bin/node could set)
 //   - util-linux `unshare --fork --pid --mount --uts --ipc --net --root=ROOTFS /bin/true`: the floor, no runtime at all
 //   - `runc run` (the reference runtime) of a generated OCI bundle whose rootfs is the same folder
@@ -207,6 +208,7 @@ function main(): void {
     { name: 'minicontainer, NODE_COMPILE_CACHE set by the caller', argv: [node, engine, 'run', '--rootfs', rootfs, '/bin/true'], env: cachedEnv, wall: [], cpu: [] },
     { name: 'minicontainer (step 05: pivot_root) `run /bin/true`', argv: [node, engineOf('05-pivot-root'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
     { name: 'minicontainer (step 06: + overlay and its layer) `run /bin/true`', argv: [node, engineOf('06-overlayfs'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
+    { name: 'minicontainer (step 07: + capabilities, seccomp, cgroupns, /proc /sys locked) `run /bin/true`', argv: [node, engineOf('07-security'), 'run', '--rootfs', rootfs, '/bin/true'], env: plainEnv, wall: [], cpu: [] },
     { name: '`unshare --fork --pid --mount --uts --ipc --net --root` (floor)', argv: ['unshare', '--fork', '--pid', '--mount', '--uts', '--ipc', '--net', `--root=${rootfs}`, '/bin/true'], wall: [], cpu: [] },
     { name: '`runc run` (reference)', argv: runc.argv, wall: [], cpu: [] },
     { name: '`node -e 0`: one Node start-up', argv: [node, '-e', '0'], env: plainEnv, wall: [], cpu: [] },

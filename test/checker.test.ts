@@ -117,6 +117,8 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       '05-pivot-root': ['05.no-way-up', '05.escape'],
       // The starter's root is the image itself, as in step 05; the missing-volume error is given code.
       '06-overlayfs': ['06.overlay', '06.image-unchanged', '06.isolation', '06.cleanup', '06.sweep', '06.volume', '06.volume-ro'],
+      // Every door of step 06 still open: no check of step 07 passes.
+      '07-security': ['07.capabilities', '07.seccomp', '07.refused', '07.cgroup-escape', '07.cgroupns', '07.disk', '07.proc', '07.sys', '07.dev-nodev'],
       '09-images': ['09.pull', '09.verify', '09.reuse', '09.layers', '09.whiteouts', '09.config', '09.entrypoint'],
     }
     for (const step of STEPS) {

@@ -83,6 +83,10 @@ describe('derive', () => {
     // The imports of step 05's starter (chroot, for the starter's step-02 code) are an @imports region, no TODO.
     expect(todoRegions().filter((r) => r.file === 'pivot.ts').map((r) => r.id)).toEqual(['05.1', '05.2', '05.3'])
   })
+  test('a TODO region at the top level (a list, a constant) is in no function, not in the one above it', () => {
+    const regions = todoRegions().filter((r) => r.file === 'security.ts')
+    expect(regions.map((r) => [r.id, r.fn])).toEqual([['07.4', 'dropCapabilities'], ['07.5', undefined]])
+  })
   test('until: code left uncommented in the master, an end before the start, nesting: errors that say where', () => {
     expect(() => deriveFile('// @until 03-cgroups\nx()\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:2: code a later step replaces must be commented out in the master')
     expect(() => deriveFile('// @todo 02-chroot until 03-cgroups\n// TODO(02.1): x\n// @solution\nx()\n// @end', 'x.ts', step2, 'steps')).toThrow('x.ts:4: code a later step replaces must be commented out')

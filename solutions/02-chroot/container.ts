@@ -11,11 +11,15 @@
 //   [03] put init into the cgroup
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
 //                                                   [04] new network namespace
+//                                                   [07] cgroup namespace
 //                                                   [06] overlay: image + layer; volumes ([09] layers)
 //                                                   [02] /dev, chroot, /proc
 //                                                   [05]   pivot_root instead of chroot
+//                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
+//                                                   [07] capabilities dropped
 //                                                   [09] the image's WorkingDir and User
+//                                                   [07] seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
 //   [06] remove the layer

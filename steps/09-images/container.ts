@@ -11,11 +11,15 @@
 //   [03] put init into the cgroup
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
 //                                                   [04] new network namespace
+//                                                   [07] cgroup namespace
 //                                                   [06] overlay: image + layer; volumes ([09] layers)
 //                                                   [02] /dev, chroot, /proc
 //                                                   [05]   pivot_root instead of chroot
+//                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
+//                                                   [07] capabilities dropped
 //                                                   [09] the image's WorkingDir and User
+//                                                   [07] seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
 //   [06] remove the layer
@@ -37,6 +41,9 @@ import { createCgroup, joinCgroup, oomKillCount, removeCgroup } from './cgroups.
 import { bringUpLoopback, enterNetworkNamespace } from './network.ts'
 import { requireVolumeSources } from '../../lib/cli.ts'
 import { createLayer, mountOverlay, removeLayer } from './overlay.ts'
+import { cgroupLayout } from '../../lib/cgroup-layout.ts'
+import { enterCgroupNamespace, mountCgroups, protectKernelFiles } from './kernelfs.ts'
+import { dropCapabilities, installSyscallFilter } from './security.ts'
 import { IMAGE_COMMANDS } from '../../lib/oci/cli.ts'
 import { enterImageProcess } from '../../lib/oci/user.ts'
 import { imageCommand, prepareImage, type ImageRun } from './image.ts'
@@ -121,14 +128,21 @@ function init(): never {
     makeMountsPrivate()
     setHostname(config.hostname)
     enterNetworkNamespace()
+    const cgroups = cgroupLayout() // read while the host's mounts are still in view: the new root hides them
+    enterCgroupNamespace()
     mountOverlay(config.layer!)
     enterRootfs(config.rootfs!, config.volumes ?? [])
+    protectKernelFiles()
+    mountCgroups(cgroups)
     bringUpLoopback()
-    // The image's WorkingDir and User, last: what comes before needs root.
+    dropCapabilities() // after the last mount and after lo is up: both needed what this takes away
+    // The image's WorkingDir and User: after the capabilities are dropped (that takes CAP_SETPCAP, which a user
+    // other than root has not), before the filter (which needs no_new_privs, set by dropCapabilities).
     if (config.workingDir !== undefined) {
       const home = enterImageProcess(config.workingDir, config.user ?? '')
       config.env!.HOME ??= home ?? '/'
     }
+    installSyscallFilter() // the very last: from here on mount, unshare... fail for init too
   } catch (error) {
     console.error(formatError('minicontainer', error))
     process.exit(EXIT.ENGINE_FAILED)

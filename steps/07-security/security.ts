@@ -1,0 +1,55 @@
+// Step 07, the last two locks: what root in the container may still do. The command is root, the host's
+// uid 0, on the host's kernel; namespaces change what it sees, not who it is. This file takes away the
+// capabilities a container does not need, and installs a seccomp filter: a list of system calls the kernel
+// refuses to run for it at all.
+//
+//   init, after the last mount and after lo is up (both need capabilities that are about to go):
+//     dropCapabilities()      07.4  bounding, effective, permitted, inheritable, ambient; no_new_privs
+//     installSyscallFilter()  07.5  last: from here on mount, unshare... fail for init too
+//     execve(command)               the command starts with what is left, and cannot get more
+// What the given code uses. lib/capabilities.ts has the calls for the capability sets, lib/seccomp.ts the
+// errnos of a DenyRule: import them here too.
+import { capabilityMask } from '../../lib/capabilities.ts'
+import { assembleDenyList, installSeccompFilter, type DenyRule } from '../../lib/seccomp.ts'
+
+/**
+ * What the container keeps: docker's default set (moby, oci/caps/defaults.go) without MKNOD. Docker keeps
+ * MKNOD and lets its device cgroup refuse to open the nodes; this engine has no device cgroup, so no mknod.
+ */
+export const KEPT_CAPABILITIES = [
+  'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP',
+  'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
+]
+
+/** Every CLONE_NEW* flag (linux/sched.h): NS, CGROUP, UTS, IPC, USER, PID, NET. */
+export const NAMESPACE_FLAGS = 0x7e020000
+
+/** Container side: init keeps KEPT_CAPABILITIES only, and so does everything it will ever exec. */
+export function dropCapabilities(): void {
+  const keep = capabilityMask(KEPT_CAPABILITIES)
+  // TODO(07.4): Leave init with the kept capabilities only, in all five sets, for good. For root, execve
+  //   gives back everything in the bounding and inheritable sets, so shrinking effective and permitted
+  //   alone changes nothing after the exec; an inheritable or ambient set handed down by whoever started the
+  //   engine must not survive either; and no later execve (a set-user-ID file, file capabilities) may grant
+  //   anything. Mind the order: taking a capability out of the bounding set needs CAP_SETPCAP in the
+  //   effective set. lastCapability() is the highest number this kernel knows.
+  //   Lesson: "5. Capabilities". See man 7 capabilities and man 2 prctl.
+  void keep
+}
+
+// TODO(07.5): The deny-list: each system call the container must never make, and the errno it gets
+//   instead (a DenyRule of lib/seccomp.ts; `when` limits a rule to calls whose argument has given bits).
+//   At least: the mount calls, old and new API; unshare and setns; pivot_root; the kernel keyring;
+//   loading kernel modules and kernels; reboot; swap; bpf; perf_event_open; ptrace. Making a user namespace
+//   needs no capability at all: think of every call that makes one. A call whose flags the filter cannot
+//   read must fail in a way that makes libc fall back to one it can read.
+//   Lesson: "6. seccomp". See man 2 seccomp, and docker's profile (moby, profiles/seccomp/default.json).
+export const DENIED_SYSCALLS: DenyRule[] = []
+
+/**
+ * Container side, the very last step before execve: assembles the filter (lib/seccomp.ts) and installs it.
+ * The kernel takes it because no_new_privs is set (07.4).
+ */
+export function installSyscallFilter(): void {
+  installSeccompFilter(assembleDenyList(DENIED_SYSCALLS))
+}
