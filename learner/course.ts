@@ -1,6 +1,7 @@
 // What the workshop knows about each TODO: where it is (file, function), what it is about (its concept), its help
 // in three levels (levels 1-2 from learner/hints/NN-name.ts, level 3 the solution's code from the master engine),
 // and each step's experiments. `npm run hint`, the checker's failure text and the lesson tooling all read it here.
+import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { compareTodoIds, todoRegions, type TodoRegion } from '../lib/derive.ts'
@@ -19,8 +20,11 @@ export interface CourseTodo extends TodoHints {
 const hintFiles: StepHints[] = await Promise.all(
   STEPS.map(async (step) => {
     const file = path.join(import.meta.dirname, 'hints', `${step.id}.ts`)
-    const loaded = (await import(pathToFileURL(file).href).catch(() => undefined)) as { hints?: StepHints } | undefined
-    return loaded?.hints ?? { step: step.id, todos: [], experiments: [] }
+    // A step without a hints file yet has empty levels (a test forbids that); a hints file that does not load (a
+    // syntax error) is an error here, not a silent fall-back to bare TODO ids.
+    if (!fs.existsSync(file)) return { step: step.id, todos: [], experiments: [] }
+    const loaded = (await import(pathToFileURL(file).href)) as { hints?: StepHints }
+    return loaded.hints ?? { step: step.id, todos: [], experiments: [] }
   }),
 )
 
