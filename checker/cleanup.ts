@@ -6,6 +6,7 @@ import { removeHostFiles } from './probe.ts'
 import { removeLoopDisksNow } from './security-escapes.ts'
 import { killAllRuns, ourPids } from './runner.ts'
 import { removeAllScratch } from './scratch.ts'
+import { endSession } from './session.ts'
 
 export function cleanUpOnExit(say: (text: string) => void): void {
   let stopping = false
@@ -14,6 +15,7 @@ export function cleanUpOnExit(say: (text: string) => void): void {
     stopping = true
     say(`${why}: stopping the engine and cleaning up...`)
     await killAllRuns()
+    await endSession()
     await sessionNetwork()?.close() // its namespaces would go with the checker anyway: their agents read our pipe
     removeHostFiles()
     removeLoopDisksNow()

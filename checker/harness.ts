@@ -6,6 +6,7 @@ import { diffAndRepair, imageLeaks, killTrees, snapshotHost, snapshotImage, swee
 import { descendants } from './proc.ts'
 import { ourPids, runEngine, type RunOptions, type RunResult } from './runner.ts'
 import { runSharedProbe, type SharedProbe } from './probe.ts'
+import { endSession } from './session.ts'
 import { engineFailure, failureKey, type EngineFailure } from './rootcause.ts'
 import { assertHostNetworkUnchanged, snapshotHostNetwork } from './host-network.ts'
 import { TestNetwork } from './test-network.ts'
@@ -237,6 +238,7 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   )
 
   // The host, after everything: what leaked, and which check's random names it carries.
+  await endSession() // what the checks shared (step 09's registry): gone before the host is compared
   const leaks: Leak[] = [...(await diffAndRepair(before, ourPids)), ...imageLeaks(image)]
   if (testNetwork) {
     const killed = new Set(results.flatMap((r) => r?.runs ?? []).filter((run) => run.signal !== null && run.enginePid !== undefined).map((run) => run.enginePid!))

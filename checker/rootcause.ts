@@ -41,9 +41,11 @@ function ended(r: RunResult): string {
 /**
  * Whether a run ended before its command ran, and with which error. A probe run whose script printed nothing
  * never got to the command; a plain command run counts only when the engine said so (an error of its own).
- * A command killed by a signal (status >= 128, an OOM report) did run.
+ * A command killed by a signal (status >= 128, an OOM report) did run. The engine's other commands (step 09's pull)
+ * start no container: their failures are their checks' verdicts.
  */
 export function engineFailure(r: RunResult, engineDir: string): EngineFailure | undefined {
+  if (!r.startsContainer) return undefined // a pull that fails is what its check judges, not a container that never started
   if (r.sawReady || r.facts.size > 0 || r.stderr.split('\n').some((l) => OOM_LINE.test(l))) return undefined
   if (r.exitCode !== null && r.exitCode >= 128) return undefined // the command died of a signal: it ran
   const probe = r.commandLine.endsWith(r.token)

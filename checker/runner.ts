@@ -48,6 +48,11 @@ export interface RunOptions {
   script?: string
   /** Or a plain command. */
   command?: string[]
+  /**
+   * Or the engine's whole command line after main.js, instead of `run FLAGS -- COMMAND` (step 09: `pull IMAGE`,
+   * `images`, or `run IMAGE` with no command, which runs the image's own).
+   */
+  engineArgs?: string[]
   /** Append the run's token to `command` as its last argument, so the runner finds its process (and onReady works). */
   appendToken?: boolean
   /** Descriptors of the checker handed to the engine at the given numbers ({ 40: fd }), as a leaky caller would. */
@@ -91,6 +96,11 @@ export interface RunResult {
   /** Layer folders (step 06: $MINICONTAINER_HOME/containers/mc-<engine pid>-*) still there after it exited (removed by the checker). */
   leftoverLayers: string[]
   durationMs: number
+  /**
+   * Whether the engine was asked to run a container (`run ...`), not another of its commands (step 09's `pull`,
+   * `images`, `rmi`): only a run has a command that can fail to start, the root cause the report leads with.
+   */
+  startsContainer: boolean
   /** An error from the onReady hook (a failing host-side probe). */
   readyError: unknown
 }
@@ -155,13 +165,14 @@ export async function runEngine(engineDir: string, options: RunOptions, network?
   const token = randomToken()
   const command = options.script !== undefined ? ['/bin/sh', '-c', options.script, token] : [...(options.command ?? ['/bin/true']), ...(options.appendToken ? [token] : [])]
   const main = path.join(engineDir, 'main.js')
-  const engineArgv = [process.execPath, main, 'run', ...(options.flags ?? []), '--', ...command]
+  const engineCommand = options.engineArgs ?? ['run', ...(options.flags ?? []), '--', ...command]
+  const engineArgv = [process.execPath, main, ...engineCommand]
   const wrap = (engine: string[]): string[] => {
     const argv = [...(options.launcher ?? []), ...engine]
     return options.world ? inWorld(options.world, argv) : argv
   }
   const shown = (placeholder?: string): string => {
-    let line = formatCommandLine(wrap(['node', projectPath(main), 'run', ...(options.flags ?? []), '--', ...command]))
+    let line = formatCommandLine(wrap(['node', projectPath(main), ...engineCommand]))
     if (placeholder && options.script !== undefined) line = line.replace(shellQuote(options.script), placeholder)
     return network ? `[in the test network] ${line}` : line
   }
@@ -265,6 +276,7 @@ export async function runEngine(engineDir: string, options: RunOptions, network?
   const out = stdout.toString()
   return {
     token,
+    startsContainer: engineCommand[0] === 'run',
     commandLine: shown(probePlaceholder(options.script)),
     fullCommandLine: shown(),
     exitCode: code,

@@ -19,6 +19,8 @@ export interface Parsed<O extends OptionSpec> {
   positionals: string[]
   /** With `untilCommand`: the command and its own arguments (everything from the first positional on, or after `--`). */
   command: string[]
+  /** With `untilCommand`: the options were ended by `--` (so the command's first word is no image, step 09). */
+  separated: boolean
 }
 
 /** parseArgs' messages, in the words of the rest of the project. */
@@ -49,6 +51,7 @@ export function parseCommandLine<O extends OptionSpec>(
 ): Parsed<O> {
   let head = args
   let command: string[] = []
+  let separated = false
   if (config.untilCommand) {
     let i = 0
     while (i < args.length) {
@@ -61,11 +64,12 @@ export function parseCommandLine<O extends OptionSpec>(
       i += takesValue ? 2 : 1
     }
     head = args.slice(0, i)
-    command = args.slice(args[i] === '--' ? i + 1 : i)
+    separated = args[i] === '--'
+    command = args.slice(separated ? i + 1 : i)
   }
   try {
     const parsed = parseArgs({ args: head, options, strict: true, allowPositionals: config.positionals ?? false })
-    return { values: parsed.values as Parsed<O>['values'], positionals: parsed.positionals, command }
+    return { values: parsed.values as Parsed<O>['values'], positionals: parsed.positionals, command, separated }
   } catch (error) {
     throw new UsageError(explain(error), config.usage)
   }

@@ -6,6 +6,8 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseCommandLine } from './args.ts'
 import { FriendlyError } from './errors.ts'
+import { formatReference, parseReference } from './oci/reference.ts'
+import { ImageStore } from './oci/store.ts'
 
 /** `--publish 8080:80[/tcp|/udp]`: connections to the host's port 8080 go to the container's port 80 (from step 08). */
 export interface Publish {
@@ -25,6 +27,10 @@ export interface RunOptions {
   publish: Publish[]
   /** --volume (docker's -v), in the order given; used from step 06 on. */
   volumes: Volume[]
+  /** `run IMAGE [--] [CMD...]` (step 09): the image to run; `command` may then be empty (the image's Cmd). */
+  image: string | undefined
+  /** --insecure-registry HOST (step 09): may speak plain HTTP although not on this machine. */
+  insecureRegistries: string[]
 }
 
 /** A host folder bind-mounted into the container: `--volume HOST_DIR:CONTAINER_DIR[:ro]`. */
@@ -43,6 +49,7 @@ const MIN_MEMORY = 32 * 1024 ** 2
 const MIN_PIDS = 16
 
 export const USAGE = `usage: main.js run [--rootfs DIR] [--hostname NAME] [--memory SIZE] [--cpus N] [--pids N] [--volume HOST_DIR:CONTAINER_DIR[:ro]]... [--publish H:C]... [--] CMD [ARG...]
+       main.js run [OPTIONS] IMAGE [--] [CMD [ARG...]]      (step 09; also: main.js pull IMAGE, images, rmi IMAGE)
   --rootfs DIR     the container's root filesystem (default: the Alpine rootfs from \`npm run rootfs\`)
   --hostname NAME  the hostname inside (default: ${DEFAULTS.hostname})
   --memory SIZE    memory limit, swap included: 100M, 100MB, 1G or bytes (default: ${DEFAULTS.memory})
@@ -51,7 +58,11 @@ export const USAGE = `usage: main.js run [--rootfs DIR] [--hostname NAME] [--mem
   --volume HOST_DIR:CONTAINER_DIR[:ro], -v ...
                    bind-mount a host folder into the container, read-only with :ro (step 06; repeatable)
   --publish H:C, -p ...
-                   the host's port H leads to the container's port C (tcp; H:C/udp) (step 08; repeatable)`
+                   the host's port H leads to the container's port C (tcp; H:C/udp) (step 08; repeatable)
+  --insecure-registry HOST
+                   pull IMAGE over plain HTTP from HOST (step 09; a registry on this machine may always)
+  IMAGE            [REGISTRY/]NAME[:TAG|@sha256:DIGEST]: a tag, digest or registry makes the first word an image
+                   (alpine:3.20, pulled when missing); a bare name only once pulled. After -- it is the command.`
 
 function usageError(message: string): FriendlyError {
   return new FriendlyError(message, { hint: USAGE.split('\n')[0] })
@@ -65,6 +76,7 @@ const RUN_OPTIONS = {
   pids: { type: 'string' },
   publish: { type: 'string', short: 'p', multiple: true },
   volume: { type: 'string', short: 'v', multiple: true },
+  'insecure-registry': { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -82,11 +94,19 @@ export function parseRunArgs(argv: string[]): RunOptions {
   } catch (error) {
     throw usageError((error as Error).message)
   }
-  const { values, command } = parsed
+  const { values, separated } = parsed
+  let { command } = parsed
   if (values.help) throw new FriendlyError(USAGE, { exitCode: 0 })
-  if (command.length === 0) throw usageError('no command given: what should run in the container? e.g. /bin/sh')
+  let image: string | undefined
+  if (!separated && values.rootfs === undefined && command[0] !== undefined && namesImage(command[0])) {
+    image = command[0]
+    command = command.slice(command[1] === '--' ? 2 : 1)
+  }
+  if (command.length === 0 && !image) throw usageError('no command given: what should run in the container? e.g. /bin/sh')
   return {
     command,
+    image,
+    insecureRegistries: values['insecure-registry'] ?? [],
     rootfs: values.rootfs,
     hostname: parseHostname(values.hostname ?? DEFAULTS.hostname),
     memoryBytes: parseSize(values.memory ?? DEFAULTS.memory),
@@ -95,6 +115,24 @@ export function parseRunArgs(argv: string[]): RunOptions {
     publish: (values.publish ?? []).reduce<Publish[]>((all, text) => [...all, parsePublish(text, all)], []),
     volumes: (values.volume ?? []).map(parseVolume),
   }
+}
+
+/**
+ * Whether the first word of `run WORD ...` is an image (step 09) rather than the command: a reference that says so
+ * itself (a tag, a digest, a registry: alpine:3.20, 127.0.0.1:5000/test/alpine) or the name of an image pulled
+ * already (alpine). `run sh` stays the command sh, as in every step before 09; a path never names an image.
+ */
+export function namesImage(word: string): boolean {
+  if (/^[./]/.test(word)) return false
+  let ref
+  try {
+    ref = parseReference(word)
+  } catch {
+    return false
+  }
+  const first = word.split('/')[0]!
+  if (/[:@]/.test(word) || (word.includes('/') && (first.includes('.') || first === 'localhost'))) return true
+  return new ImageStore().readImage(formatReference(ref)) !== undefined
 }
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }

@@ -11,6 +11,7 @@ import { FriendlyError, formatError } from './errors.ts'
 import { isRoot, platformName } from './host-requirements.ts'
 import { nodeIsNewEnough, supportedNodes, versionAtLeast } from './node-version.ts'
 import { currentRootfs, minicontainerHome } from './rootfs/location.ts'
+import { whyNoLocalRegistry } from '../checker/registry/registry.ts' // the checker's own test of what step 09 needs
 import { PROJECT_ROOT } from './steps.ts'
 import { FIX, hostArch, installedBoxes, workshopBoxSource } from './vm/advice.ts'
 import { VM_REPO, adviceFor, cgroupStatus, hostCanRunContainers, runInVm, vmStatus } from './vm/remote.ts'
@@ -147,6 +148,10 @@ function checkContainerHost(inVm: boolean): void {
   const ip = output('ip', ['-V'])
   if (nft && ip) report('ok', 'networking tools', `${nft.split('\n')[0]}; ${ip.split('\n')[0]}`)
   else report('warn', 'networking tools', `${nft ? '' : 'nft (nftables) is missing'}${!nft && !ip ? '; ' : ''}${ip ? '' : 'ip (iproute2) is missing'}: step 08 needs them`, 'sudo apt-get install nftables iproute2')
+  // Step 09 pulls from a registry of its own on 127.0.0.1 (the checker's, and `npm run registry`).
+  const registry = whyNoLocalRegistry()
+  if (registry) report('warn', 'local registry', `step 09: ${registry}`, inVm ? 'vagrant provision, or a newer box' : 'install them (step 09 only)')
+  else report('ok', 'local registry', 'docker-registry, skopeo and openssl for step 09')
 }
 
 // --- a laptop that needs the VM ------------------------------------------------------------------------------

@@ -85,6 +85,10 @@ function bindLibc(koffi: Koffi) {
     flock: libc.func('int flock(int fd, int operation)'),
     setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *value, uint32_t len)'),
     bindSocket: libc.func('int bind(int fd, const void *addr, uint32_t len)'),
+    // Step 09: the image's User. glibc's wrappers change every thread of the process (Node has several).
+    setgroups: libc.func('int setgroups(size_t size, const uint32_t *list)'),
+    setgid: libc.func('int setgid(uint32_t gid)'),
+    setuid: libc.func('int setuid(uint32_t uid)'),
   }
 }
 type Libc = ReturnType<typeof bindLibc>
@@ -371,6 +375,20 @@ export function setns(fd: number, nstype: number, what: string): void {
 /** flock(2): LOCK_EX waits until no other process holds the lock; it ends with the fd (or the process). */
 export function flock(fd: number, operation: number, what: string): void {
   check(c.flock(fd, operation), what)
+}
+
+// ---- Step 09: the image's user ----------------------------------------------------------------
+/** The supplementary groups: setgroups(2). Needs CAP_SETGID, so before setgid/setuid give up root. */
+export function setgroups(groups: number[]): void {
+  check(c.setgroups(groups.length, new Uint32Array(groups)), `setgroups([${groups.join(', ')}])`, 'EPERM: only root (CAP_SETGID) may set groups: call it before setuid.')
+}
+
+export function setgid(gid: number): void {
+  check(c.setgid(gid), `setgid(${gid})`, 'EPERM: only root (CAP_SETGID) may take another group: call it before setuid.')
+}
+
+export function setuid(uid: number): void {
+  check(c.setuid(uid), `setuid(${uid})`, 'EPERM: only root (CAP_SETUID) may become another user.')
 }
 
 // ---- Readable flag names, for error messages ---------------------------------------------------

@@ -23,6 +23,7 @@ export const STEPS: readonly Step[] = [
   { id: '06-overlayfs', number: 6, title: 'overlayfs', summary: 'a read-only image under a writable layer per container, and volumes (--volume)' },
   { id: '07-security', number: 7, title: 'Security', summary: "capabilities dropped to docker's set minus MKNOD, a seccomp filter, a cgroup namespace, /proc, /sys and cgroupfs locked: the escapes of step 06 refused" },
   { id: '08-networking', number: 8, title: 'Networking', summary: 'a veth pair to a host bridge, an address and a default route, NAT out and published ports in' },
+  { id: '09-images', number: 9, title: 'Images', summary: "pull an OCI image from a registry: this machine's manifest, every blob verified, its layers as the overlay's lower layers, its config applied" },
 ]
 
 /** The repository's root folder. */

@@ -2,7 +2,8 @@
 //
 // Side by side, in ONE run, interleaved (a noisy machine slows every row alike), the same image from the same local
 // registry (docker-registry on 127.0.0.1 with token auth, the Alpine image in two layers, pushed by skopeo):
-//   - minicontainer's pull, cold (an empty store: download, verify, unpack, whiteouts) and warm (everything there)
+//   - the engine's `main.js pull` (solutions/09-images), cold (an empty store: download, verify, unpack, whiteouts)
+//     and warm (everything there)
 //   - `skopeo copy docker://... oci:DIR` cold (download and verify into an OCI layout, no unpacking) and warm
 //   - skopeo copy + `umoci unpack` cold: the same work as ours (the layers unpacked into a root filesystem)
 //   - `node -e 0`: one Node start-up, which every minicontainer row pays
@@ -23,6 +24,8 @@ interface Contender {
   /** Runs before each measured run, unmeasured (e.g. an empty store). */
   prepare?: () => void
   argv: () => string[]
+  /** Extra environment (the engine's MINICONTAINER_HOME). */
+  env?: Record<string, string>
   wall: number[]
   cpu: number[]
 }
@@ -39,7 +42,7 @@ async function runOnce(c: Contender, record: boolean): Promise<void> {
   const cpuBefore = childrenCpuMs()
   const start = process.hrtime.bigint()
   const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: os.tmpdir() } })
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: os.tmpdir(), ...c.env } })
     let output = ''
     child.stdout.on('data', (d) => (output += d))
     child.stderr.on('data', (d) => (output += d))
@@ -78,12 +81,14 @@ async function main(argv: string[]): Promise<void> {
     const ref = `${registry.host}/bench/alpine:1`
     const size = image.layers.reduce((n, l) => n + l.size, 0)
 
-    const pull = [process.execPath, path.join(PROJECT_ROOT, 'test/fixtures/oci-pull.ts')]
+    // The engine's own command (step 09's solution), each row with a MINICONTAINER_HOME of its own.
+    const pull = [process.execPath, path.join(PROJECT_ROOT, 'solutions/09-images/main.js'), 'pull', ref]
+    const home = (name: string) => ({ MINICONTAINER_HOME: path.join(work, name) })
     const skopeo = (dir: string) => ['skopeo', 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${dir}:1`]
     const fresh = (name: string) => () => fs.rmSync(path.join(work, name), { recursive: true, force: true })
     const contenders: Contender[] = [
-      { name: 'minicontainer pull, cold (download, verify, unpack, whiteouts)', prepare: fresh('cold-store'), argv: () => [...pull, path.join(work, 'cold-store'), ref], wall: [], cpu: [] },
-      { name: 'minicontainer pull, warm (everything there)', argv: () => [...pull, path.join(work, 'warm-store'), ref], wall: [], cpu: [] },
+      { name: '`main.js pull`, cold (download, verify, unpack, whiteouts)', prepare: fresh('cold-home'), argv: () => pull, env: home('cold-home'), wall: [], cpu: [] },
+      { name: '`main.js pull`, warm (everything there)', argv: () => pull, env: home('warm-home'), wall: [], cpu: [] },
       { name: '`skopeo copy docker://… oci:DIR`, cold (download, verify)', prepare: fresh('cold-oci'), argv: () => skopeo(path.join(work, 'cold-oci')), wall: [], cpu: [] },
       { name: '`skopeo copy docker://… oci:DIR`, warm (blobs there)', argv: () => skopeo(path.join(work, 'warm-oci')), wall: [], cpu: [] },
       {

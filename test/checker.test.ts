@@ -120,6 +120,7 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       // Every door of step 06 still open: no check of step 07 passes.
       '07-security': ['07.capabilities', '07.seccomp', '07.refused', '07.cgroup-escape', '07.cgroupns', '07.disk', '07.proc', '07.sys', '07.dev-nodev'],
       '08-networking': ['08.veth', '08.eth0', '08.address', '08.neighbours', '08.route', '08.masquerade', '08.publish', '08.cleanup'],
+      '09-images': ['09.pull', '09.verify', '09.reuse', '09.layers', '09.whiteouts', '09.config', '09.entrypoint'],
     }
     for (const step of STEPS) {
       const starter = path.join(PROJECT_ROOT, 'steps', step.id, 'main.js')
@@ -234,9 +235,9 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       expect(r.stdout).toMatch(/^01\.run /m)
       expect(r.stdout).not.toMatch(/^04\./m)
     }
-    const bad = await execa(process.execPath, [CHECKER, '9'], { reject: false })
+    const bad = await execa(process.execPath, [CHECKER, '10'], { reject: false })
     expect(bad.exitCode).toBe(2)
-    expect(bad.stderr).toMatch(/no step "9"/)
+    expect(bad.stderr).toMatch(/no step "10"/)
   })
 
   test('progress: the learner\'s own step is recorded (passed, or the TODO it fails at), --solution is not; status shows it', async () => {

@@ -83,6 +83,7 @@ describe('every npm script runs with no shell', () => {
     status: { args: [], answer: /^Next: |Every step passes/m },
     bench: { args: ['--help'], answer: /^bench: .*--help/m },
     'bench:pull': { args: ['--help'], answer: /^bench:pull: .*--help/m },
+    registry: { args: ['--help'], answer: /^usage: npm run registry/m },
     lesson: { args: ['1', '--no-pager'], answer: /namespace/i },
     'lessons:html': { args: ['--help'], answer: /^lessons:html: .*--help/m },
     hint: { args: ['--help'], answer: /^hint: .*--help/m },

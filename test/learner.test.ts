@@ -367,7 +367,7 @@ describe('the commands on bad input: one line, a non-zero exit, no stack trace',
   })
   it.each([
     ['learner/lesson.ts', 'nine'],
-    ['learner/hint.ts', '9'],
+    ['learner/hint.ts', '10'],
     ['learner/reset.ts', 'step-99'],
     ['learner/solution.ts', '07-foo'],
     ['learner/reset.ts'],

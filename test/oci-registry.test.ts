@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getxattr } from '../lib/libc.ts'
 import { formatImages, removeImages } from '../lib/oci/cli.ts'
 import type { Platform } from '../lib/oci/documents.ts'
-import { lowerDirs, pullImage } from '../lib/oci/image.ts'
+import { pull as pullImage } from '../engine/all-steps/image.ts'
 import { ImageStore } from '../lib/oci/store.ts'
 import { PROJECT_ROOT } from '../lib/steps.ts'
 import { startRegistry, whyNoLocalRegistry, type LocalRegistry } from '../checker/registry/registry.ts'
@@ -139,7 +139,7 @@ describe.skipIf(skipUnlessRootOnLinux() || skipUnlessRegistry())('pulling from a
     const { spec } = image
     // A private mount namespace of its own: the mount is gone with the process, whatever happens.
     const script = [
-      `mount -t overlay overlay -o lowerdir=${lowerDirs(record, store).join(':')} ${merged}`,
+      `mount -t overlay overlay -o lowerdir=${record.layers.map((l) => store.layerFs(l.diffId)).reverse().join(':')} ${merged}`,
       `if [ -e ${merged}/${spec.deleted} ]; then echo deleted=visible; else echo deleted=gone; fi`,
       `echo opaque=$(ls -A ${merged}/${spec.opaqueDir})`,
       `echo replaced=$(cat ${merged}/${spec.replaced[0]})`,

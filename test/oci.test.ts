@@ -8,8 +8,9 @@ import zlib from 'node:zlib'
 import { afterEach, describe, expect, it } from 'vitest'
 import { getxattr } from '../lib/libc.ts'
 import { parseImageCommand } from '../lib/oci/cli.ts'
+import { parseRunArgs } from '../lib/cli.ts'
 import type { ImageIndex } from '../lib/oci/documents.ts'
-import { chooseManifest, convertWhiteouts, processSpec } from '../lib/oci/image.ts'
+import { chooseManifest, convertWhiteouts, processSpec } from '../engine/all-steps/image.ts'
 import { resolveUser } from '../lib/oci/user.ts'
 import { formatReference, familiarReference, mayUsePlainHttp, parseReference } from '../lib/oci/reference.ts'
 import { parseChallenge } from '../lib/oci/registry.ts'
@@ -84,6 +85,31 @@ describe('the image commands', () => {
     [['rmi'], /which image/],
   ])('refuses %j', (argv, why) => {
     expect(() => parseImageCommand(argv)).toThrow(why)
+  })
+})
+
+describe('run IMAGE [--] [CMD] next to run [--] CMD (step 09)', () => {
+  const parsed = (...argv: string[]) => {
+    const o = parseRunArgs(['run', ...argv])
+    return { image: o.image, command: o.command }
+  }
+  it('a tag, a digest or a registry makes the first word an image; the rest (after an optional --) is the command', () => {
+    expect(parsed('alpine:3.20', 'sh')).toEqual({ image: 'alpine:3.20', command: ['sh'] })
+    expect(parsed('alpine:3.20')).toEqual({ image: 'alpine:3.20', command: [] })
+    expect(parsed('--hostname', 'h', '127.0.0.1:5000/test/alpine', '--', 'sh', '-c', 'x')).toEqual({ image: '127.0.0.1:5000/test/alpine', command: ['sh', '-c', 'x'] })
+    expect(parsed(`alpine@${D}`, 'ls', '--', '-l')).toEqual({ image: `alpine@${D}`, command: ['ls', '--', '-l'] })
+    expect(parsed('localhost/app')).toEqual({ image: 'localhost/app', command: [] })
+  })
+  it('a command as in every step before: after --, with --rootfs, a path, or a bare name that is no pulled image', () => {
+    expect(parsed('--', 'alpine:3.20')).toEqual({ image: undefined, command: ['alpine:3.20'] })
+    expect(parsed('--rootfs', '/tmp/r', 'alpine:3.20')).toEqual({ image: undefined, command: ['alpine:3.20'] })
+    expect(parsed('/bin/sh', '-c', 'x')).toEqual({ image: undefined, command: ['/bin/sh', '-c', 'x'] })
+    expect(parsed('hostname')).toEqual({ image: undefined, command: ['hostname'] })
+    expect(parsed('./a.out')).toEqual({ image: undefined, command: ['./a.out'] })
+    expect(() => parsed('--')).toThrow(/no command given/)
+  })
+  it('--insecure-registry HOST, repeatable', () => {
+    expect(parseRunArgs(['run', '--insecure-registry', 'reg.lan:5000', '--insecure-registry=10.0.0.5', 'reg.lan:5000/a', 'sh']).insecureRegistries).toEqual(['reg.lan:5000', '10.0.0.5'])
   })
 })
 
@@ -172,7 +198,7 @@ describe.skipIf(skipUnlessRootOnLinux())('whiteouts: OCI\'s files become overlay
       fs.mkdirSync(path.join(dir, path.dirname(rel)), { recursive: true })
       fs.writeFileSync(path.join(dir, rel), content)
     }
-    expect(convertWhiteouts(dir)).toEqual({ whiteouts: 5, opaque: 1 })
+    convertWhiteouts(dir)
     for (const gone of ['etc/motd', 'top', 'a/b/c/deep']) {
       const st = fs.lstatSync(path.join(dir, gone))
       expect(st.isCharacterDevice() && st.rdev === 0, gone).toBe(true)

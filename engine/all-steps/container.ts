@@ -3,6 +3,7 @@
 //   host (the engine, "run")                        container (init: becomes the command)
 //   ───────────────────────────────────────────     ─────────────────────────────────────────────
 //   parse flags, check the host
+//   [09] the image: pulled if missing, its config
 //   [06] create the container's layer folders
 //   [03] create the cgroup with its limits
 // @since 08-networking
@@ -19,12 +20,14 @@
 //        and route, the NAT rules; "go on" ───────►
 // @end
 //                                                   [07] cgroup namespace
-//                                                   [06] overlay: image + layer; volumes
+//                                                   [06] overlay: image + layer; volumes ([09] layers)
 //                                                   [02] /dev, chroot, /proc
 //                                                   [05]   pivot_root instead of chroot
 //                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
-//                                                   [07] capabilities dropped, seccomp filter
+//                                                   [07] capabilities dropped
+//                                                   [09] the image's WorkingDir and User
+//                                                   [07] seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
 //   [06] remove the layer
@@ -69,11 +72,19 @@ import { dropCapabilities, installSyscallFilter } from './security.ts'
 import { waitForHost } from '../../lib/init/container.ts'
 import { connectContainer, releaseNetwork, reserveNetwork } from './bridge.ts'
 // @end
+// @since 09-images
+import { IMAGE_COMMANDS } from '../../lib/oci/cli.ts'
+import { enterImageProcess } from '../../lib/oci/user.ts'
+import { imageCommand, prepareImage, type ImageRun } from './image.ts'
+// @end
 
 /** The entry point: `main.js run ...` on the host, `main.js __init` inside the container. */
 export async function main(argv: string[]): Promise<void> {
   try {
     if (argv[0] === INIT_SUBCOMMAND) init()
+    // @since 09-images
+    else if ((IMAGE_COMMANDS as readonly string[]).includes(argv[0] ?? '')) process.exitCode = await imageCommand(argv)
+    // @end
     else process.exitCode = await run(parseRunArgs(argv))
   } catch (error) {
     const status = error instanceof FriendlyError ? error.exitCode : EXIT.ENGINE_FAILED
@@ -94,9 +105,23 @@ export async function run(options: RunOptions): Promise<number> {
   // @until 08-networking
   // if (options.publish.length) throw new FriendlyError('--publish: published ports come with step 08 (networking)')
   // @end
-  // @since 02-chroot
-  config.rootfs = requireRootfs(options.rootfs)
-  config.env = containerEnvironment(options.hostname)
+  // @until 09-images
+  // if (options.image) throw new FriendlyError(`${options.image}: images come with step 09 (give the command after --)`)
+  // @end
+  // @since 02-chroot until 09-images
+  // config.rootfs = requireRootfs(options.rootfs)
+  // config.env = containerEnvironment(options.hostname)
+  // @end
+  // @since 09-images
+  // An image: its layers (the bottom one stands in for step 06's image), its config; else the rootfs as before.
+  let image: ImageRun | undefined
+  if (options.image) {
+    image = await prepareImage(options, containerEnvironment(options.hostname))
+    Object.assign(config, { rootfs: image.layers[0], command: image.command, env: image.env, workingDir: image.workingDir, user: image.user })
+  } else {
+    config.rootfs = requireRootfs(options.rootfs)
+    config.env = containerEnvironment(options.hostname)
+  }
   // @end
   // @since 06-overlayfs
   config.volumes = requireVolumeSources(options.volumes)
@@ -109,6 +134,10 @@ export async function run(options: RunOptions): Promise<number> {
     cleanups.push(() => removeLayer(layer))
     config.layer = layer
     config.rootfs = layer.merged
+    // @end
+    // @since 09-images
+    layer.lowerDirs = image?.layers ?? [layer.image]
+    if (image) cleanups.push(image.unpin)
     // @end
     // @since 03-cgroups
     const cgroup = createCgroup(options)
@@ -206,6 +235,16 @@ function init(): never {
     // @end
     // @since 07-security
     dropCapabilities() // after the last mount and after lo is up: both needed what this takes away
+    // @end
+    // @since 09-images
+    // The image's WorkingDir and User: after the capabilities are dropped (that takes CAP_SETPCAP, which a user
+    // other than root has not), before the filter (which needs no_new_privs, set by dropCapabilities).
+    if (config.workingDir !== undefined) {
+      const home = enterImageProcess(config.workingDir, config.user ?? '')
+      config.env!.HOME ??= home ?? '/'
+    }
+    // @end
+    // @since 07-security
     installSyscallFilter() // the very last: from here on mount, unshare... fail for init too
     // @end
   } catch (error) {

@@ -42,7 +42,7 @@ export function createLayer(image: string): Layer {
  * last process is gone): the overlay of the image and the layer, on layer.merged.
  */
 export function mountOverlay(layer: Layer): void {
-  // @todo 06-overlayfs
+  // @todo 06-overlayfs until 09-images
   // TODO(06.2): Mount the overlay on layer.merged: the image as its read-only lower layer, the
   //   container's upper and work folders on top. The filesystem takes its layers as one options
   //   string; a path holding a comma or a colon must be escaped (overlayPath below does that).
@@ -50,7 +50,22 @@ export function mountOverlay(layer: Layer): void {
   // @starter
   // mount(layer.image, layer.merged, null, MS_BIND) // step 05's root: the image itself, writable, until this TODO
   // @solution
-  const options = `lowerdir=${overlayPath(layer.image)},upperdir=${overlayPath(layer.upper)},workdir=${overlayPath(layer.work)}`
+  // const options = `lowerdir=${overlayPath(layer.image)},upperdir=${overlayPath(layer.upper)},workdir=${overlayPath(layer.work)}`
+  // mount('overlay', layer.merged, 'overlay', 0, options)
+  // @end
+  // @todo 09-images
+  // TODO(09.4): From this step the read-only part is several folders: layer.lowerDirs, an image's
+  //   layers bottom first, as its manifest lists them (for --rootfs, the one rootfs). Give overlayfs
+  //   all of them as its lower layers, in the order it reads them, each escaped as before. Why: a
+  //   layer holds only what its build step changed, deletions included (as whiteouts); only when
+  //   every upper layer is looked at before the ones below does the overlay show the image.
+  //   Lesson: "5. Layers as lower layers". See overlayfs.rst, "Multiple lower layers".
+  // @starter
+  // const options = `lowerdir=${overlayPath(layer.image)},upperdir=${overlayPath(layer.upper)},workdir=${overlayPath(layer.work)}`
+  // mount('overlay', layer.merged, 'overlay', 0, options) // one lower layer (step 06's), until this TODO
+  // @solution
+  const lower = [...layer.lowerDirs!].reverse().map(overlayPath).join(':')
+  const options = `lowerdir=${lower},upperdir=${overlayPath(layer.upper)},workdir=${overlayPath(layer.work)}`
   mount('overlay', layer.merged, 'overlay', 0, options)
   // @end
 }

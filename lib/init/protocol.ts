@@ -27,6 +27,10 @@ export interface InitConfig {
   layer?: Layer
   /** From step 06: host folders bind-mounted into the container (--volume). */
   volumes?: Volume[]
+  /** From step 09, for an image: the folder the command starts in (the image's WorkingDir), made if missing. */
+  workingDir?: string
+  /** From step 09, for an image: its User ("", "name", "uid", "name:group", "uid:gid"), resolved in its /etc/passwd. */
+  user?: string
 }
 
 /**
@@ -34,8 +38,13 @@ export interface InitConfig {
  * on top. All four are host paths; upper and work must be on the same filesystem.
  */
 export interface Layer {
-  /** The read-only image: the overlay's lowerdir. */
+  /** The read-only image: the overlay's lowerdir (step 06). From step 09, an image's bottom layer. */
   image: string
+  /**
+   * From step 09: every read-only layer, bottom first as an image's manifest lists them (an image's layer folders in
+   * the store; for --rootfs, just the rootfs).
+   */
+  lowerDirs?: string[]
   /** Where the container's writes, whiteouts and copied-up files land: upperdir. */
   upper: string
   /** The overlay's scratch folder (workdir): empty, on the same filesystem as upper. */

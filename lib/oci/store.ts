@@ -177,6 +177,17 @@ export class ImageStore {
     }
   }
 
+  /** Stores bytes whose sha256 the caller computed itself (a manifest fetched by tag) under that digest. */
+  async saveBytes(digest: string, bytes: Buffer): Promise<void> {
+    const staging = this.stagingFile()
+    try {
+      await staging.write(bytes)
+      await staging.commit(digest)
+    } finally {
+      staging.discard()
+    }
+  }
+
   /** A new folder for a layer being unpacked: its files go into `fs`. */
   stagingLayer(): { dir: string; fs: string; discard(): void } {
     const dir = this.stagingPath('.layer')

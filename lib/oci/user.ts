@@ -1,6 +1,8 @@
 // The image's User ("", "name", "uid", "name:group", "uid:gid") in numbers: read from the container's own
 // /etc/passwd and /etc/group (the image's, not the host's: the same name may have another uid there), as runc does.
+import fs from 'node:fs'
 import { FriendlyError } from '../errors.ts'
+import { chdir, setgid, setgroups, setuid } from '../libc.ts'
 
 export interface ResolvedUser {
   uid: number
@@ -44,4 +46,20 @@ export function resolveUser(user: string, passwd: string | undefined, group: str
   }
   const supplementary = userName === undefined ? [] : groups.filter((f) => f[3]!.split(',').includes(userName)).map((f) => Number(f[2]))
   return { uid, gid, groups: [...new Set([gid, ...supplementary])], home }
+}
+
+/**
+ * Container side, in the container's root, last before the command (step 09): the image's WorkingDir (made when
+ * the image lacks it, as docker does, while still root), then its User: supplementary groups, group, user, in that
+ * order (the group calls need CAP_SETGID, which setuid to a user other than root takes away). Returns the user's home.
+ */
+export function enterImageProcess(workingDir: string, user: string): string | undefined {
+  fs.mkdirSync(workingDir, { recursive: true, mode: 0o755 })
+  chdir(workingDir)
+  const read = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined)
+  const resolved = resolveUser(user, read('/etc/passwd'), read('/etc/group'))
+  setgroups(resolved.groups)
+  setgid(resolved.gid)
+  setuid(resolved.uid)
+  return resolved.home
 }

@@ -3,6 +3,7 @@
 //   host (the engine, "run")                        container (init: becomes the command)
 //   ───────────────────────────────────────────     ─────────────────────────────────────────────
 //   parse flags, check the host
+//   [09] the image: pulled if missing, its config
 //   [06] create the container's layer folders
 //   [03] create the cgroup with its limits
 //   [01] a new PID namespace for the next child
@@ -11,12 +12,14 @@
 //   send the configuration over fd 3 ───────────►  [01] new mount, UTS, IPC namespaces, hostname
 //                                                   [04] new network namespace
 //                                                   [07] cgroup namespace
-//                                                   [06] overlay: image + layer; volumes
+//                                                   [06] overlay: image + layer; volumes ([09] layers)
 //                                                   [02] /dev, chroot, /proc
 //                                                   [05]   pivot_root instead of chroot
 //                                                   [07] /sys, /proc, /dev locked; /sys/fs/cgroup
 //                                                   [04] lo up
-//                                                   [07] capabilities dropped, seccomp filter
+//                                                   [07] capabilities dropped
+//                                                   [09] the image's WorkingDir and User
+//                                                   [07] seccomp filter
 //   wait                                            execve(CMD): the command is now PID 1
 //   [03] read the OOM counter, remove the cgroup ◄─ init ends: a code, or a signal
 //   [06] remove the layer
@@ -57,6 +60,7 @@ export async function run(options: RunOptions): Promise<number> {
   const config: InitConfig = { command: options.command, hostname: options.hostname }
   if (options.volumes.length) throw new FriendlyError('--volume: volumes come with step 06 (overlayfs)')
   if (options.publish.length) throw new FriendlyError('--publish: published ports come with step 08 (networking)')
+  if (options.image) throw new FriendlyError(`${options.image}: images come with step 09 (give the command after --)`)
   config.rootfs = requireRootfs(options.rootfs)
   config.env = containerEnvironment(options.hostname)
   const cleanups: (() => void)[] = [] // run in reverse order at the end, whatever happened

@@ -9,7 +9,9 @@ import { testTimeScale } from '../../lib/timeouts.ts'
 import { cgroupDirsOf, cgroupVersion, keyedValue, readCgroupFile } from '../../checker/cgroups.ts'
 import { allProcs, descendants, readLink, readText, sleep } from '../../checker/proc.ts'
 
-export const SOLUTIONS = ['01-namespaces', '02-chroot', '03-cgroups', '04-network', '05-pivot-root', '06-overlayfs', '07-security', '08-networking'] as const
+export const SOLUTIONS = [
+  '01-namespaces', '02-chroot', '03-cgroups', '04-network', '05-pivot-root', '06-overlayfs', '07-security', '08-networking', '09-images',
+] as const
 
 /**
  * Time limits grow on slow machines: MINICONTAINER_TIMEOUT_SCALE (the checker's too) is 8 in the CI's VM,

@@ -33,6 +33,7 @@ const NETWORKING = '08-networking'
 /** The last step's solution: the mutants of steps 05 and 06 (every earlier check runs on it too). */
 const OVERLAY = '06-overlayfs'
 const SECURITY = '07-security'
+const IMAGES = '09-images'
 
 /** A fake engine: prints what the probes expect and runs the command on the host, isolating nothing. */
 const FAKE_RUN: [string, string] = [
@@ -921,6 +922,66 @@ export const MUTANTS: Mutant[] = [
     edits: { 'kernelfs.ts': [["  mount(null, '/dev', null, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_NOEXEC, 'mode=755,size=64k')\n", '']] },
     caughtBy: ['07.dev-nodev'],
     hints: { '07.dev-nodev': '07.2' },
+  },
+  // Step 09: images (a real registry on 127.0.0.1; each mutant breaks one decision of engine/all-steps/image.ts).
+  {
+    id: 'manifest-any-architecture',
+    description: "the index's manifest chosen by os alone: the first entry, another platform's, is taken",
+    step: IMAGES,
+    edits: { 'image.ts': [['p !== undefined && p.os === platform.os && p.architecture === platform.architecture &&', 'p !== undefined && p.os === platform.os &&']] },
+    caughtBy: ['09.pull'],
+    hints: { '09.pull': '09.1' },
+  },
+  {
+    id: 'blob-size-only',
+    description: 'a blob checked by its size only: a config with one value changed (same size) is stored and used',
+    step: IMAGES,
+    edits: { 'image.ts': [['    if (got !== expected.digest) {\n', '    if (got !== expected.digest && size !== expected.size) {\n']] },
+    caughtBy: ['09.verify'],
+  },
+  {
+    id: 'blob-downloaded-again',
+    description: 'a blob already in the store downloaded again on every pull',
+    step: IMAGES,
+    edits: { 'image.ts': [['  if (store.hasBlob(expected.digest)) return\n', '']] },
+    caughtBy: ['09.reuse'],
+  },
+  {
+    id: 'lowerdirs-bottom-first',
+    description: "the image's layers given to overlayfs bottom first, as the manifest lists them: the base hides the top layer's changes",
+    step: IMAGES,
+    edits: { 'overlay.ts': [['  const lower = [...layer.lowerDirs!].reverse().map(overlayPath).join', '  const lower = [...layer.lowerDirs!].map(overlayPath).join']] },
+    caughtBy: ['09.layers', '09.whiteouts'],
+    only: ['09.layers', '09.whiteouts'],
+    hints: { '09.layers': '09.4' },
+  },
+  {
+    id: 'whiteout-files-kept',
+    description: '.wh.NAME files left as they are (only opaque folders converted): the deleted file is back in the container',
+    step: IMAGES,
+    edits: { 'image.ts': [['    else if (!there) mknod(target, S_IFCHR, makedev(0, 0))\n', '    else if (!there) void [S_IFCHR, makedev, mknod]\n']] },
+    caughtBy: ['09.whiteouts'],
+  },
+  {
+    id: 'image-env-ignored',
+    description: "the image's Env not applied: its PATH and variables missing",
+    step: IMAGES,
+    edits: { 'image.ts': [['  for (const entry of c.Env ?? []) {\n', '  for (const entry of [] as string[]) {\n']] },
+    caughtBy: ['09.config'],
+  },
+  {
+    id: 'image-user-ignored',
+    description: "the image's User not applied: the command runs as root",
+    step: IMAGES,
+    edits: { 'image.ts': [["workingDir: c.WorkingDir || '/', user: c.User ?? '' }", "workingDir: c.WorkingDir || '/', user: '' }"]] },
+    caughtBy: ['09.config'],
+  },
+  {
+    id: 'entrypoint-ignored',
+    description: "the image's Entrypoint left out: its Cmd (or the command given) runs alone",
+    step: IMAGES,
+    edits: { 'image.ts': [['  const argv = [...(c.Entrypoint ?? []), ...(command.length', '  const argv = [...(command.length']] },
+    caughtBy: ['09.entrypoint'],
   },
 ]
 

@@ -219,6 +219,8 @@ UseDomains=yes
 NET
 chroot "$root" systemctl enable systemd-networkd systemd-resolved >/dev/null 2>&1
 chroot "$root" systemctl mask swap.target >/dev/null 2>&1
+# docker-registry's own service would listen on :5000 in every VM: step 09 starts registries of its own on 127.0.0.1.
+chroot "$root" systemctl mask docker-registry.service >/dev/null 2>&1 || true
 
 # The vagrant user: Vagrant's well-known insecure key (Vagrant puts a key of its own in at the first `vagrant up`),
 # passwordless sudo. /vagrant is theirs: the laptop -> VM carry-over writes the repository there as vagrant.
