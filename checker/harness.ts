@@ -119,7 +119,12 @@ export function sessionNetwork(): TestNetwork | undefined {
  * What the containers left in the test network's host (veths, leases, rules: reported, then gone with it), and
  * whether the REAL host's network changed at all (it must not: loudly, repaired where it is minicontainer's).
  */
-async function closeTestNetwork(testNetwork: TestNetwork, networkBefore: ReturnType<typeof snapshotHostNetwork>, engineDir: string, killedEngines: Set<number>): Promise<Leak[]> {
+async function closeTestNetwork(
+  testNetwork: TestNetwork,
+  networkBefore: ReturnType<typeof snapshotHostNetwork>,
+  engineDir: string,
+  killedEngines: Set<number>,
+): Promise<Leak[]> {
   const leaks: Leak[] = []
   let left = testNetwork.leftovers()
   if (testNetwork.leasesOf(killedEngines).length) {
@@ -241,7 +246,12 @@ export async function runSession(options: HarnessOptions): Promise<Report> {
   await endSession() // what the checks shared (step 09's registry): gone before the host is compared
   const leaks: Leak[] = [...(await diffAndRepair(before, ourPids)), ...imageLeaks(image)]
   if (testNetwork) {
-    const killed = new Set(results.flatMap((r) => r?.runs ?? []).filter((run) => run.signal !== null && run.enginePid !== undefined).map((run) => run.enginePid!))
+    const killed = new Set(
+      results
+        .flatMap((r) => r?.runs ?? [])
+        .filter((run) => run.signal !== null && run.enginePid !== undefined)
+        .map((run) => run.enginePid!),
+    )
     leaks.push(...(await closeTestNetwork(testNetwork, networkBefore!, options.engineDir, killed)))
   }
   removeAllScratch() // the checks' throw-away folders, now that no mount is left inside one

@@ -177,7 +177,9 @@ export function stagingLeftovers(home: Home): string[] {
 }
 
 /** The image records the engine wrote (images/*.json), parsed. */
-export function records(home: Home): { reference: string; manifest: string; config: string; layers: { digest: string; diffId: string }[] }[] {
+export function records(
+  home: Home,
+): { reference: string; manifest: string; config: string; layers: { digest: string; diffId: string }[] }[] {
   return listDir(home.records).filter((n) => n.endsWith('.json')).map((n) => JSON.parse(fs.readFileSync(path.join(home.records, n), 'utf8')))
 }
 
@@ -245,7 +247,18 @@ export function runMainImage(ctx: CheckContext): Promise<ImageRunView> {
     atSessionEnd(() => removeScratch(home.dir))
     const ref = `${w.mainRepo}@${w.main.manifest.digest}`
     const pullRun = await pull(ctx, home, ref)
-    const view: ImageRunView = { home, pullRun, run: undefined, overlay: undefined, rootFsType: undefined, environment: undefined, uids: [], gids: [], cwdIsWorkingDir: false, cwd: undefined }
+    const view: ImageRunView = {
+      home,
+      pullRun,
+      run: undefined,
+      overlay: undefined,
+      rootFsType: undefined,
+      environment: undefined,
+      uids: [],
+      gids: [],
+      cwdIsWorkingDir: false,
+      cwd: undefined,
+    }
     if (pullRun.exitCode !== 0) return view
     const { spec } = w.main
     const script = [
@@ -266,7 +279,8 @@ export function runMainImage(ctx: CheckContext): Promise<ImageRunView> {
         view.overlay = root?.fsType === 'overlay' ? overlayLayers(root.superOptions) : undefined
         view.environment = environmentOf(pid)
         const status = readText(`/proc/${pid}/status`) ?? ''
-        const ids = (key: string) => (status.split('\n').find((l) => l.startsWith(`${key}:`)) ?? '').split(/\s+/).slice(1).filter(Boolean).map(Number)
+        const ids = (key: string) =>
+          (status.split('\n').find((l) => l.startsWith(`${key}:`)) ?? '').split(/\s+/).slice(1).filter(Boolean).map(Number)
         view.uids = ids('Uid')
         view.gids = ids('Gid')
         try {

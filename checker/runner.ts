@@ -188,7 +188,11 @@ export async function runEngine(engineDir: string, options: RunOptions, network?
     stdio[Number(at)] = fd
   }
   // stdin, stdout and stderr are always pipes (the descriptors after them are the caller's to pass).
-  const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio, env: { ...process.env, ...network?.env(), ...options.env } }) as ChildProcessByStdio<Writable, Readable, Readable>
+  const child = spawn(argv[0]!, argv.slice(1), {
+    detached: true,
+    stdio,
+    env: { ...process.env, ...network?.env(), ...options.env },
+  }) as ChildProcessByStdio<Writable, Readable, Readable>
   child.stdin.on('error', () => {})
   const tree = child.pid === undefined ? undefined : new ProcessTree(child.pid)
   const stdout = new CappedText()
@@ -229,7 +233,13 @@ export async function runEngine(engineDir: string, options: RunOptions, network?
     }
     tree?.remember()
     try {
-      await options.onReady?.({ token, pid: containerPid, rootPid: tree!.rootPid, hostMountinfoPid: options.world ? tree!.rootPid : 'self', facts: parseFacts(stdout.toString()) })
+      await options.onReady?.({
+        token,
+        pid: containerPid,
+        rootPid: tree!.rootPid,
+        hostMountinfoPid: options.world ? tree!.rootPid : 'self',
+        facts: parseFacts(stdout.toString()),
+      })
     } catch (error) {
       readyError = error
     }

@@ -16,7 +16,11 @@ import { buildTestImage, pushImage } from '../checker/registry/test-image.ts'
 const USAGE = 'usage: npm run registry [-- --from TARBALL|ROOTFS_DIR]   (as root)'
 
 async function main(): Promise<void> {
-  const { values } = parseCommandLine(process.argv.slice(2), { from: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, { usage: USAGE })
+  const { values } = parseCommandLine(
+    process.argv.slice(2),
+    { from: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { usage: USAGE },
+  )
   if (values.help) {
     console.log(USAGE)
     return
@@ -27,7 +31,8 @@ async function main(): Promise<void> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-registry-image-'))
   const registry = await startRegistry()
   try {
-    const passwd = 'dir' in base && base.dir ? fs.readFileSync(path.join(base.dir, 'etc/passwd'), 'utf8') : 'root:x:0:0:root:/root:/bin/sh\n'
+    const passwd =
+      'dir' in base && base.dir ? fs.readFileSync(path.join(base.dir, 'etc/passwd'), 'utf8') : 'root:x:0:0:root:/root:/bin/sh\n'
     const image = await buildTestImage({
       base,
       architecture: process.arch === 'arm64' ? 'arm64' : 'amd64',

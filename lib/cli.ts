@@ -208,7 +208,9 @@ export function requireVolumeSources(volumes: Volume[]): Volume[] {
         hint: `create it first (mkdir -p ${volume.host}): minicontainer does not create it for you, like docker's --mount`,
       })
     }
-    if (!stat.isDirectory()) throw new FriendlyError(`--volume ${volume.spec}: ${volume.host} is not a folder`, { hint: 'a volume is a host folder' })
+    if (!stat.isDirectory()) {
+      throw new FriendlyError(`--volume ${volume.spec}: ${volume.host} is not a folder`, { hint: 'a volume is a host folder' })
+    }
   }
   return volumes
 }

@@ -42,7 +42,10 @@ async function runOnce(c: Contender, record: boolean): Promise<void> {
   const cpuBefore = childrenCpuMs()
   const start = process.hrtime.bigint()
   const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: os.tmpdir(), ...c.env } })
+    const child = spawn(argv[0]!, argv.slice(1), {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: os.tmpdir(), ...c.env },
+    })
     let output = ''
     child.stdout.on('data', (d) => (output += d))
     child.stderr.on('data', (d) => (output += d))

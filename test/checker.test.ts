@@ -43,7 +43,11 @@ interface JsonReport {
 // The learner's progress file is not the tests' business.
 const progress = path.join(os.tmpdir(), `mc-test-progress-${process.pid}.json`)
 
-async function check(step: string, args: string[], env: Record<string, string> = {}): Promise<{ report: JsonReport; exitCode: number; stderr: string }> {
+async function check(
+  step: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ report: JsonReport; exitCode: number; stderr: string }> {
   const r = await execa(process.execPath, [CHECKER, step, '--json', ...args], {
     reject: false,
     env: { MINICONTAINER_PROGRESS: progress, ...env },
@@ -118,7 +122,9 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
       // The starter's root is the image itself, as in step 05; the missing-volume error is given code.
       '06-overlayfs': ['06.overlay', '06.image-unchanged', '06.isolation', '06.cleanup', '06.sweep', '06.volume', '06.volume-ro'],
       // Every door of step 06 still open: no check of step 07 passes.
-      '07-security': ['07.capabilities', '07.seccomp', '07.refused', '07.cgroup-escape', '07.cgroupns', '07.disk', '07.proc', '07.sys', '07.dev-nodev'],
+      '07-security': [
+        '07.capabilities', '07.seccomp', '07.refused', '07.cgroup-escape', '07.cgroupns', '07.disk', '07.proc', '07.sys', '07.dev-nodev',
+      ],
       '08-networking': ['08.veth', '08.eth0', '08.address', '08.neighbours', '08.route', '08.masquerade', '08.publish', '08.cleanup'],
       '09-images': ['09.pull', '09.verify', '09.reuse', '09.layers', '09.whiteouts', '09.config', '09.entrypoint'],
     }
@@ -132,7 +138,9 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
         // The starter's engine runs (its TODOs are missing, not broken): no root cause, and every hint names a
         // TODO of this step, chosen from the evidence.
         expect(report.rootCauses).toEqual([])
-        for (const c of report.checks.filter((x) => !x.passed && x.todo)) expect(c.todo, c.id).toMatch(new RegExp(`^${step.id.slice(0, 2)}\\.`))
+        for (const c of report.checks.filter((x) => !x.passed && x.todo)) {
+          expect(c.todo, c.id).toMatch(new RegExp(`^${step.id.slice(0, 2)}\\.`))
+        }
       }, 120_000)
     }
   })
@@ -150,8 +158,12 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
           expect(exitCode).toBe(1)
           for (const id of mutant.caughtBy) expect(failed, `${id} must catch ${mutant.id}`).toContain(id)
           // The TODO each failure names, from its evidence ('' = none), and the engine's own failure first.
-          for (const [id, todo] of Object.entries(mutant.hints ?? {})) expect(report.checks.find((c) => c.id === id)?.todo ?? '', `the TODO ${id} names for ${mutant.id}`).toBe(todo)
-          if (mutant.rootCause !== undefined) expect(report.rootCauses[0]?.todo ?? '', `the root cause of ${mutant.id}`).toBe(mutant.rootCause)
+          for (const [id, todo] of Object.entries(mutant.hints ?? {})) {
+            expect(report.checks.find((c) => c.id === id)?.todo ?? '', `the TODO ${id} names for ${mutant.id}`).toBe(todo)
+          }
+          if (mutant.rootCause !== undefined) {
+            expect(report.rootCauses[0]?.todo ?? '', `the root cause of ${mutant.id}`).toBe(mutant.rootCause)
+          }
           // Whatever the mutant did, the checker repaired it (the rootfs image too).
           expect(hostLeftovers(hostBefore)).toEqual([])
           expect(imageLeaks(imageBefore).map((l) => l.what)).toEqual([])
@@ -172,7 +184,10 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
     const mutant = MUTANTS.find((m) => m.id === 'no-ipc')!
     const built = buildMutant(mutant)
     try {
-      const r = await execa(process.execPath, [CHECKER, '4', '--engine', built.engineDir, '--only', '01.ipc,01.pid1'], { reject: false, env: { MINICONTAINER_PROGRESS: progress } })
+      const r = await execa(process.execPath, [CHECKER, '4', '--engine', built.engineDir, '--only', '01.ipc,01.pid1'], {
+        reject: false,
+        env: { MINICONTAINER_PROGRESS: progress },
+      })
       const lines = r.stdout.trimEnd().split('\n')
       expect(r.exitCode).toBe(1)
       expect(lines.at(-1)).toBe('1 passed, 1 failed')
@@ -246,7 +261,9 @@ describe.skipIf(skipUnlessRootOnLinux())('checker', () => {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), 'mc-learner-project-'))
     const file = path.join(root, 'progress.json')
     try {
-      for (const dir of ['bin', 'lib', 'checker', 'learner', 'engine']) fs.cpSync(path.join(PROJECT_ROOT, dir), path.join(root, dir), { recursive: true })
+      for (const dir of ['bin', 'lib', 'checker', 'learner', 'engine']) {
+        fs.cpSync(path.join(PROJECT_ROOT, dir), path.join(root, dir), { recursive: true })
+      }
       for (const link of ['node_modules', 'package.json']) fs.symlinkSync(path.join(PROJECT_ROOT, link), path.join(root, link))
       fs.cpSync(path.join(PROJECT_ROOT, 'solutions', '01-namespaces'), path.join(root, 'steps', '01-namespaces'), { recursive: true })
       fs.cpSync(path.join(PROJECT_ROOT, 'steps', '02-chroot'), path.join(root, 'steps', '02-chroot'), { recursive: true })

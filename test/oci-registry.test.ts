@@ -147,7 +147,9 @@ describe.skipIf(skipUnlessRootOnLinux() || skipUnlessRegistry())('pulling from a
       `echo busybox=$(test -x ${merged}/bin/busybox && echo yes)`,
     ].join('; ')
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-ec', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-ec', script], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       let text = ''
       child.stdout.on('data', (c) => (text += c))
       child.stderr.on('data', (c) => (text += c))
@@ -242,7 +244,9 @@ describe.skipIf(skipUnlessRootOnLinux() || skipUnlessRegistry())('pulling from a
     await pushImage(big, registry, 'test/big:1')
     const killed = newStore()
     const bigLayer = big.layers[1]!
-    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'test/fixtures/oci-pull.ts'), killed.root, ref('test/big:1')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'test/fixtures/oci-pull.ts'), killed.root, ref('test/big:1')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stderr = ''
     const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
     child.stderr.on('data', (chunk) => {

@@ -56,7 +56,9 @@ describe('image references (docker\'s defaults)', () => {
 
   it('plain HTTP only on this machine, or for a registry named insecure', () => {
     for (const r of ['127.0.0.1:5000', '127.9.8.7', 'localhost:5000', 'localhost', '[::1]:5000']) expect(mayUsePlainHttp(r), r).toBe(true)
-    for (const r of ['registry.example.com', '10.0.0.5:5000', '128.0.0.1:5000', 'localhost.example.com', 'docker.io']) expect(mayUsePlainHttp(r), r).toBe(false)
+    for (const r of ['registry.example.com', '10.0.0.5:5000', '128.0.0.1:5000', 'localhost.example.com', 'docker.io']) {
+      expect(mayUsePlainHttp(r), r).toBe(false)
+    }
     expect(mayUsePlainHttp('10.0.0.5:5000', ['10.0.0.5:5000'])).toBe(true)
     expect(mayUsePlainHttp('10.0.0.5:5000', ['10.0.0.5'])).toBe(true)
     expect(mayUsePlainHttp('10.0.0.5:5000', ['10.0.0.6'])).toBe(false)
@@ -109,7 +111,8 @@ describe('run IMAGE [--] [CMD] next to run [--] CMD (step 09)', () => {
     expect(() => parsed('--')).toThrow(/no command given/)
   })
   it('--insecure-registry HOST, repeatable', () => {
-    expect(parseRunArgs(['run', '--insecure-registry', 'reg.lan:5000', '--insecure-registry=10.0.0.5', 'reg.lan:5000/a', 'sh']).insecureRegistries).toEqual(['reg.lan:5000', '10.0.0.5'])
+    const args = parseRunArgs(['run', '--insecure-registry', 'reg.lan:5000', '--insecure-registry=10.0.0.5', 'reg.lan:5000/a', 'sh'])
+    expect(args.insecureRegistries).toEqual(['reg.lan:5000', '10.0.0.5'])
   })
 })
 
@@ -134,7 +137,10 @@ describe('choosing the manifest of this platform', () => {
     expect(chooseManifest(index, { os: 'linux', architecture: 'arm64' })).toBe(index.manifests[1])
   })
   it('skips attestations and other artifacts listed in the index', () => {
-    const withAttestation: ImageIndex = { schemaVersion: 2, manifests: [{ ...m('amd64'), mediaType: 'application/vnd.in-toto+json' }, m('amd64')] }
+    const withAttestation: ImageIndex = {
+      schemaVersion: 2,
+      manifests: [{ ...m('amd64'), mediaType: 'application/vnd.in-toto+json' }, m('amd64')],
+    }
     expect(chooseManifest(withAttestation, { os: 'linux', architecture: 'amd64' })).toBe(withAttestation.manifests[1])
   })
   it('names the platforms there are when none fits', () => {
@@ -154,7 +160,11 @@ describe('the image config applied (docker\'s rules)', () => {
     expect(() => processSpec({ config: { Cmd: null, Entrypoint: null } }, [], defaults)).toThrow(/neither Entrypoint nor Cmd/)
   })
   it('the image\'s Env over the defaults; WorkingDir, User', () => {
-    const spec = processSpec({ config: { Cmd: ['x'], Env: ['PATH=/usr/bin', 'A=b=c', 'EMPTY='], WorkingDir: '/srv', User: 'nobody' } }, [], defaults)
+    const spec = processSpec(
+      { config: { Cmd: ['x'], Env: ['PATH=/usr/bin', 'A=b=c', 'EMPTY='], WorkingDir: '/srv', User: 'nobody' } },
+      [],
+      defaults,
+    )
     expect(spec.env).toEqual({ PATH: '/usr/bin', HOME: '/root', HOSTNAME: 'h', A: 'b=c', EMPTY: '' })
     expect(spec.workingDir).toBe('/srv')
     expect(spec.user).toBe('nobody')

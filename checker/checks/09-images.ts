@@ -6,12 +6,14 @@ import path from 'node:path'
 import { getxattr } from '../../lib/libc.ts'
 import { fail, howItEnded, requireFact, requireLive, type Check, type CheckContext } from '../check.ts'
 import {
-  blobDownloads, imageWorld, layerFolder, listDir, logSettled, misnamedBlobs, privateHome, pull, records, runMainImage, stagingLeftovers, type Home,
+  blobDownloads, imageWorld, layerFolder, listDir, logSettled, misnamedBlobs, privateHome, pull, records, runMainImage, stagingLeftovers,
+  type Home,
 } from '../images.ts'
 import type { RunResult } from '../runner.ts'
 
 const short = (digest: string) => digest.replace(/^sha256:/, '').slice(0, 12)
-const firstError = (r: RunResult) => r.stderr.split('\n').find((l) => l.startsWith('minicontainer:')) ?? r.stderr.trim().split('\n').at(-1) ?? ''
+const firstError = (r: RunResult) =>
+  r.stderr.split('\n').find((l) => l.startsWith('minicontainer:')) ?? r.stderr.trim().split('\n').at(-1) ?? ''
 
 /** A pull that must have worked (else nothing about it can be judged). */
 function requirePulled(r: RunResult, hint?: string): void {

@@ -117,7 +117,13 @@ export async function run(options: RunOptions): Promise<number> {
   let image: ImageRun | undefined
   if (options.image) {
     image = await prepareImage(options, containerEnvironment(options.hostname))
-    Object.assign(config, { rootfs: image.layers[0], command: image.command, env: image.env, workingDir: image.workingDir, user: image.user })
+    Object.assign(config, {
+      rootfs: image.layers[0],
+      command: image.command,
+      env: image.env,
+      workingDir: image.workingDir,
+      user: image.user,
+    })
   } else {
     config.rootfs = requireRootfs(options.rootfs)
     config.env = containerEnvironment(options.hostname)

@@ -41,10 +41,14 @@ export function chooseManifest(index: ImageIndex, platform: Platform): Descripto
   // @solution
   const fits = (p: Platform | undefined) =>
     p !== undefined && p.os === platform.os && p.architecture === platform.architecture &&
-    (platform.variant === undefined ? p.variant === undefined || (p.architecture === 'arm64' && p.variant === 'v8') : p.variant === platform.variant)
+    (platform.variant === undefined
+      ? p.variant === undefined || (p.architecture === 'arm64' && p.variant === 'v8')
+      : p.variant === platform.variant)
   const chosen = index.manifests.find((m) => MANIFEST_TYPES.includes(m.mediaType) && fits(m.platform))
   if (chosen) return chosen
-  const available = index.manifests.map((m) => (m.platform ? [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/') : 'unknown')).join(', ')
+  const available = index.manifests
+    .map((m) => (m.platform ? [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/') : 'unknown'))
+    .join(', ')
   throw new FriendlyError(`the image has no manifest for ${platform.os}/${platform.architecture} (it has: ${available || 'none'})`, {
     hint: 'choose an image built for this machine, e.g. a multi-platform one like alpine',
   })

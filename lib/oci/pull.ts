@@ -9,7 +9,9 @@
 import { createHash } from 'node:crypto'
 import { FriendlyError } from '../errors.ts'
 import { PullProgress } from './progress.ts'
-import { machinePlatform, parseJson, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from './documents.ts'
+import {
+  machinePlatform, parseJson, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform,
+} from './documents.ts'
 import { formatReference, familiarReference, parseReference, type ImageReference } from './reference.ts'
 import { CONFIG_TYPES, INDEX_TYPES, MANIFEST_TYPES, RegistryClient } from './registry.ts'
 import { ImageStore, type ImageRecord, type LayerRecord } from './store.ts'
@@ -72,7 +74,15 @@ export async function pullImage(text: string, steps: PullSteps, options: PullOpt
   }
 }
 
-async function pullLocked(ref: ImageReference, store: ImageStore, client: RegistryClient, platform: Platform, progress: PullProgress, steps: PullSteps, parallel: number): Promise<PullResult> {
+async function pullLocked(
+  ref: ImageReference,
+  store: ImageStore,
+  client: RegistryClient,
+  platform: Platform,
+  progress: PullProgress,
+  steps: PullSteps,
+  parallel: number,
+): Promise<PullResult> {
   const name = formatReference(ref)
   let downloaded = 0
   /** A small blob (manifest, config) by digest, through the learner's storeBlob, then read from the store. */
@@ -139,7 +149,12 @@ async function pullLocked(ref: ImageReference, store: ImageStore, client: Regist
     throw new FriendlyError(`${name} is for ${config.architecture}; this machine is ${platform.architecture}`, { hint: 'choose an image (or a tag) built for this machine' })
   }
 
-  const layers: LayerRecord[] = manifest.layers.map((l, i) => ({ digest: l.digest, diffId: diffIds[i]!, mediaType: l.mediaType, size: l.size }))
+  const layers: LayerRecord[] = manifest.layers.map((l, i) => ({
+    digest: l.digest,
+    diffId: diffIds[i]!,
+    mediaType: l.mediaType,
+    size: l.size,
+  }))
   const previous = store.readImage(name)
   const upToDate = previous?.digest === topDigest && store.isComplete(previous)
   const queue = layers.map((layer, i) => async () => {
@@ -164,7 +179,14 @@ async function pullLocked(ref: ImageReference, store: ImageStore, client: Regist
 }
 
 /** One layer: already unpacked, or unpacked from the stored blob, or downloaded (verified) first. Returns 1 if downloaded. */
-async function fetchLayer(store: ImageStore, client: RegistryClient, layer: LayerRecord, descriptor: Descriptor, progress: PullProgress, steps: PullSteps): Promise<number> {
+async function fetchLayer(
+  store: ImageStore,
+  client: RegistryClient,
+  layer: LayerRecord,
+  descriptor: Descriptor,
+  progress: PullProgress,
+  steps: PullSteps,
+): Promise<number> {
   const id = shortId(layer.digest)
   if (store.hasLayer(layer.diffId)) {
     progress.row(id, 'Already exists')
@@ -186,7 +208,9 @@ async function fetchLayer(store: ImageStore, client: RegistryClient, layer: Laye
   const staging = store.stagingLayer()
   try {
     let done = 0
-    const unpacked = await unpackLayer(store.blobPath(layer.digest), layer.mediaType, staging.fs, (n) => row.bytes((done += n), layer.size, 'Extracting'))
+    const unpacked = await unpackLayer(store.blobPath(layer.digest), layer.mediaType, staging.fs, (n) =>
+      row.bytes((done += n), layer.size, 'Extracting'),
+    )
     if (unpacked.diffId !== layer.diffId) {
       throw new FriendlyError(`refused layer ${layer.digest}: its uncompressed sha256 is ${unpacked.diffId}, but the config says ${layer.diffId}`)
     }

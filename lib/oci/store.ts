@@ -161,7 +161,8 @@ export class ImageStore {
     }
     return {
       path: file,
-      write: (chunk) => new Promise((resolve, reject) => fs.write(fd, chunk, 0, chunk.length, null, (error) => (error ? reject(error) : resolve()))),
+      write: (chunk) =>
+        new Promise((resolve, reject) => fs.write(fd, chunk, 0, chunk.length, null, (error) => (error ? reject(error) : resolve()))),
       commit: async (digest) => {
         fs.fsyncSync(fd)
         close()
@@ -232,7 +233,10 @@ export class ImageStore {
 
   /** Whether everything a record names is in the store (a record whose layer was removed by hand is not). */
   isComplete(record: ImageRecord): boolean {
-    return [record.manifest, record.config, record.digest].every((d) => this.hasBlob(d)) && record.layers.every((l) => this.hasLayer(l.diffId))
+    return (
+      [record.manifest, record.config, record.digest].every((d) => this.hasBlob(d)) &&
+      record.layers.every((l) => this.hasLayer(l.diffId))
+    )
   }
 
   /** Written (atomically) only after every blob and layer it names is in place. */

@@ -73,7 +73,8 @@ export function startEngine(step: string, args: string[]): RunningEngine {
   const node = fs.realpathSync(process.execPath)
   // The engine's other children (from step 08, `nft`) are not the container: init is the one in a PID namespace of
   // its own (every solution makes one).
-  const ownPidNs = (pid: number): boolean => Boolean(readLink(`/proc/${pid}/ns/pid`)) && readLink(`/proc/${pid}/ns/pid`) !== readLink(`/proc/${child.pid}/ns/pid`)
+  const ownPidNs = (pid: number): boolean =>
+    Boolean(readLink(`/proc/${pid}/ns/pid`)) && readLink(`/proc/${pid}/ns/pid`) !== readLink(`/proc/${child.pid}/ns/pid`)
   const initPid = async () => {
     for (let i = 0; i < scaled(500); i++) {
       const children = childrenOf(child.pid!)

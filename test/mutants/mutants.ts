@@ -310,7 +310,10 @@ export const MUTANTS: Mutant[] = [
     step: NET,
     edits: { 'container.ts': [FAKE_RUN] },
     // Everything that needs real isolation; 01.run and 03.fits only need the command to run.
-    caughtBy: ['01.pid1', '01.hostname', '01.mount', '01.ipc', '02.rootfs', '02.host-file', '02.proc', '03.oom', '03.oom-exit', '03.no-swap', '03.cpu', '03.pids', '03.cleanup', '04.netns', '04.lo-up'],
+    caughtBy: [
+      '01.pid1', '01.hostname', '01.mount', '01.ipc', '02.rootfs', '02.host-file', '02.proc', '03.oom', '03.oom-exit', '03.no-swap',
+      '03.cpu', '03.pids', '03.cleanup', '04.netns', '04.lo-up',
+    ],
     only: ['01', '02', '03', '04'],
   },
   // ---- Step 05: a root nothing walks out of ---------------------------------------------------------
@@ -416,7 +419,10 @@ export const MUTANTS: Mutant[] = [
     description: 'the fake engine again, on step 06: every check of steps 05 and 06 must catch it (safely: the probes touch only random paths)',
     step: OVERLAY,
     edits: { 'container.ts': [FAKE_RUN] },
-    caughtBy: ['05.no-way-up', '05.old-root-gone', '05.escape', '05.fds', '06.overlay', '06.root-mode', '06.image-unchanged', '06.isolation', '06.cleanup', '06.sweep', '06.volume', '06.volume-ro', '06.volume-missing'],
+    caughtBy: [
+      '05.no-way-up', '05.old-root-gone', '05.escape', '05.fds', '06.overlay', '06.root-mode', '06.image-unchanged', '06.isolation',
+      '06.cleanup', '06.sweep', '06.volume', '06.volume-ro', '06.volume-missing',
+    ],
     only: ['05', '06'],
   },
 
@@ -451,7 +457,11 @@ export const MUTANTS: Mutant[] = [
     id: 'host-environment',
     description: "the engine's whole environment given to the command (SSH agent socket, tokens, SUDO_*)",
     step: NET,
-    edits: { 'container.ts': [['config.env = containerEnvironment(options.hostname)', 'config.env = { ...process.env } as Record<string, string>']] },
+    edits: {
+      'container.ts': [
+        ['config.env = containerEnvironment(options.hostname)', 'config.env = { ...process.env } as Record<string, string>'],
+      ],
+    },
     caughtBy: ['02.env'],
     hints: { '02.env': '' },
   },
@@ -484,7 +494,9 @@ export const MUTANTS: Mutant[] = [
           "    writeCgroupFile(cgroup.memory, 'memory.memsw.limit_in_bytes', limits.memoryBytes)\n",
         ],
         [
-          "    if (fs.existsSync(path.join(cgroup.memory, 'memory.memsw.limit_in_bytes'))) writeCgroupFile(cgroup.memory, 'memory.memsw.limit_in_bytes', limits.memoryBytes)\n",
+          "    if (fs.existsSync(path.join(cgroup.memory, 'memory.memsw.limit_in_bytes'))) {\n" +
+            "      writeCgroupFile(cgroup.memory, 'memory.memsw.limit_in_bytes', limits.memoryBytes)\n" +
+            '    }\n',
           "    writeCgroupFile(cgroup.memory, 'memory.limit_in_bytes', limits.memoryBytes)\n",
         ],
       ],
@@ -739,7 +751,12 @@ export const MUTANTS: Mutant[] = [
     id: 'rules-untagged',
     description: 'the NAT rules carry no comment: the engine cannot find them to delete them',
     step: NETWORKING,
-    edits: { 'bridge.ts': [[' masquerade comment "${lease.tag}"`', ' masquerade`'], [':${p.containerPort} comment "${lease.tag}"`', ':${p.containerPort}`']] },
+    edits: {
+      'bridge.ts': [
+        [' masquerade comment "${lease.tag}"`', ' masquerade`'],
+        [':${p.containerPort} comment "${lease.tag}"`', ':${p.containerPort}`'],
+      ],
+    },
     caughtBy: ['08.cleanup', 'host.clean'],
     hints: { '08.cleanup': '08.5' },
   },
@@ -843,7 +860,14 @@ export const MUTANTS: Mutant[] = [
       'kernelfs.ts': [['  unshare(CLONE_NEWCGROUP)\n', '  void CLONE_NEWCGROUP\n']],
     },
     caughtBy: ['07.cgroup-escape', '07.cgroupns', '07.capabilities', '07.seccomp', '07.refused', '07.disk'],
-    hints: { '07.cgroup-escape': '07.4', '07.cgroupns': '07.1', '07.capabilities': '07.4', '07.seccomp': '07.5', '07.refused': '07.4', '07.disk': '07.4' },
+    hints: {
+      '07.cgroup-escape': '07.4',
+      '07.cgroupns': '07.1',
+      '07.capabilities': '07.4',
+      '07.seccomp': '07.5',
+      '07.refused': '07.4',
+      '07.disk': '07.4',
+    },
   },
   {
     id: 'no-cgroupns',
@@ -895,7 +919,9 @@ export const MUTANTS: Mutant[] = [
     id: 'proc-unmasked',
     description: '/proc/kcore, /proc/keys, /proc/timer_list... left as the kernel shows them',
     step: SECURITY,
-    edits: { 'kernelfs.ts': [['  for (const target of MASKED_PATHS) {\n', '  for (const target of MASKED_PATHS.filter(() => false)) {\n']] },
+    edits: {
+      'kernelfs.ts': [['  for (const target of MASKED_PATHS) {\n', '  for (const target of MASKED_PATHS.filter(() => false)) {\n']],
+    },
     caughtBy: ['07.proc'],
     hints: { '07.proc': '07.2' },
   },
@@ -912,7 +938,9 @@ export const MUTANTS: Mutant[] = [
     description: 'the fake engine on step 07: every check must catch it from the host, whatever the probes print (what it does to the host, the checker undoes)',
     step: SECURITY,
     edits: { 'container.ts': [FAKE_RUN] },
-    caughtBy: ['07.capabilities', '07.seccomp', '07.refused', '07.cgroup-escape', '07.cgroupns', '07.disk', '07.proc', '07.sys', '07.dev-nodev'],
+    caughtBy: [
+      '07.capabilities', '07.seccomp', '07.refused', '07.cgroup-escape', '07.cgroupns', '07.disk', '07.proc', '07.sys', '07.dev-nodev',
+    ],
     only: ['07'],
   },
   {
@@ -959,7 +987,11 @@ export const MUTANTS: Mutant[] = [
     id: 'whiteout-files-kept',
     description: '.wh.NAME files left as they are (only opaque folders converted): the deleted file is back in the container',
     step: IMAGES,
-    edits: { 'image.ts': [['    else if (!there) mknod(target, S_IFCHR, makedev(0, 0))\n', '    else if (!there) void [S_IFCHR, makedev, mknod]\n']] },
+    edits: {
+      'image.ts': [
+        ['    else if (!there) mknod(target, S_IFCHR, makedev(0, 0))\n', '    else if (!there) void [S_IFCHR, makedev, mknod]\n'],
+      ],
+    },
     caughtBy: ['09.whiteouts'],
   },
   {
