@@ -88,9 +88,13 @@ function leftByOurEngine(dir: string, ours: Set<number> | undefined): boolean {
   return ours ? ours.has(Number(pid)) : !fs.existsSync(`/proc/${pid}`)
 }
 
-/** Mounts other programs make meanwhile (ip netns, desktop automounts, FUSE) are none of the engine's doing. */
+/**
+ * Mounts other programs make meanwhile are none of the engine's doing: ip netns, desktop automounts, FUSE, and
+ * systemd's per-service credentials (/run/credentials/UNIT, mounted while a unit such as a timer's runs).
+ */
 function isForeignMount(m: MountEntry): boolean {
-  return /^(nsfs|autofs|binfmt_misc|rpc_pipefs|fuse.*)$/.test(m.fsType) || /^\/(run\/(netns|user|docker|snapd)|media|snap|var\/lib\/docker)(\/|$)/.test(m.mountPoint)
+  return /^(nsfs|autofs|binfmt_misc|rpc_pipefs|fuse.*)$/.test(m.fsType) ||
+    /^\/(run\/(netns|user|docker|snapd|credentials)|media|snap|var\/lib\/docker)(\/|$)/.test(m.mountPoint)
 }
 
 export type Change =
