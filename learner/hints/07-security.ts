@@ -27,7 +27,7 @@ export const hints: StepHints = {
       id: '07.4',
       concept: 'the kept capabilities in every set, and no_new_privs',
       nudge: 'Root gets its bounding and inheritable sets back at every execve: which sets must you shrink so that nothing comes back, and which call needs a capability you are about to give up?',
-      api: 'lib/capabilities.ts: `dropFromBoundingSet(n)` takes out one capability number at a time (prctl PR_CAPBSET_DROP: needs CAP_SETPCAP in effective), `lastCapability()` is the highest number this kernel knows, and `keep` is a bit mask (bit n = capability n, a bigint: test a bit with `&` and a shifted `1n`). `setCapabilities({ effective, permitted, inheritable })` sets three sets from masks at once, `clearAmbientCapabilities()` empties the ambient set, `setNoNewPrivileges()` sets no_new_privs. `man 7 capabilities`, "Transformation of capabilities during execve()".',
+      api: 'lib/capabilities.ts: `dropFromBoundingSet(n)` takes out one capability number at a time (prctl PR_CAPBSET_DROP: needs CAP_SETPCAP in effective), `lastCapability()` is the highest number this kernel knows, and `keep` is a bit mask (bit n = capability n, a bigint: test a bit with `&` and a shifted `1n`). `setCapabilities({ effective, permitted, inheritable })` sets three sets from masks at once, `clearAmbientCapabilities` empties the ambient set, `setNoNewPrivileges` sets no_new_privs. `man 7 capabilities`, "Transformation of capabilities during execve()".',
     },
     {
       id: '07.5',
