@@ -110,11 +110,27 @@ function experimentAnswer(step: Step, id: string): HintAnswer {
   return { step, todo: undefined, level: undefined, text }
 }
 
+const HINT_USAGE = 'usage: npm run hint [STEP] [TODO] [-- --level N | --experiment ID]'
+
+/** What `npm run hint -- --help` prints. */
+export const HINT_HELP = `${HINT_USAGE}
+
+  STEP              a step: 3, 03, step-03 or cgroups (default: the step you are on)
+  TODO              a TODO, such as 03.2 (default: the one your last failing check named, else the step's first)
+  --level N         1 a nudge, 2 the API (calls, files, flags), 3 the code (default: one more than you last saw;
+                    npm run status shows the levels used)
+  --experiment ID   the answer to one of the lesson's experiments, such as 03.x1
+  --no-pager        print without the pager
+  -h, --help        this text
+`
+
 /** "3", "03", "step-03", "cgroups" name a step; "03.2" names a TODO. */
-export function parseHintArgs(args: string[]): HintRequest & { pager: boolean } {
-  const parsed = parseCommandLine(args, { level: { type: 'string' }, experiment: { type: 'string' }, 'no-pager': { type: 'boolean' } },
-    { positionals: true, usage: 'usage: npm run hint [STEP] [TODO] [-- --level N | --experiment ID]' })
-  const request: HintRequest & { pager: boolean } = { pager: !parsed.values['no-pager'] }
+export function parseHintArgs(args: string[]): HintRequest & { pager: boolean; help?: boolean } {
+  const parsed = parseCommandLine(args, {
+    level: { type: 'string' }, experiment: { type: 'string' }, 'no-pager': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  }, { positionals: true, usage: HINT_USAGE })
+  const request: HintRequest & { pager: boolean; help?: boolean } = { pager: !parsed.values['no-pager'] }
+  if (parsed.values.help) return { ...request, help: true }
   for (const word of parsed.positionals) {
     if (/^\d{2}\.\d+$/.test(word)) {
       if (!findTodo(word)) throw new UsageError(`no TODO(${word}) in the workshop`)
@@ -140,6 +156,10 @@ export function parseHintArgs(args: string[]): HintRequest & { pager: boolean } 
 
 async function main(args: string[]): Promise<number> {
   const request = parseHintArgs(args)
+  if (request.help) {
+    process.stdout.write(HINT_HELP)
+    return 0
+  }
   const answer = answerHint(request)
   if (answer.todo && answer.level) recordHintLevel(answer.todo.step.id, answer.todo.id, answer.level)
   const width = Math.min(process.stdout.columns || DEFAULT_WIDTH, DEFAULT_WIDTH)

@@ -106,10 +106,10 @@ export function connectContainer(pid: number, lease: Lease): void {
 /** The cable: both ends on the host for now; one of them plugged into the bridge. */
 export function createVethPair(host: RouteSocket, lease: Lease): void {
   // @todo 08-networking
-  // TODO(08.2): Make the cable and plug the host's end in: a veth pair whose host end is named lease.veth and
-  //   whose other end is named peerName(lease) for now, with the MAC address macForAddress(lease.address)
-  //   (why the MAC follows the address: lesson section 1). Then the host end joins BRIDGE and comes up: a
-  //   veth end that is down, or on no bridge, carries nothing anywhere.
+  // TODO(08.2): Make the cable and plug the host's end in: a veth pair, its host end named as the lease says,
+  //   its other end under a temporary name of its own (peerName), and that other end's MAC address the one
+  //   that follows from the container's IP address (why: lesson section 1). Then the host end joins the
+  //   bridge and comes up: a veth end that is down, or on no bridge, carries nothing anywhere.
   //   Why: a frame sent into one end of a veth pair comes out of the other; on the bridge it meets the host
   //   and every other container. The methods of RouteSocket (lib/net/netlink.ts) send the rtnetlink messages.
   //   Lesson: "2. A cable: the veth pair". See man 4 veth.
@@ -126,8 +126,8 @@ export function createVethPair(host: RouteSocket, lease: Lease): void {
 /** The container's end goes into its network namespace, where it is called eth0. */
 export function moveIntoContainer(host: RouteSocket, lease: Lease, pid: number): void {
   // @todo 08-networking
-  // TODO(08.3): Move the other end of the pair (peerName(lease)) into the network namespace of process `pid`
-  //   (the container's init), and name it eth0 there. One RTM_NEWLINK message can do both.
+  // TODO(08.3): Move the other end of the pair into the network namespace of the container's init, and give
+  //   it there the name every container's interface has. One RTM_NEWLINK message can do both.
   //   Why: an interface lives in exactly one network namespace. The container's has no name and no file of
   //   its own: the kernel finds it through a process in it. Why not name the end eth0 from the start?
   //   Lesson: "3. Into the container, by PID". See man 7 network_namespaces.

@@ -15,19 +15,19 @@ export const hints: StepHints = {
       id: '07.2',
       concept: 'the kernel\'s files: /sys read-only, /proc masked and read-only, /dev nodev',
       nudge: 'Which files in /proc and /sys act on the whole machine rather than on the container? For each: should the container not see it at all, or see it and never write it? And what must a device node in /dev be unable to do?',
-      api: '`mount(2)` (lib/libc.ts): a sysfs with `MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC`; a mask is a bind mount (`MS_BIND`) of the container\'s `/dev/null` over a file, or an empty tmpfs mounted read-only over a folder; a read-only path is a bind mount of the path onto itself followed by a remount of that bind with `MS_REMOUNT | MS_BIND | MS_RDONLY`. `fs.existsSync` and `fs.statSync(p).isDirectory()` tell which case. A remount sets every flag anew: for /dev, `MS_REMOUNT` with the flags it had plus `MS_NODEV`, and its tmpfs options again as data.',
+      api: '`mount(2)` (lib/libc.ts): a sysfs with `MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC`; a mask is a bind mount (`MS_BIND`) of the container\'s `/dev/null` over a file, or an empty tmpfs mounted read-only over a folder; a read-only path is a bind mount of the path onto itself followed by a remount of that bind with `MS_REMOUNT | MS_BIND | MS_RDONLY`. `fs.existsSync` and `fs.statSync(p).isDirectory()` tell which case. For /dev, a remount too: every per-mount flag is set anew, so give the ones it keeps plus `MS_NODEV`. With `MS_REMOUNT | MS_BIND` (the read-only paths\' pattern) only those per-mount flags change and no data is needed; a remount without `MS_BIND` reconfigures the tmpfs itself as well, and then takes its options (step 2\'s) as data.',
     },
     {
       id: '07.3',
       concept: 'the container\'s cgroups, read-only, at /sys/fs/cgroup',
       nudge: 'On cgroup v2 there is one hierarchy; on v1 one per controller, and /sys/fs/cgroup itself is only a folder holding them. What has to exist, and be writable, before each mount can be made?',
-      api: '`layout.hierarchies` (lib/cgroup-layout.ts): `dir` (`\'\'` = v2 on /sys/fs/cgroup itself), `fsType` (`cgroup` or `cgroup2`), `options` (the mount\'s data on v1). `mount(fsType, target, fsType, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, options)`; on v1 a tmpfs on `CGROUP_MOUNT_POINT` first, `fs.mkdirSync` a folder per hierarchy, `fs.symlinkSync` each of `layout.links`, then `MS_REMOUNT | MS_RDONLY` on the tmpfs. `man 7 cgroups`, "Mounting v1 controllers".',
+      api: '`layout.hierarchies` (lib/cgroup-layout.ts): each has `dir` (`\'\'` means v2, straight on /sys/fs/cgroup), `fsType` (the filesystem type, `cgroup` or `cgroup2`, which is also a fine source name) and `options` (what a v1 mount takes as its data: which controllers); `layout.links` are the symbolic links v1 hosts have next to the folders. `mount(2)` for each, with the read-only flags of 07.2; `fs.mkdirSync` for a mount point, `fs.symlinkSync` for a link; a tmpfs (with `MS_REMOUNT` to change its flags later) to hold the folders on v1. Which comes first is the question of level 1. `man 7 cgroups`, "Mounting v1 controllers".',
     },
     {
       id: '07.4',
       concept: 'the kept capabilities in every set, and no_new_privs',
       nudge: 'Root gets its bounding and inheritable sets back at every execve: which sets must you shrink so that nothing comes back, and which call needs a capability you are about to give up?',
-      api: 'lib/capabilities.ts: `dropFromBoundingSet(n)` for each number from 0 to `lastCapability()` that is not kept (prctl PR_CAPBSET_DROP: needs CAP_SETPCAP in effective), `setCapabilities({ effective, permitted, inheritable })` with masks (`keep` is already `capabilityMask(KEPT_CAPABILITIES)`; a bit test is `keep & (1n << BigInt(n))`), `clearAmbientCapabilities`, `setNoNewPrivileges`. `man 7 capabilities`, "Transformation of capabilities during execve()".',
+      api: 'lib/capabilities.ts: `dropFromBoundingSet(n)` takes out one capability number at a time (prctl PR_CAPBSET_DROP: needs CAP_SETPCAP in effective), `lastCapability()` is the highest number this kernel knows, and `keep` is a bit mask (bit n = capability n, a bigint: test a bit with `&` and a shifted `1n`). `setCapabilities({ effective, permitted, inheritable })` sets three sets from masks at once, `clearAmbientCapabilities` empties the ambient set, `setNoNewPrivileges` sets no_new_privs. `man 7 capabilities`, "Transformation of capabilities during execve()".',
     },
     {
       id: '07.5',

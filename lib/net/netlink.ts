@@ -119,7 +119,7 @@ const HINTS: Record<string, string> = {
   ESRCH: 'no process with that PID: the container may have exited',
   EPERM: 'needs root (CAP_NET_ADMIN in this network namespace)',
   EOPNOTSUPP: 'the kernel has no driver for this kind of link (modprobe veth / modprobe bridge)',
-  ENETUNREACH: 'the gateway is not in the subnet of any address of this interface: add the address first',
+  ENETUNREACH: 'the gateway is not in the subnet of any address of this interface: add the address and bring the link up first',
   EINVAL: 'the kernel refused a value in the request (a bad prefix length? a MAC that is not unicast?)',
   ERANGE: 'an interface name is at most 15 bytes',
   EBUSY: 'the interface is busy (renaming an interface that is up?)',
