@@ -90,7 +90,7 @@ fi
 recipe_hash() {
   (
     cd "$repo"
-    for file in vagrant/box/build.sh vagrant/box/recipe.conf vagrant/box/packages.txt vagrant/box/files/* \
+    for file in vagrant/box/build.sh vagrant/box/recipe.conf vagrant/box/packages.txt vagrant/box/packages-apt.txt vagrant/box/files/* \
       vagrant/provision.sh package.json package-lock.json; do
       printf '== %s\n' "$file"
       cat "$file"
@@ -192,6 +192,20 @@ if [ "$foreign" = 1 ]; then
     { tail -n 30 "$work/debootstrap.log" >&2; die "debootstrap's second stage failed (log above)"; }
 fi
 say "debootstrap: $(($(date +%s) - t)) s"
+# What debootstrap cannot configure in its base stage (packages-apt.txt), with apt in the finished base system. The
+# chroot resolves names with the build machine's resolv.conf for that moment only.
+apt_packages=$(grep -v '^[[:space:]]*\(#\|$\)' "$here/packages-apt.txt" | tr '\n' ' ')
+if [ -n "$apt_packages" ]; then
+  t=$(date +%s)
+  mv "$root/etc/resolv.conf" "$work/resolv.conf.guest" 2>/dev/null || true
+  cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+  # shellcheck disable=SC2086 # the list is words
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive sh -c "apt-get update -qq && apt-get install -y -qq --no-install-recommends $apt_packages && apt-get clean" \
+    >>"$work/debootstrap.log" 2>&1 || { tail -n 30 "$work/debootstrap.log" >&2; die "apt-get install $apt_packages failed (log above)"; }
+  rm -f "$root/etc/resolv.conf"
+  if [ -e "$work/resolv.conf.guest" ] || [ -L "$work/resolv.conf.guest" ]; then mv "$work/resolv.conf.guest" "$root/etc/resolv.conf"; fi
+  say "apt: $apt_packages in $(($(date +%s) - t)) s"
+fi
 debian_release=$(cat "$root/etc/debian_version")
 [ "$debian_release" = "$DEBIAN_POINT_RELEASE" ] ||
   say "note: the archive served Debian $debian_release (recipe.conf was last built from $DEBIAN_POINT_RELEASE); the box records $debian_release"
