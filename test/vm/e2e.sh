@@ -194,6 +194,8 @@ start_libvirt() {
     echo "removing the namespace of a crashed earlier run: $stale" >&2
     host_lock ip netns del "$stale" || true
   done
+  # A run killed before its teardown may have left its lines: they go first, so what is saved is the host's own.
+  sed -i '/^# minicontainer e2e (temporary)$/,/^group = "root"$/d' "$qemu_conf"
   cp -p "$qemu_conf" "$state/qemu.conf.orig"
   qemu_conf_saved=1
   # QEMU must read the box's kernel under VAGRANT_HOME and the repository for 9p.
