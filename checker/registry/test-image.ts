@@ -91,7 +91,10 @@ class Layout {
 
 /** A tar of a folder's contents, owned by root, sorted (so whiteouts come before their siblings, as layer.md asks). */
 async function tarFolder(dir: string, exclude: string[] = []): Promise<Buffer> {
-  const args = ['-C', dir, '--sort=name', '--numeric-owner', '--xattrs', ...exclude.map((e) => `--exclude=./${e}`), '-cf', '-', '.']
+  // --xattrs makes it a pax archive, whose headers would carry each file's atime and ctime: reading the folder
+  // changes the first (a fresh VM's rootfs), so two images of one base would differ. Reproducible: without them.
+  const pax = '--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime'
+  const args = ['-C', dir, '--sort=name', '--numeric-owner', '--xattrs', pax, ...exclude.map((e) => `--exclude=./${e}`), '-cf', '-', '.']
   const { stdout } = await run('tar', args, { encoding: 'buffer', maxBuffer: 1024 * 1024 * 1024 })
   return stdout
 }
