@@ -12,7 +12,7 @@
 #   E2E_CHECK         the host command that must pass (default: the last step's solution, every check of every step)
 #   E2E_ALPINE        the Alpine tarball baked into the box (default: cache/, else ../shared/fixtures/alpine/)
 #   E2E_KEEP_STATE=1  keep the state folder (logs, console) after the run
-#   E2E_ENGINE_TESTS=0 skip the engine's test suite inside the VM (cgroup v2; about 4 minutes under emulation)
+#   E2E_ENGINE_TESTS=0 skip the engine's test suite inside the VM (cgroup v2; about 16 minutes under emulation for 9 steps)
 #   E2E_VBOX_BOOT=0   skip booting the VirtualBox image under QEMU (about 2 minutes)
 #   MINICONTAINER_TIMEOUT_SCALE  the checker's time limits, scaled (default 8: software emulation is slow)
 #
