@@ -3,11 +3,7 @@
 // for the learner; none of them trusts what the probe inside printed.
 import fs from 'node:fs'
 import path from 'node:path'
-import { mountsOf, readLink, readText, type MountEntry } from './proc.ts'
-
-function sameFile(a: fs.Stats | undefined, b: fs.Stats | undefined): boolean {
-  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino
-}
+import { mountsOf, readLink, readText, sameFile, type MountEntry } from './proc.ts'
 
 function stat(file: string): fs.Stats | undefined {
   try {

@@ -9,7 +9,7 @@ import type { CheckContext } from './check.ts'
 import { fail, randomInt } from './check.ts'
 import { overlayLayers, type OverlayLayers } from './image.ts'
 import { environmentOf } from './containerfs.ts'
-import { mountsOf, readText } from './proc.ts'
+import { mountsOf, readText, sameFile } from './proc.ts'
 import { PAUSE } from './probe.ts'
 import { randomToken } from './random.ts'
 import { startRegistry, whyNoLocalRegistry, type LocalRegistry } from './registry/registry.ts'
@@ -286,7 +286,7 @@ export function runMainImage(ctx: CheckContext): Promise<ImageRunView> {
         try {
           const cwd = fs.statSync(`/proc/${pid}/cwd`)
           const workingDir = fs.statSync(path.join(`/proc/${pid}/root`, spec.workingDir))
-          view.cwdIsWorkingDir = cwd.dev === workingDir.dev && cwd.ino === workingDir.ino
+          view.cwdIsWorkingDir = sameFile(cwd, workingDir)
           view.cwd = fs.readlinkSync(`/proc/${pid}/cwd`)
         } catch (error) {
           view.cwd = `(${(error as Error).message})`

@@ -7,7 +7,7 @@ import { placement, readLimits, type CgroupLimits, type Placement } from './cgro
 import { cwdInsideRoot, devProblems, environmentOf, extraOpenFiles, procDevice, unexpectedMounts } from './containerfs.ts'
 import { overlayLayers, type OverlayLayers } from './image.ts'
 import {
-  allProcs, descendants, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, type MountEntry, type Namespace,
+  allProcs, descendants, hostHostname, mountsOf, nsLink, pidInsideNamespace, readText, sameFile, type MountEntry, type Namespace,
 } from './proc.ts'
 import { randomToken } from './random.ts'
 import { signalsIn } from '../lib/signals.ts'
@@ -89,16 +89,6 @@ export const hostFiles = new Set<string>()
 export function removeHostFiles(): void {
   for (const file of hostFiles) fs.rmSync(file, { force: true })
   hostFiles.clear()
-}
-
-function sameFile(a: string, b: string): boolean {
-  try {
-    const x = fs.statSync(a)
-    const y = fs.statSync(b)
-    return x.dev === y.dev && x.ino === y.ino
-  } catch {
-    return false
-  }
 }
 
 /** Everything the host can tell about the container's process `pid` (`runPids`: every process of its run). */

@@ -2,6 +2,20 @@
 // Everything here is synchronous and never throws for a process that vanished (it returns undefined).
 import fs from 'node:fs'
 
+/** Two paths (or their stats) name one file: the same device and inode. False when either cannot be read. */
+export function sameFile(a: string | fs.Stats | undefined, b: string | fs.Stats | undefined): boolean {
+  const stat = (x: string | fs.Stats | undefined): fs.Stats | undefined => {
+    if (typeof x !== 'string') return x
+    try {
+      return fs.statSync(x)
+    } catch {
+      return undefined
+    }
+  }
+  const [x, y] = [stat(a), stat(b)]
+  return x !== undefined && y !== undefined && x.dev === y.dev && x.ino === y.ino
+}
+
 export function readText(file: string): string | undefined {
   try {
     return fs.readFileSync(file, 'utf8')

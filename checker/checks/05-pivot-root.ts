@@ -7,11 +7,10 @@ import path from 'node:path'
 import { errnoName } from '../../lib/errors.ts'
 import { fail, requireFact, requireHost, requireLive, type Check, type TodoId } from '../check.ts'
 import { escapeProgram } from '../escape.ts'
-import { mountsOf, readLink, readText, type MountEntry } from '../proc.ts'
+import { mountsOf, readLink, readText, sameFile, type MountEntry } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
 import { randomToken } from '../random.ts'
 import { removeScratch, scratchDir } from '../scratch.ts'
-
 
 /** The host's root filesystem: its device and the mount of its whole tree ("/" of it) at the host's "/". */
 function hostRootMount(): MountEntry | undefined {
@@ -181,16 +180,6 @@ function descriptorsOutsideRoot(pid: number, given: string, givenNumber: number)
     out.push(`fd ${fd} -> ${target}${ours}`)
   }
   return out
-}
-
-function sameFile(a: string, b: string): boolean {
-  try {
-    const x = fs.statSync(a)
-    const y = fs.statSync(b)
-    return x.dev === y.dev && x.ino === y.ino
-  } catch {
-    return false
-  }
 }
 
 /** "ok", or "error:2" -> "ENOENT". */

@@ -10,7 +10,7 @@ import path from 'node:path'
 import { LAYER_NAME, layersRoot } from '../../lib/layers.ts'
 import { fail, requireFact, requireHost, requireLive, type Check, type CheckContext, type TodoId } from '../check.ts'
 import { copyTree, fingerprint, overlayLayers, treeDifferences, type OverlayLayers } from '../image.ts'
-import { mountsOf, procStat, sleep, type MountEntry } from '../proc.ts'
+import { mountsOf, procStat, sameFile, sleep, type MountEntry } from '../proc.ts'
 import { PAUSE } from '../probe.ts'
 import { randomToken } from '../random.ts'
 import { mountsUnder, removeScratch, scratchDir } from '../scratch.ts'
@@ -118,8 +118,7 @@ export const checks: Check[] = [
       })
       requireLive(r)
       if (!inside) fail("the container's / seen from the host (/proc/<pid>/root)", 'the container was gone', r)
-      const host = fs.statSync('/')
-      if (inside.dev === host.dev && inside.ino === host.ino) fail("the container's / a root of its own", "the host's / itself", r, '06.2')
+      if (sameFile(inside, '/')) fail("the container's / a root of its own", "the host's / itself", r, '06.2')
       if ((inside.mode & 0o7777) !== (image.mode & 0o7777) || inside.uid !== image.uid || inside.gid !== image.gid) {
         fail(`the container's / as the image's: ${shown(image.mode, image.uid, image.gid)}`, shown(inside.mode, inside.uid, inside.gid), r)
       }
