@@ -54,8 +54,8 @@ describe('cgroupLayout: the host\'s hierarchies as a container mounts them', () 
   })
 })
 
-describe.skipIf(skipUnlessRootOnLinux())(`the escapes, against solutions/${OPEN.id}: every door open`, () => {
-  const engine = stepDir(OPEN, 'solutions')
+/** Every test of the block leaves the host as it found it: mounts, cgroups, processes, loop devices. */
+function leavesTheHostAsFound(): void {
   let before: HostSnapshot
   let loopsBefore: string
   beforeEach(() => {
@@ -68,6 +68,11 @@ describe.skipIf(skipUnlessRootOnLinux())(`the escapes, against solutions/${OPEN.
     expect(strayProcesses()).toEqual([])
     expect(loopDevices()).toBe(loopsBefore)
   })
+}
+
+describe.skipIf(skipUnlessRootOnLinux())(`the escapes, against solutions/${OPEN.id}: every door open`, () => {
+  const engine = stepDir(OPEN, 'solutions')
+  leavesTheHostAsFound()
 
   test('cgroup: mounts cgroupfs, moves itself into the root cgroup, and 200 MB fit under a 100 MB limit', async () => {
     let cgroupFile: string | undefined
@@ -128,18 +133,7 @@ describe.skipIf(skipUnlessRootOnLinux())(`the escapes, against solutions/${OPEN.
 
 describe.skipIf(!SHUT || skipUnlessRootOnLinux())('the same escapes, against solutions/07-security: every door shut', () => {
   const engine = SHUT ? stepDir(SHUT, 'solutions') : ''
-  let before: HostSnapshot
-  let loopsBefore: string
-  beforeEach(() => {
-    before = snapshotHost()
-    loopsBefore = loopDevices()
-  })
-  afterEach(() => {
-    removeLoopDisksNow()
-    expect(hostLeftovers(before)).toEqual([])
-    expect(strayProcesses()).toEqual([])
-    expect(loopDevices()).toBe(loopsBefore)
-  })
+  leavesTheHostAsFound()
 
   test('cgroup: the mount is refused, /sys/fs/cgroup is read-only, the shell stays in its cgroup and dd is OOM-killed', async () => {
     let cgroupFile: string | undefined
